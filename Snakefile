@@ -1,0 +1,25 @@
+# ressig: parental vs drug-resistant RNA-seq -> DE -> concordance, efflux, frozen signature -> patient scores.
+# Run the bundled demo:   snakemake --cores 2
+# Your own data:          snakemake --cores 8 --configfile my.yaml
+# SLURM:                  snakemake --profile profiles/slurm
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/de.smk"
+include: "workflow/rules/concordance.smk"
+include: "workflow/rules/efflux.smk"
+include: "workflow/rules/signature.smk"
+include: "workflow/rules/score.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,82 @@
+"""The ``ressig`` command line: one subcommand per module in this package.
+
+Each subcommand module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args)``;
+modules are discovered automatically, so adding a capability never edits this file. Errors in
+user input print a single ``ressig: error: ...`` line (exit 2); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from .._log import configure, logger
+from ..errors import RessigError
+
+
+def _subcommands() -> list:
+    mods = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (all subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="ressig",
+        description="Resistance signatures: DE of resistant vs parental cells, mRNA/protein concordance, "
+        "efflux gene sets, frozen signatures and single-sample patient scores.",
+    )
+    parser.add_argument("--version", action="version", version=f"ressig {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _subcommands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ressig`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    configure(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        args._run(args)
+    except RessigError as exc:
+        if args.debug:
+            raise
+        print(f"ressig: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ressig: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # pragma: no cover - a bug, reported on one line
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        logger.debug("internal error", exc_info=True)
+        print(f"ressig: internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Differential expression (PyDESeq2) of treatment vs reference with optional covariates.
+
+Writes ``<outdir>/<treatment>_vs_<reference>.tsv`` (all genes: baseMean, log2FoldChange, lfcSE,
+stat, pvalue, padj, log2FoldChange_shrunk, lfcSE_shrunk, tested), ``normalized_counts.tsv``,
+``vst.tsv`` and ``size_factors.tsv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_design_arguments
+
+NAME = "de"
+HELP = "differential expression with pydeseq2"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--counts", required=True, help="genes x samples raw integer counts TSV (from 'ressig prepare')")
+    p.add_argument("--samples", required=True, help="sample sheet TSV")
+    add_design_arguments(p)
+    p.add_argument("--min-count", type=int, default=10, help="pre-filter: minimum reads ...")
+    p.add_argument("--min-samples", type=int, default=None,
+                   help="... in at least this many samples (default: size of the smaller group)")
+    p.add_argument("--alpha", type=float, default=0.05, help="FDR target for independent filtering")
+    p.add_argument("--no-shrink", dest="shrink", action="store_false", help="skip log2 fold-change shrinkage")
+    p.add_argument("--threads", type=int, default=1, help="worker processes for pydeseq2")
+    p.add_argument("--outdir", required=True, help="output directory")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..de import run_de, write_de
+    from ..io import read_counts_matrix, read_sample_sheet
+
+    counts = read_counts_matrix(args.counts).astype("int64")
+    samples = read_sample_sheet(args.samples)
+    result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=args.reference,
+                    treatment=args.treatment, covariates=args.covariates, continuous=args.continuous,
+                    min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
+                    shrink=args.shrink, n_cpus=args.threads)
+    for f in write_de(result, args.outdir):
+        print(f)

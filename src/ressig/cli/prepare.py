@@ -1,0 +1,31 @@
+"""Read raw counts in any supported format plus the sample sheet; write validated, aligned tables.
+
+Gene ids are harmonised (Ensembl versions stripped, aliases mapped, duplicates refused or
+summed) and count columns are ordered as the sample sheet. Every step is logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "prepare"
+HELP = "validate counts + sample sheet and write harmonised tables"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--counts", default=None, help="counts file (matrix TSV/CSV, featureCounts, .h5ad)")
+    p.add_argument("--samples", required=True, help="sample sheet TSV with a 'sample' column")
+    p.add_argument("--format", default="auto", help="auto, matrix, featurecounts, salmon, kallisto or h5ad")
+    p.add_argument("--tx2gene", default=None, help="transcript->gene table (salmon/kallisto)")
+    p.add_argument("--layer", default=None, help="AnnData layer with raw counts (h5ad; default X)")
+    p.add_argument("--duplicates", choices=["error", "sum"], default="error", help="duplicated gene ids")
+    p.add_argument("--out-counts", required=True, help="output genes x samples integer counts TSV")
+    p.add_argument("--out-samples", required=True, help="output validated sample sheet TSV")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..io import prepare_inputs
+
+    prepare_inputs(counts=args.counts, samples=args.samples, fmt=args.format, tx2gene=args.tx2gene,
+                   layer=args.layer, duplicates=args.duplicates, out_counts=args.out_counts,
+                   out_samples=args.out_samples)

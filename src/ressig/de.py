@@ -1,0 +1,276 @@
+"""Differential expression with PyDESeq2: resistant vs parental, with covariates.
+
+The design is ``~ covariate_1 + ... + condition``. The condition is a categorical with the
+**reference level first** (``parental``), so the condition coefficient — the one that is tested
+and shrunk — is always *treatment vs reference* (``condition[T.resistant]``).
+Size factors are PyDESeq2's defaults (median-of-ratios).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._log import logger
+from .errors import RessigError
+
+DE_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj",
+              "log2FoldChange_shrunk", "lfcSE_shrunk", "tested"]
+
+
+@dataclass
+class DEResult:
+    """Everything the DE step produces.
+
+    Attributes
+    ----------
+    table
+        One row per gene (all input genes; genes removed by the count filter have
+        ``tested == False`` and missing statistics), sorted by ``padj``, ``pvalue``, gene id.
+    normalized
+        Genes × samples counts divided by size factors (all genes).
+    vst
+        Genes × samples variance-stabilised expression of tested genes (blind to the design).
+    size_factors
+        One per sample.
+    contrast
+        ``(factor, treatment, reference)``.
+    """
+
+    table: pd.DataFrame
+    normalized: pd.DataFrame
+    vst: pd.DataFrame
+    size_factors: pd.Series
+    contrast: tuple[str, str, str]
+
+    @property
+    def name(self) -> str:
+        """File-safe contrast name, e.g. ``resistant_vs_parental``."""
+        return contrast_name(self.contrast[1], self.contrast[2])
+
+
+def contrast_name(treatment: str, reference: str) -> str:
+    """Name of a contrast as used in output file names."""
+    return f"{treatment}_vs_{reference}"
+
+
+def build_metadata(
+    samples: pd.DataFrame,
+    condition: str,
+    reference: str,
+    treatment: str,
+    covariates: Sequence[str] = (),
+    continuous: Sequence[str] = (),
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Build the DE metadata (condition categorical with reference first) and check the design.
+
+    Raises
+    ------
+    RessigError
+        Missing columns, levels absent, a group with fewer than two samples, a covariate with
+        missing values, non-numeric continuous covariates, or a design that is not full rank
+        (e.g. a batch confounded with condition).
+    """
+    where = f"{source}: " if source else ""
+    for col in [condition, *covariates]:
+        if col not in samples.columns:
+            raise RessigError(f"{where}sample sheet has no column {col!r} named in the config "
+                              f"(columns: {', '.join(samples.columns)})")
+    values = samples[condition]
+    unknown = sorted(set(values) - {reference, treatment})
+    if unknown:
+        raise RessigError(f"{where}column {condition!r} has level(s) {', '.join(map(repr, unknown))} that are "
+                          f"neither reference {reference!r} nor treatment {treatment!r}; fix the sheet or "
+                          "the config's condition levels")
+    for level, role in ((reference, "reference"), (treatment, "treatment")):
+        n = int((values == level).sum())
+        if n < 2:
+            raise RessigError(f"{where}{role} level {level!r} of {condition!r} has {n} sample(s); DE needs at "
+                              "least 2 replicates per condition")
+    meta = pd.DataFrame(index=samples.index)
+    for col in covariates:
+        vals = samples[col]
+        if (vals.astype(str).str.strip() == "").any():
+            bad = vals.index[vals.astype(str).str.strip() == ""][0]
+            raise RessigError(f"{where}covariate {col!r} is empty for sample {bad!r}; fill it in or drop the covariate")
+        if col in continuous:
+            num = pd.to_numeric(vals, errors="coerce")
+            if num.isna().any():
+                bad = vals.index[num.isna()][0]
+                raise RessigError(f"{where}continuous covariate {col!r} has non-numeric value {vals[bad]!r} "
+                                  f"for sample {bad!r}")
+            meta[col] = num.astype(float)
+        else:
+            if vals.nunique() < 2:
+                raise RessigError(f"{where}covariate {col!r} has a single level; remove it from design.covariates")
+            meta[col] = pd.Categorical(vals.astype(str), categories=sorted(vals.astype(str).unique()))
+    meta[condition] = pd.Categorical(values, categories=[reference, treatment])
+    _check_full_rank(meta, condition, covariates, where)
+    return meta
+
+
+def design_formula(condition: str, covariates: Sequence[str] = ()) -> str:
+    """``~ cov1 + cov2 + condition`` (condition last: it is the tested coefficient)."""
+    return "~" + " + ".join([*covariates, condition])
+
+
+def _check_full_rank(meta: pd.DataFrame, condition: str, covariates: Sequence[str], where: str) -> None:
+    from formulaic import model_matrix
+
+    mm = np.asarray(model_matrix(design_formula(condition, covariates), meta), dtype=float)
+    if np.linalg.matrix_rank(mm) < mm.shape[1]:
+        confounded = [c for c in covariates
+                      if np.linalg.matrix_rank(np.asarray(model_matrix(design_formula(condition, [c]), meta),
+                                                          dtype=float))
+                      < np.asarray(model_matrix(design_formula(condition, [c]), meta)).shape[1]]
+        which = f"covariate(s) {', '.join(confounded)} confounded with {condition!r}" if confounded else \
+            "covariates are linearly dependent"
+        raise RessigError(f"{where}design {design_formula(condition, covariates)} is not full rank: {which}; "
+                          "remove the covariate or add samples that break the confounding")
+    if mm.shape[0] <= mm.shape[1]:
+        raise RessigError(f"{where}design {design_formula(condition, covariates)} has {mm.shape[1]} coefficients "
+                          f"but only {mm.shape[0]} samples: no residual degrees of freedom")
+
+
+def filter_counts(counts: pd.DataFrame, min_count: int, min_samples: int) -> pd.Series:
+    """Boolean mask of genes with at least ``min_count`` reads in at least ``min_samples`` samples."""
+    return (counts >= min_count).sum(axis=1) >= min_samples
+
+
+def run_de(
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    condition: str = "condition",
+    reference: str = "parental",
+    treatment: str = "resistant",
+    covariates: Sequence[str] = (),
+    continuous: Sequence[str] = (),
+    min_count: int = 10,
+    min_samples: int | None = None,
+    alpha: float = 0.05,
+    shrink: bool = True,
+    n_cpus: int = 1,
+) -> DEResult:
+    """Run PyDESeq2 for *treatment vs reference* and return tables ready to write.
+
+    Parameters
+    ----------
+    counts
+        Genes × samples raw integer counts (columns must match ``samples.index``).
+    samples
+        Sample sheet indexed by sample name.
+    condition, reference, treatment
+        Condition column and its two levels; the log2 fold change is treatment / reference.
+    covariates, continuous
+        Extra design terms (entered before the condition); those in ``continuous`` are numeric.
+    min_count, min_samples
+        Pre-filter: keep genes with ``>= min_count`` reads in ``>= min_samples`` samples
+        (default: the size of the smaller condition group).
+    alpha
+        Target FDR for independent filtering.
+    shrink
+        Also compute apeGLM-style shrunken log2 fold changes (``log2FoldChange_shrunk``);
+        when false that column equals the MLE.
+    n_cpus
+        Worker processes for PyDESeq2 (pass the rule's ``threads``).
+    """
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.ds import DeseqStats
+
+    meta = build_metadata(samples, condition, reference, treatment, covariates, continuous)
+    counts = counts.loc[:, meta.index]
+    if min_samples is None:
+        min_samples = int(meta[condition].value_counts().min())
+    keep = filter_counts(counts, min_count, min_samples)
+    if keep.sum() < 2:
+        raise RessigError(f"only {int(keep.sum())} gene(s) pass the count filter (>= {min_count} reads in >= "
+                          f"{min_samples} samples); lower de.min_count")
+    logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
+                treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
+    coeff = f"{condition}[T.{treatment}]"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
+                           quiet=True, n_cpus=max(1, int(n_cpus)))
+        logger.info("fitting size factors, dispersions and log fold changes")
+        dds.deseq2()
+        ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
+                        n_cpus=max(1, int(n_cpus)))
+        ds.summary()
+        res = ds.results_df.copy()
+        if shrink:
+            logger.info("shrinking log2 fold changes of %s", coeff)
+            ds.lfc_shrink(coeff=coeff)
+            res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
+            res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
+        else:
+            res["log2FoldChange_shrunk"] = res["log2FoldChange"]
+            res["lfcSE_shrunk"] = res["lfcSE"]
+        dds.vst(use_design=False)
+
+    size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
+    normalized = counts.div(size_factors, axis=1)
+    vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=counts.index[keep], columns=meta.index)
+
+    table = pd.DataFrame(index=counts.index, columns=DE_COLUMNS[:-1], dtype=float)
+    table.loc[res.index, res.columns.intersection(DE_COLUMNS)] = res[res.columns.intersection(DE_COLUMNS)]
+    table["baseMean"] = normalized.mean(axis=1)
+    table["tested"] = keep
+    table.index.name = "gene_id"
+    order = np.lexsort((table.index.to_numpy(dtype=str), table["pvalue"].fillna(2.0).to_numpy(),
+                        table["padj"].fillna(2.0).to_numpy()))
+    table = table.iloc[order][DE_COLUMNS]
+    n_sig = int((table["padj"] < alpha).sum())
+    logger.info("DE done: %d genes with padj < %g (%d up, %d down)", n_sig, alpha,
+                int(((table["padj"] < alpha) & (table["log2FoldChange"] > 0)).sum()),
+                int(((table["padj"] < alpha) & (table["log2FoldChange"] < 0)).sum()))
+    return DEResult(table=table, normalized=normalized, vst=vst, size_factors=size_factors,
+                    contrast=(condition, treatment, reference))
+
+
+def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
+    """Write the DE table, normalised counts, VST matrix and size factors atomically."""
+    from ._atomic import write_table
+
+    outdir = Path(outdir)
+    return [
+        write_table(result.table, outdir / f"{result.name}.tsv"),
+        write_table(result.normalized, outdir / "normalized_counts.tsv"),
+        write_table(result.vst, outdir / "vst.tsv"),
+        write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
+    ]
+
+
+def read_de(path: str | Path) -> pd.DataFrame:
+    """Read a DE table written by :func:`write_de` (indexed by gene id), checking its columns."""
+    from .errors import input_error
+    from .io import read_table
+
+    df = read_table(path, "DE table")
+    missing = [c for c in ["gene_id", *DE_COLUMNS] if c not in df.columns]
+    if missing:
+        raise input_error(path, f"not a ressig DE table: missing column(s) {', '.join(missing)}",
+                          "Use the results/de/<contrast>.tsv written by 'ressig de'")
+    df = df.set_index("gene_id")
+    num = [c for c in DE_COLUMNS if c != "tested"]
+    df[num] = df[num].apply(pd.to_numeric, errors="coerce")
+    df["tested"] = df["tested"].astype(str).str.lower() == "true"
+    return df
+
+
+def plot_de(de_path: str | Path, volcano_path: str | Path, ma_path: str | Path, alpha: float = 0.05,
+            label: Sequence[str] = ("ABCB1", "IL3RA")) -> list[Path]:
+    """Volcano and MA plots of a DE table file."""
+    from . import plots
+    from ._atomic import save_figure
+
+    de = read_de(de_path)
+    title = Path(de_path).stem.replace("_", " ")
+    return [save_figure(plots.volcano(de, alpha, label=label, title=title), volcano_path),
+            save_figure(plots.ma_plot(de, alpha, label=label, title=title), ma_path)]

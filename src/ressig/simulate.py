@@ -1,0 +1,161 @@
+"""Demo data with planted, documented effects: a GEN2.2-like parental vs PVEK-resistant experiment.
+
+Counts are drawn from a negative binomial with a DESeq2-style mean–dispersion trend
+``alpha(mu) = asymptote + extra_poisson / mu`` (log-normal scatter around it), per-sample size
+factors and a small per-batch effect (one parental + one resistant library per batch).
+
+Planted truth (written to ``truth.tsv``):
+
+* ABCB1 strongly up (log2FC +4) — P-gp/MDR1-mediated efflux;
+* other multidrug-efflux transporters moderately up (ABCG2, ABCC1, ABCC4, ABCC3, MVP);
+* **IL3RA mRNA unchanged** (log2FC 0) while surface CD123 protein is ~4x lower (protein table);
+* SLC46A3 down (lysosomal payload release), and ``n_background_de`` other genes up or down;
+* every other named gene of interest is expressed but unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._atomic import write_table
+from ._log import logger
+
+#: Planted log2 fold changes (resistant vs parental) of named genes.
+PLANTED_NAMED: dict[str, float] = {
+    "ABCB1": 4.0,
+    "ABCG2": 2.0,
+    "ABCC1": 1.5,
+    "ABCC4": 1.4,
+    "ABCC3": 1.3,
+    "MVP": 1.2,
+    "SLC46A3": -1.5,
+}
+#: Named genes kept unchanged (expressed, log2FC 0).
+UNCHANGED_NAMED = ["IL3RA", "CSF2RB", "FUT8", "SLC35C1", "TCF4", "BCL2", "MCL1", "GAPDH", "ACTB"]
+#: Parental mean expression (normalised counts) of key genes.
+KEY_MEANS = {"ABCB1": 150.0, "IL3RA": 2500.0, "CSF2RB": 1800.0, "ABCG2": 200.0, "ABCC1": 900.0,
+             "ABCC4": 400.0, "ABCC3": 300.0, "MVP": 600.0, "SLC46A3": 500.0, "TCF4": 3000.0,
+             "GAPDH": 40000.0, "ACTB": 60000.0}
+#: Protein (surface MFI) truth: parental median MFI and resistant/parental fold change.
+PROTEIN_TRUTH = {"CD123": (12000.0, 0.25, 250.0), "P-gp": (400.0, 8.0, 150.0)}
+
+
+@dataclass
+class DemoData:
+    """Simulated experiment: counts (genes × samples), sample sheet, protein table, truth."""
+
+    counts: pd.DataFrame
+    samples: pd.DataFrame
+    protein: pd.DataFrame
+    truth: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _named_genes(genesets_dir: Path | None) -> list[str]:
+    genes: list[str] = [*PLANTED_NAMED, *UNCHANGED_NAMED]
+    if genesets_dir is not None:
+        for gmt in sorted(Path(genesets_dir).glob("*.gmt")):
+            for line in gmt.read_text().splitlines():
+                genes.extend(g for g in line.split("\t")[2:] if g)
+    return list(dict.fromkeys(genes))
+
+
+def simulate_experiment(
+    n_genes: int = 20000,
+    n_per_group: int = 3,
+    n_background_de: int = 300,
+    seed: int = 20261123,
+    genesets_dir: str | Path | None = None,
+    asymptotic_dispersion: float = 0.02,
+    extra_poisson: float = 1.0,
+) -> DemoData:
+    """Simulate a parental vs resistant experiment with planted effects.
+
+    Parameters
+    ----------
+    n_genes
+        Total number of genes (named genes of interest + synthetic ``SIM#####`` genes).
+    n_per_group
+        Replicates per condition; replicate *i* of both conditions shares batch ``b<i>``.
+    n_background_de
+        Synthetic genes planted as DE (half up, half down, |log2FC| in [1, 3]).
+    seed
+        Seed of the random generator (same seed → identical data).
+    genesets_dir
+        Directory of ``.gmt`` files whose genes are included with real symbols.
+    asymptotic_dispersion, extra_poisson
+        Mean–dispersion trend ``alpha = asymptotic_dispersion + extra_poisson / mu``.
+    """
+    rng = np.random.default_rng(seed)
+    named = _named_genes(Path(genesets_dir) if genesets_dir else None)
+    if n_genes < len(named) + n_background_de:
+        raise ValueError(f"n_genes must be >= {len(named) + n_background_de}")
+    synthetic = [f"SIM{i:05d}" for i in range(1, n_genes - len(named) + 1)]
+    genes = pd.Index(named + synthetic, name="gene_id")
+
+    mu = np.exp(rng.normal(3.6, 2.0, size=n_genes)).clip(0.05, 2e5)
+    for i, g in enumerate(named):  # named genes: expressed at a moderate-to-high level
+        mu[i] = KEY_MEANS.get(g, float(np.exp(rng.uniform(np.log(80), np.log(3000)))))
+    disp = (asymptotic_dispersion + extra_poisson / mu) * np.exp(rng.normal(0, 0.35, size=n_genes))
+
+    lfc = np.zeros(n_genes)
+    category = np.array(["background"] * n_genes, dtype=object)
+    category[: len(named)] = "named_unchanged"
+    for g, v in PLANTED_NAMED.items():
+        i = genes.get_loc(g)
+        lfc[i] = v
+        category[i] = "planted_up" if v > 0 else "planted_down"
+    eligible = np.flatnonzero((category == "background") & (mu >= 60))
+    chosen = np.sort(rng.choice(eligible, size=n_background_de, replace=False))
+    signs = np.where(np.arange(n_background_de) % 2 == 0, 1.0, -1.0)
+    rng.shuffle(signs)
+    lfc[chosen] = signs * rng.uniform(1.0, 3.0, size=n_background_de)
+    category[chosen] = np.where(signs > 0, "planted_up", "planted_down")
+
+    conds = ["parental"] * n_per_group + ["resistant"] * n_per_group
+    reps = [*range(1, n_per_group + 1)] * 2
+    names = [f"GEN2.2-{'P' if c == 'parental' else 'R'}{r}" for c, r in zip(conds, reps, strict=True)]
+    batches = [f"b{r}" for r in reps]
+    size_factors = np.exp(rng.normal(0, 0.2, size=len(names)))
+    batch_effect = {b: rng.normal(0, 0.15, size=n_genes) for b in sorted(set(batches))}
+
+    counts = np.empty((n_genes, len(names)), dtype=np.int64)
+    for j, (c, b) in enumerate(zip(conds, batches, strict=True)):
+        m = mu * size_factors[j] * np.exp(batch_effect[b]) * (2.0 ** lfc if c == "resistant" else 1.0)
+        n = 1.0 / disp
+        counts[:, j] = rng.negative_binomial(n, n / (n + m))
+    counts_df = pd.DataFrame(counts, index=genes, columns=names)
+
+    samples = pd.DataFrame({"sample": names, "condition": conds, "batch": batches,
+                            "passage": [str(10 + 2 * r + (5 if c == "resistant" else 0)) for c, r in zip(conds, reps, strict=True)]})
+    truth = pd.DataFrame({"gene_id": genes, "category": category, "log2FC_true": lfc,
+                          "mean_parental": mu, "dispersion": disp}).set_index("gene_id")
+    truth["de_true"] = truth["log2FC_true"] != 0
+
+    rows = []
+    for marker, (mfi, fold, isotype) in PROTEIN_TRUTH.items():
+        for s, c in zip(names, conds, strict=True):
+            for rep in (1, 2):
+                value = mfi * (fold if c == "resistant" else 1.0) * float(np.exp(rng.normal(0, 0.08)))
+                rows.append({"sample": s, "marker": marker, "value": round(value + isotype, 1),
+                             "isotype": round(isotype * float(np.exp(rng.normal(0, 0.05))), 1), "replicate": rep})
+    protein = pd.DataFrame(rows)
+    logger.info("simulated %d genes x %d samples, %d planted DE genes", n_genes, len(names), int(truth["de_true"].sum()))
+    return DemoData(counts=counts_df, samples=samples, protein=protein, truth=truth)
+
+
+def write_demo(data: DemoData, outdir: str | Path) -> dict[str, Path]:
+    """Write ``counts.tsv``, ``samples.tsv``, ``protein.tsv`` and ``truth.tsv`` atomically."""
+    outdir = Path(outdir)
+    files = {
+        "counts": write_table(data.counts, outdir / "counts.tsv"),
+        "samples": write_table(data.samples, outdir / "samples.tsv", index=False),
+        "protein": write_table(data.protein, outdir / "protein.tsv", index=False),
+        "truth": write_table(data.truth, outdir / "truth.tsv"),
+    }
+    data.files = files
+    return files

@@ -1,0 +1,1 @@
+# (concordance) rules are added by the issue that builds this step.

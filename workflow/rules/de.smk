@@ -1,0 +1,94 @@
+# Input harmonisation and differential expression (pydeseq2).
+
+
+rule prepare_counts:
+    input:
+        counts_input,
+    output:
+        counts="results/counts/counts.tsv",
+        samples="results/counts/samples.tsv",
+    params:
+        counts=opt("--counts", config["counts"].get("path")),
+        fmt=config["counts"].get("format", "auto"),
+        tx2gene=opt("--tx2gene", config["counts"].get("tx2gene")),
+        layer=opt("--layer", config["counts"].get("layer")),
+        duplicates=config["counts"].get("duplicates", "error"),
+        samples=config["samples"],
+    log:
+        "logs/prepare_counts.log",
+    benchmark:
+        "benchmarks/workflow/prepare_counts.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    conda:
+        ENV
+    shell:
+        "ressig prepare {params.counts} --samples {params.samples} --format {params.fmt} "
+        "{params.tx2gene} {params.layer} --duplicates {params.duplicates} "
+        "--out-counts {output.counts} --out-samples {output.samples} > {log} 2>&1"
+
+
+rule de:
+    input:
+        counts=rules.prepare_counts.output.counts,
+        samples=rules.prepare_counts.output.samples,
+    output:
+        table=f"results/de/{CONTRAST}.tsv",
+        normalized="results/de/normalized_counts.tsv",
+        vst="results/de/vst.tsv",
+        size_factors="results/de/size_factors.tsv",
+    params:
+        design=design_args(),
+        min_count=DE_CFG.get("min_count", 10),
+        min_samples=opt("--min-samples", DE_CFG.get("min_samples")),
+        alpha=DE_CFG.get("alpha", 0.05),
+        shrink="" if DE_CFG.get("shrink", True) else "--no-shrink",
+    log:
+        "logs/de.log",
+    benchmark:
+        "benchmarks/workflow/de.tsv"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    conda:
+        ENV
+    shell:
+        "ressig de --counts {input.counts} --samples {input.samples} {params.design} "
+        "--min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
+        "--threads {threads} --outdir results/de > {log} 2>&1"
+
+
+rule de_plots:
+    input:
+        table=rules.de.output.table,
+    output:
+        volcano=report(
+            f"results/de/plots/{CONTRAST}_volcano.png",
+            caption="../report/volcano.rst",
+            category="Differential expression",
+        ),
+        ma=report(
+            f"results/de/plots/{CONTRAST}_ma.png",
+            caption="../report/ma.rst",
+            category="Differential expression",
+        ),
+    params:
+        alpha=DE_CFG.get("alpha", 0.05),
+        label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
+    log:
+        "logs/de_plots.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    conda:
+        ENV
+    shell:
+        "ressig plot-de --de {input.table} --alpha {params.alpha} --label {params.label} "
+        "--volcano {output.volcano} --ma {output.ma} > {log} 2>&1"
+
+
+register_targets(rules.de.output.table, rules.de_plots.output.volcano, rules.de_plots.output.ma)

@@ -1,0 +1,1 @@
+# (efflux) rules are added by the issue that builds this step.

@@ -1,0 +1,35 @@
+# Sample QC on raw counts and the VST matrix of the DE step.
+
+
+rule qc:
+    input:
+        counts="results/counts/counts.tsv",
+        samples="results/counts/samples.tsv",
+        vst="results/de/vst.tsv",
+    output:
+        table="results/qc/qc.tsv",
+        libsizes=report(
+            "results/qc/library_sizes.png", caption="../report/library_sizes.rst", category="QC"
+        ),
+        pca=report("results/qc/pca.png", caption="../report/pca.rst", category="QC"),
+        corr=report(
+            "results/qc/sample_correlation.png",
+            caption="../report/sample_correlation.rst",
+            category="QC",
+        ),
+    params:
+        condition=DESIGN["condition"],
+    log:
+        "logs/qc.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    conda:
+        ENV
+    shell:
+        "ressig qc --counts {input.counts} --vst {input.vst} --samples {input.samples} "
+        "--condition {params.condition} --outdir results/qc > {log} 2>&1"
+
+
+register_targets(rules.qc.output.table)

@@ -1,0 +1,1 @@
+# (score) rules are added by the issue that builds this step.

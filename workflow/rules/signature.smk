@@ -1,0 +1,1 @@
+# (signature) rules are added by the issue that builds this step.
