@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "resources")
+WORKFLOW_PARTS = ("Snakefile", "environment.yml", "workflow", "config", "resources")
 
 
 def snakemake_exe() -> str:

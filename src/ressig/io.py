@@ -11,6 +11,7 @@ Supported count inputs (genes × samples, first column = gene id):
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io as _io
 import re
@@ -84,6 +85,16 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
             expected = "comma" if sep == "," else "tab"
             raise input_error(path, f"{what} header looks {hint}-separated, expected {expected}-separated",
                               f"Save it as {'CSV' if sep == ',' else 'TSV'} or rename the file to match")
+    names = [f.strip() for f in next(csv.reader([header], delimiter=sep))]
+    dup = sorted({n for n in names if names.count(n) > 1 and n})
+    if dup:
+        raise input_error(path, f"{what} has duplicated column(s): {', '.join(dup)}", "Column names must be unique")
+    for lineno, fields in enumerate(csv.reader(text.splitlines(), delimiter=sep), start=1):
+        if fields and "".join(fields).strip() and not fields[0].startswith("#"):
+            n = len(fields)
+            if n != len(names):
+                raise input_error(path, f"cannot parse {what}: line {lineno} has {n} fields, the header has "
+                                  f"{len(names)}", "Every row needs the same number of columns as the header")
     try:
         df = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, comment="#", keep_default_na=False)
     except pd.errors.ParserError as exc:
@@ -98,10 +109,6 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
         col = df.columns.get_loc(unnamed[0]) + 1
         raise input_error(path, f"{what} header has an empty column name (column {col})",
                           "Give every column a name")
-    dup = df.columns[pd.Index(df.columns).duplicated()]
-    if len(dup):
-        raise input_error(path, f"{what} has duplicated column(s): {', '.join(dup)}",
-                          "Column names must be unique")
     return df
 
 
