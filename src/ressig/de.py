@@ -90,6 +90,9 @@ def build_metadata(
                           "the config's condition levels")
     for level, role in ((reference, "reference"), (treatment, "treatment")):
         n = int((values == level).sum())
+        if n == 0:
+            raise RessigError(f"{where}{role} level {level!r} does not occur in column {condition!r} (levels present: "
+                              f"{', '.join(sorted(set(values)))}); set design.{role} to a level of the sheet")
         if n < 2:
             raise RessigError(f"{where}{role} level {level!r} of {condition!r} has {n} sample(s); DE needs at "
                               "least 2 replicates per condition")
@@ -141,6 +144,175 @@ def _check_full_rank(meta: pd.DataFrame, condition: str, covariates: Sequence[st
 def filter_counts(counts: pd.DataFrame, min_count: int, min_samples: int) -> pd.Series:
     """Boolean mask of genes with at least ``min_count`` reads in at least ``min_samples`` samples."""
     return (counts >= min_count).sum(axis=1) >= min_samples
+
+
+def _gamma_identity_glm(x: np.ndarray, y: np.ndarray, start: np.ndarray, maxit: int = 25,
+                        epsilon: float = 1e-8) -> tuple[np.ndarray, bool]:
+    """R ``glm(y ~ x, family = Gamma(link = "identity"), start = start)`` by IRLS (``glm.fit``).
+
+    Returns the coefficients (intercept, slope) and whether the deviance converged.
+    """
+    design = np.column_stack([np.ones_like(x), x])
+    coef = np.asarray(start, dtype=float)
+    mu = design @ coef
+    if np.any(mu <= 0):
+        return coef, False
+
+    def deviance(m: np.ndarray) -> float:
+        return float(-2.0 * np.sum(np.log(y / m) - (y - m) / m))
+
+    dev_old = deviance(mu)
+    for _ in range(maxit):
+        w = 1.0 / mu**2                      # working weights: (dmu/deta)^2 / V(mu), V = mu^2
+        xtw = design.T * w
+        new = np.linalg.solve(xtw @ design, xtw @ y)   # working response z = eta + (y - mu) = y
+        mu_new = design @ new
+        halvings = 0
+        while np.any(mu_new <= 0) and halvings < 30:  # glm.fit step halving on invalid mu
+            new = (new + coef) / 2.0
+            mu_new = design @ new
+            halvings += 1
+        if np.any(mu_new <= 0):
+            return new, False
+        coef, mu = new, mu_new
+        dev = deviance(mu)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
+            return coef, True
+        dev_old = dev
+    return coef, False
+
+
+def _parametric_trend_r(means: np.ndarray, disps: np.ndarray) -> np.ndarray | None:
+    """DESeq2's ``parametricDispersionFit``: ``disp = a0 + a1 / mean`` by iterated gamma GLM.
+
+    ``means``/``disps`` are the genes R uses for the fit (``dispGeneEst > 100 * minDisp``).
+    Each round refits on genes whose ratio to the current curve lies in (1e-4, 15), starting from
+    ``(0.1, 1)``. Returns ``None`` when R would give up (non-positive coefficients or no
+    convergence in 10 rounds).
+    """
+    coefs = np.array([0.1, 1.0])
+    for _ in range(11):
+        ratio = disps / (coefs[0] + coefs[1] / means)
+        good = (ratio > 1e-4) & (ratio < 15)
+        if good.sum() < 2:
+            return None
+        new, converged = _gamma_identity_glm(1.0 / means[good], disps[good], coefs)
+        old, coefs = coefs, new
+        if not np.all(coefs > 0):
+            return None
+        if np.sum(np.log(coefs / old) ** 2) < 1e-6 and converged:
+            return coefs
+    return None
+
+
+_PRIOR_BREAKS = np.arange(-20, 21) / 2.0
+
+
+def _loess_quadratic(x: np.ndarray, y: np.ndarray, xnew: np.ndarray, span: float) -> np.ndarray:
+    """Local quadratic regression with tricube weights (R ``loess(degree = 2)``, exact surface)."""
+    q = int(np.floor(len(x) * span))
+    d = np.abs(xnew[:, None] - x[None, :])
+    h = np.sort(d, axis=1)[:, q - 1]
+    w = np.clip(1.0 - (d / h[:, None]) ** 3, 0.0, None) ** 3
+    out = np.empty(len(xnew))
+    for i, x0 in enumerate(xnew):
+        dx = x - x0
+        design = np.column_stack([np.ones_like(dx), dx, dx**2])
+        xtw = design.T * w[i]
+        out[i] = np.linalg.solve(xtw @ design, xtw @ y)[0]
+    return out
+
+
+def _small_df_prior_var(residuals: np.ndarray, df: int, n_sim: int = 10_000) -> float:
+    """DESeq2's dispersion prior variance for residual df <= 3 (``estimateDispersionsPriorVar``).
+
+    R matches the histogram (breaks -10..10 by 0.5) of the log dispersion residuals to that of
+    ``log(chisq_df / df) + N(0, v)`` by Kullback-Leibler divergence over a grid of 200 ``v`` in
+    [0, 8], smooths the divergences with ``loess(span = 0.2)``, takes the argmin on a 1000-point
+    grid and floors it at 0.25. R draws the reference histograms by Monte Carlo (1e4 draws,
+    ``set.seed(2)``); here they are computed exactly (the expectation of R's draws), which makes
+    the estimator deterministic without R's random number generator. The divergence floor
+    ``small`` is the smallest positive density either histogram can show, as in R.
+    """
+    from scipy import stats
+
+    brks = _PRIOR_BREAKS
+    obs = residuals[(residuals > brks[0]) & (residuals < brks[-1])]
+    counts, _ = np.histogram(obs, brks)
+    obs_density = counts / (counts.sum() * 0.5)
+    # exact mass of Y = log(chisq_df / df) in fine cells, then convolved with N(0, v)
+    edges = np.arange(-30.0, 5.0 + 1e-9, 0.01)
+    cell_mass = np.diff(stats.chi2.cdf(df * np.exp(edges), df))
+    mids = (edges[:-1] + edges[1:]) / 2.0
+    grid = np.linspace(0.0, 8.0, 200)
+    kl = np.empty(len(grid))
+    obs_min = obs_density[obs_density > 0].min()
+    for i, v in enumerate(grid):
+        if v == 0:
+            mass = np.diff(stats.chi2.cdf(df * np.exp(brks), df))
+        else:
+            mass = cell_mass @ np.diff(stats.norm.cdf((brks[None, :] - mids[:, None]) / np.sqrt(v)), axis=1)
+        rand_density = mass / (mass.sum() * 0.5)
+        small = min(obs_min, 1.0 / (n_sim * mass.sum() * 0.5))
+        kl[i] = np.sum(obs_density * (np.log(obs_density + small) - np.log(rand_density + small)))
+    fine = np.linspace(0.0, 8.0, 1000)
+    return float(max(fine[np.argmin(_loess_quadratic(grid, kl, fine, span=0.2))], 0.25))
+
+
+def _deseq2_r_parity(dds) -> None:
+    """Run PyDESeq2's ``deseq2()`` steps with R DESeq2's trend fit and dispersion prior.
+
+    Two steps differ from PyDESeq2 0.5 and are done the R way, through PyDESeq2's own objects:
+
+    * the parametric trend ``a0 + a1/mean`` is fitted like R's ``parametricDispersionFit``
+      (genes with gene-wise dispersion > 100 * min_disp; gamma GLM by IRLS to R's tolerance;
+      the curve outlier set recomputed from all those genes each round). PyDESeq2's own fit
+      (and its mean-trend fallback) is kept when R's would fail (R then switches to a local fit);
+    * the dispersion prior variance: for residual df <= 3 R's simulation-matching estimator
+      (:func:`_small_df_prior_var`) replaces PyDESeq2's MAD-based one (which it warns about).
+
+    The squared MAD of the log residuals (``_squared_logres``, R's ``varLogDispEsts``) still sets the
+    dispersion-outlier threshold, as in R.
+    """
+    from scipy.special import polygamma
+
+    dds.fit_size_factors(fit_type=dds.size_factors_fit_type, control_genes=dds.control_genes)
+    dds.fit_genewise_dispersions()
+    var = dds.var
+    nz = var["non_zero"].to_numpy(dtype=bool)
+    gene_disp = var["genewise_dispersions"].to_numpy(dtype=float)
+    means = var["_normed_means"].to_numpy(dtype=float)
+    use = nz & (gene_disp > 100 * dds.min_disp)
+    coefs = _parametric_trend_r(means[use], gene_disp[use]) if dds.fit_type == "parametric" and use.any() \
+        else None
+    if coefs is None:
+        dds.fit_dispersion_trend()
+    else:
+        dds.uns["trend_coeffs"] = pd.Series(coefs, index=["a0", "a1"])
+        dds.uns["disp_function_type"] = "parametric"
+        fitted = np.full(dds.n_vars, np.nan)
+        fitted[nz] = dds.disp_function(means[nz])
+        dds.var["fitted_dispersions"] = fitted
+    n_samples, n_coef = dds.obsm["design_matrix"].shape
+    df = n_samples - n_coef
+    resid = np.log(gene_disp[nz]) - np.log(dds.var["fitted_dispersions"].to_numpy(dtype=float)[nz])
+    above = gene_disp[nz] >= 100 * dds.min_disp
+    from scipy.stats import median_abs_deviation
+
+    squared_logres = float(median_abs_deviation(resid[above], scale="normal") ** 2)
+    dds.uns["_squared_logres"] = squared_logres
+    if df <= 3:
+        prior = _small_df_prior_var(resid[above], df)
+        logger.info("residual df = %d: dispersion prior variance %.4g (DESeq2 small-sample estimator)", df, prior)
+    else:
+        prior = max(squared_logres - float(polygamma(1, df / 2)), 0.25)
+    dds.uns["prior_disp_var"] = np.asarray(prior)
+    dds.fit_MAP_dispersions()
+    dds.fit_LFC()
+    dds.calculate_cooks()
+    if dds.refit_cooks:
+        dds.refit()
+    dds.cooks_outlier()
 
 
 def run_de(
@@ -199,7 +371,7 @@ def run_de(
         dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
                            quiet=True, n_cpus=max(1, int(n_cpus)))
         logger.info("fitting size factors, dispersions and log fold changes")
-        dds.deseq2()
+        _deseq2_r_parity(dds)
         ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
                         n_cpus=max(1, int(n_cpus)))
         ds.summary()
