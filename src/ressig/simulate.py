@@ -72,6 +72,8 @@ def simulate_experiment(
     genesets_dir: str | Path | None = None,
     asymptotic_dispersion: float = 0.02,
     extra_poisson: float = 1.0,
+    log2fc_overrides: dict[str, float] | None = None,
+    protein_sample_sd: float = 0.0,
 ) -> DemoData:
     """Simulate a parental vs resistant experiment with planted effects.
 
@@ -89,6 +91,12 @@ def simulate_experiment(
         Directory of ``.gmt`` files whose genes are included with real symbols.
     asymptotic_dispersion, extra_poisson
         Mean–dispersion trend ``alpha = asymptotic_dispersion + extra_poisson / mu``.
+    log2fc_overrides
+        Named gene → planted log2FC replacing the default (e.g. ``{"IL3RA": -2.0}`` for a test
+        variant where the mRNA falls with the protein). ``None`` keeps the documented demo truth.
+    protein_sample_sd
+        Between-sample (biological) standard deviation of the natural-log protein signal, on top
+        of the per-well technical noise. 0 (default) draws nothing extra, so the demo is unchanged.
     """
     rng = np.random.default_rng(seed)
     named = _named_genes(Path(genesets_dir) if genesets_dir else None)
@@ -105,8 +113,13 @@ def simulate_experiment(
     lfc = np.zeros(n_genes)
     category = np.array(["background"] * n_genes, dtype=object)
     category[: len(named)] = "named_unchanged"
-    for g, v in PLANTED_NAMED.items():
+    planted = {**PLANTED_NAMED, **(log2fc_overrides or {})}
+    for g, v in planted.items():
+        if g not in genes:
+            raise ValueError(f"log2fc_overrides: unknown named gene {g!r}")
         i = genes.get_loc(g)
+        if v == 0:
+            continue
         lfc[i] = v
         category[i] = "planted_up" if v > 0 else "planted_down"
     eligible = np.flatnonzero((category == "background") & (mu >= 60))
@@ -139,8 +152,9 @@ def simulate_experiment(
     rows = []
     for marker, (mfi, fold, isotype) in PROTEIN_TRUTH.items():
         for s, c in zip(names, conds, strict=True):
+            sample_effect = float(np.exp(rng.normal(0, protein_sample_sd))) if protein_sample_sd > 0 else 1.0
             for rep in (1, 2):
-                value = mfi * (fold if c == "resistant" else 1.0) * float(np.exp(rng.normal(0, 0.08)))
+                value = mfi * sample_effect * (fold if c == "resistant" else 1.0) * float(np.exp(rng.normal(0, 0.08)))
                 rows.append({"sample": s, "marker": marker, "value": round(value + isotype, 1),
                              "isotype": round(isotype * float(np.exp(rng.normal(0, 0.05))), 1), "replicate": rep})
     protein = pd.DataFrame(rows)
@@ -158,4 +172,141 @@ def write_demo(data: DemoData, outdir: str | Path) -> dict[str, Path]:
         "truth": write_table(data.truth, outdir / "truth.tsv"),
     }
     data.files = files
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo patient cohorts (scored with the frozen signature; new functions, the experiment above is
+# unchanged)
+# ---------------------------------------------------------------------------------------------
+
+#: How the demo cohorts name some genes, to exercise id mapping (versioned Ensembl ids, aliases).
+COHORT_ID_RENAMES = {"ABCB1": "ENSG00000085563.15", "SLC46A3": "ENSG00000139508.14", "IL3RA": "CD123",
+                     "ABCG2": "BCRP", "ABCC1": "MRP1"}
+
+
+def _cohort_profile(truth: pd.DataFrame, rng: np.random.Generator, resistant: bool, strength: float,
+                    patient_sd: float) -> np.ndarray:
+    """Expected expression of one patient: parental means × patient variation × resistance program."""
+    mu = truth["mean_parental"].to_numpy(dtype=float)
+    lfc = truth["log2FC_true"].to_numpy(dtype=float)
+    prof = mu * np.exp(rng.normal(0.0, patient_sd, size=mu.size))
+    if resistant:
+        prof = prof * 2.0 ** (strength * lfc)
+    return prof
+
+
+def simulate_patient_cohort(
+    truth: pd.DataFrame,
+    n_patients: int = 40,
+    n_resistant: int = 12,
+    seed: int = 20261124,
+    patient_sd: float = 0.5,
+    rename: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate a bulk RNA-seq patient cohort, some patients resistant-like.
+
+    Every patient starts from the parental means of ``truth`` (the demo experiment's truth
+    table) with patient-to-patient variation (log-normal, sd ``patient_sd`` per gene — far more
+    than between cell-line replicates). ``n_resistant`` randomly chosen patients also carry the
+    planted resistance program (ABCB1/efflux up, SLC46A3 down, the background DE genes) at a
+    patient-specific strength drawn from U(0.4, 1.0). Counts are negative binomial (the truth
+    dispersions + 0.05) with library sizes varying ±30%.
+
+    Returns
+    -------
+    (counts, labels)
+        Genes × patients integer counts, gene ids renamed by ``rename`` (default
+        :data:`COHORT_ID_RENAMES`: versioned Ensembl ids and aliases); and a table ``sample,
+        resistant_like, strength``.
+    """
+    rng = np.random.default_rng(seed)
+    names = [f"PT{i:03d}" for i in range(1, n_patients + 1)]
+    is_res = np.zeros(n_patients, dtype=bool)
+    is_res[rng.choice(n_patients, size=n_resistant, replace=False)] = True
+    strength = np.where(is_res, rng.uniform(0.4, 1.0, size=n_patients), 0.0)
+    disp = truth["dispersion"].to_numpy(dtype=float) + 0.05
+    n = 1.0 / disp
+    counts = np.empty((len(truth), n_patients), dtype=np.int64)
+    for j in range(n_patients):
+        m = _cohort_profile(truth, rng, bool(is_res[j]), float(strength[j]), patient_sd)
+        m = m * float(np.exp(rng.uniform(np.log(0.7), np.log(1.3))))
+        counts[:, j] = rng.negative_binomial(n, n / (n + m))
+    ren = COHORT_ID_RENAMES if rename is None else rename
+    genes = pd.Index([ren.get(g, g) for g in truth.index.astype(str)], name="gene_id")
+    labels = pd.DataFrame({"sample": names, "resistant_like": is_res, "strength": np.round(strength, 4)})
+    logger.info("simulated a bulk cohort of %d patients (%d resistant-like)", n_patients, n_resistant)
+    return pd.DataFrame(counts, index=genes, columns=names), labels
+
+
+def simulate_sc_cohort(
+    truth: pd.DataFrame,
+    n_patients: int = 6,
+    n_resistant: int = 3,
+    cells_per_patient: int = 300,
+    umis_per_cell: float = 2500.0,
+    resistant_fraction: float = 0.8,
+    seed: int = 20261125,
+    patient_sd: float = 0.4,
+    rename: dict[str, str] | None = None,
+):
+    """Simulate a small single-cell cohort as a sparse (CSR) AnnData object.
+
+    Each patient has a bulk-like profile as in :func:`simulate_patient_cohort`; in resistant-like
+    patients a fraction ``resistant_fraction`` of the cells carries the full resistance program.
+    Each cell's UMI counts are Poisson around its profile scaled to a log-normal library size
+    (median ``umis_per_cell``) with gamma cell-to-cell noise (shape 5).
+
+    Returns
+    -------
+    anndata.AnnData
+        Cells × genes ``float32`` CSR counts; ``obs`` has ``patient``, ``resistant_like``
+        (patient level) and ``cell_resistant`` (cell level); ids renamed as in the bulk cohort
+        (aliases CD123, MDR1 as symbols here: ``ABCB1`` → ``MDR1``).
+    """
+    import anndata as ad
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    patients = [f"SC{i:02d}" for i in range(1, n_patients + 1)]
+    is_res = np.zeros(n_patients, dtype=bool)
+    is_res[rng.choice(n_patients, size=n_resistant, replace=False)] = True
+    blocks, obs_rows = [], []
+    for j, p in enumerate(patients):
+        base = _cohort_profile(truth, rng, False, 0.0, patient_sd)
+        lfc = truth["log2FC_true"].to_numpy(dtype=float)
+        res_cell = is_res[j] & (rng.random(cells_per_patient) < resistant_fraction)
+        lib = umis_per_cell * np.exp(rng.normal(0, 0.3, size=cells_per_patient))
+        for c in range(cells_per_patient):
+            prof = base * (2.0 ** lfc if res_cell[c] else 1.0)
+            prof = prof / prof.sum() * lib[c] * rng.gamma(5.0, 1 / 5.0, size=prof.size)
+            blocks.append(sp.csr_matrix(rng.poisson(prof).astype(np.float32).reshape(1, -1)))
+            obs_rows.append({"patient": p, "resistant_like": bool(is_res[j]), "cell_resistant": bool(res_cell[c])})
+    X = sp.vstack(blocks, format="csr")
+    ren = {"ABCB1": "MDR1", "IL3RA": "CD123", "SLC46A3": "ENSG00000139508"} if rename is None else rename
+    var = pd.DataFrame(index=pd.Index([ren.get(g, g) for g in truth.index.astype(str)], name="gene_id"))
+    obs = pd.DataFrame(obs_rows, index=pd.Index([f"cell{i:05d}" for i in range(len(obs_rows))], name="cell"))
+    obs["patient"] = obs["patient"].astype("category")
+    logger.info("simulated %d cells from %d patients (%d resistant-like), %d stored values", X.shape[0],
+                n_patients, n_resistant, X.nnz)
+    return ad.AnnData(X=X, obs=obs, var=var)
+
+
+def write_demo_cohorts(truth_path: str | Path, outdir: str | Path, seed: int = 20261124) -> dict[str, Path]:
+    """Write the demo cohorts: ``demo_bulk.tsv`` (+ ``demo_bulk_truth.tsv``) and ``demo_sc.h5ad``
+    (+ ``demo_sc_truth.tsv``) from the demo experiment's truth table."""
+    from ._atomic import atomic_path
+
+    outdir = Path(outdir)
+    truth = pd.read_csv(truth_path, sep="\t", index_col=0)
+    counts, labels = simulate_patient_cohort(truth, seed=seed)
+    adata = simulate_sc_cohort(truth, seed=seed + 1)
+    files = {
+        "bulk": write_table(counts, outdir / "demo_bulk.tsv"),
+        "bulk_truth": write_table(labels, outdir / "demo_bulk_truth.tsv", index=False),
+        "sc_truth": write_table(adata.obs.reset_index(), outdir / "demo_sc_truth.tsv", index=False),
+    }
+    with atomic_path(outdir / "demo_sc.h5ad") as tmp:
+        adata.write_h5ad(tmp, compression="gzip")
+    files["sc"] = outdir / "demo_sc.h5ad"
     return files

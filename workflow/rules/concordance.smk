@@ -1,1 +1,107 @@
-# (concordance) rules are added by the issue that builds this step.
+# mRNA vs protein concordance (CD123/IL3RA, P-gp/ABCB1, any marker <-> gene pair).
+# Enabled only when the config names a protein table (concordance.protein) or an FCS table
+# (concordance.fcs.files). The protein input is validated when the workflow is parsed, so a bad
+# table stops the run before the DE step.
+import shlex
+
+from ressig.concordance import fcs_files, read_fcs_table, read_protein_table
+
+CONC = config.get("concordance") or {}
+CONC_FCS = CONC.get("fcs") or {}
+CONC_ENABLED = bool(CONC.get("protein") or CONC_FCS.get("files"))
+
+if CONC.get("protein") and CONC_FCS.get("files"):
+    raise ValueError(
+        "config: set either concordance.protein (table) or concordance.fcs.files (FCS table), not both"
+    )
+
+if CONC.get("protein"):
+    validate(
+        read_protein_table(CONC["protein"], list(SAMPLES.index)).drop(columns="origin"),
+        schema="../schemas/protein.schema.yaml",
+    )
+    CONC_INPUTS = [CONC["protein"]]
+    CONC_SOURCE = f"--protein {shlex.quote(CONC['protein'])}"
+elif CONC_FCS.get("files"):
+    CONC_INPUTS = [
+        CONC_FCS["files"],
+        *fcs_files(read_fcs_table(CONC_FCS["files"], list(SAMPLES.index))),
+    ]
+    CONC_SOURCE = " ".join(
+        [
+            f"--fcs-table {shlex.quote(CONC_FCS['files'])}",
+            f"--min-events {CONC_FCS.get('min_events', 100)}",
+            "--channel "
+            + " ".join(shlex.quote(f"{m}={c}") for m, c in (CONC_FCS.get("channels") or {}).items()),
+            "--gate "
+            + " ".join(
+                shlex.quote(f"{ch}={lo}:{hi}")
+                for ch, (lo, hi) in (CONC_FCS.get("gate") or {}).items()
+            ),
+        ]
+    )
+
+
+if CONC_ENABLED:
+
+    rule concordance:
+        input:
+            protein=CONC_INPUTS,
+            de=f"results/de/{CONTRAST}.tsv",
+            normalized="results/de/normalized_counts.tsv",
+            samples="results/counts/samples.tsv",
+        output:
+            table=report(
+                "results/concordance/concordance.tsv",
+                caption="../report/concordance_table.rst",
+                category="mRNA vs protein",
+            ),
+            wells="results/concordance/protein_wells.tsv",
+            per_sample="results/concordance/protein_samples.tsv",
+            lfc=report(
+                "results/concordance/lfc_mrna_vs_protein.png",
+                caption="../report/concordance_lfc.rst",
+                category="mRNA vs protein",
+            ),
+            samples_plot=report(
+                "results/concordance/per_sample.png",
+                caption="../report/concordance_samples.rst",
+                category="mRNA vs protein",
+            ),
+        params:
+            source=CONC_SOURCE,
+            design=design_args(),
+            pairs=" ".join(
+                shlex.quote(f"{m}={g}")
+                for m, g in (CONC.get("pairs") or {"CD123": "IL3RA", "P-gp": "ABCB1"}).items()
+            ),
+            margin=CONC.get("margin", 0.5),
+            protein_margin=opt("--protein-margin", CONC.get("protein_margin")),
+            alpha=CONC.get("alpha", 0.05),
+            model=CONC.get("protein_model", "linear"),
+            mrna_p=CONC.get("mrna_p", "padj"),
+            min_replicates=CONC.get("min_replicates", 2),
+            nonpositive=CONC.get("nonpositive", "error"),
+        log:
+            "logs/concordance.log",
+        benchmark:
+            "benchmarks/workflow/concordance.tsv"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 2000 * attempt,
+            runtime=lambda wc, attempt: 15 * attempt,
+        conda:
+            ENV
+        shell:
+            "ressig concordance --de {input.de} --normalized {input.normalized} "
+            "--samples {input.samples} {params.source} --pair {params.pairs} {params.design} "
+            "--margin {params.margin} {params.protein_margin} --alpha {params.alpha} "
+            "--protein-model {params.model} --mrna-p {params.mrna_p} "
+            "--min-replicates {params.min_replicates} --nonpositive {params.nonpositive} "
+            "--outdir results/concordance > {log} 2>&1"
+
+    register_targets(
+        rules.concordance.output.table,
+        rules.concordance.output.lfc,
+        rules.concordance.output.samples_plot,
+    )

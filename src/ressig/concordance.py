@@ -1,0 +1,780 @@
+"""Transcript vs protein concordance: is a protein change explained by its mRNA?
+
+For every configured marker ↔ gene pair (``CD123 → IL3RA``, ``P-gp → ABCB1`` by default) the
+log2 fold change (treatment vs reference, e.g. resistant vs parental) of the **mRNA** (from the
+DE table) is compared with that of the **protein** (flow-cytometry MFI table or raw FCS files),
+and one of six calls is made.
+
+Protein input
+-------------
+* A **protein table** (TSV/CSV): ``sample``, ``marker``, ``value`` (MFI or antibody binding
+  capacity), optional ``isotype`` *or* ``background`` (same units, subtracted per row),
+  optional ``replicate`` (technical replicate id; default 1).
+* Or raw **FCS 3.0/3.1 files** listed in an FCS table (``sample``, ``file``, optional ``marker``,
+  ``isotype_file``, ``replicate``), read with :mod:`flowio`. Per file and marker the value is the
+  **median** of the marker's channel (``$PnN`` or ``$PnS``; linear values after the file's own
+  gain/log scaling) over the events inside an optional rectangular scatter gate
+  (``channel: [min, max]``, bounds inclusive); the background is the same median of the
+  ``isotype_file`` (same gate), or 0 without one.
+
+Statistics
+----------
+**mRNA** (DE table of ``ressig de``): ``log2FoldChange`` (unshrunk MLE) ± ``lfcSE``; two-sided
+``(1 - alpha)`` Wald CI; equivalence by **TOST** with margin ``±m`` (z-based:
+``p = max(1 - Φ((lfc + m)/se), Φ((lfc - m)/se))``; TOST p < alpha ⇔ the ``(1 - 2·alpha)`` CI
+lies inside ``(-m, m)``); difference by the DE ``padj`` (or ``pvalue``, configurable).
+
+**Protein**: per well ``log2(value - background)``; per biological sample the mean over its
+technical replicates (wells). Between conditions, by default a **linear model with the same
+covariates as the DE design** (``y ~ covariates + condition``, OLS; for the demo, batch pairs
+one parental with one resistant culture, so this equals a paired t-test); alternatively
+``welch`` (Welch two-sample t-test, ignoring covariates). The condition coefficient gives the
+protein log2FC, its standard error, residual degrees of freedom, a t-based ``(1 - alpha)`` CI, a
+two-sided difference p-value and a t-based TOST p-value with the protein margin (default: the
+mRNA margin). Pairs are pre-specified hypotheses, so p-values are not adjusted across pairs.
+
+Decision table
+--------------
+Each side first gets a *state*:
+
+* ``equivalent`` — TOST p < alpha (a change smaller than the margin counts as no change, by the
+  definition of the margin; equivalence is checked first);
+* ``down`` / ``up`` — otherwise, difference p < alpha (mRNA: ``padj``), by the sign of log2FC;
+* ``unclear`` — neither: the CI straddles a margin and no difference is shown.
+
+Then, if enough data (≥ ``min_replicates`` biological protein replicates per arm, a finite
+protein standard error with ≥ 1 residual df, a tested mRNA with a finite lfcSE):
+
+=================  ===========================  ===========================  ===============  ============
+mRNA \\ protein     down                         up                           equivalent       unclear
+=================  ===========================  ===========================  ===============  ============
+equivalent         post-transcriptional loss    post-transcriptional gain    no change        inconclusive
+down               concordant loss              inconclusive (opposite)      inconclusive     inconclusive
+up                 inconclusive (opposite)      concordant gain              inconclusive     inconclusive
+unclear            inconclusive                 inconclusive                 inconclusive     inconclusive
+=================  ===========================  ===========================  ===============  ============
+
+otherwise ``inconclusive``. ``no change`` needs *both* sides shown equivalent — a protein
+difference that is merely not significant is never called "no change". Every row carries a
+``reason`` explaining its call. Inconclusive is the honest answer whenever the data cannot
+support one of the five definite calls.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._log import logger
+from .errors import RessigError, input_error
+
+CALLS = ("post-transcriptional loss", "post-transcriptional gain", "concordant loss", "concordant gain",
+         "no change", "inconclusive")
+DEFAULT_PAIRS: dict[str, str] = {"CD123": "IL3RA", "P-gp": "ABCB1"}
+PROTEIN_MODELS = ("linear", "welch")
+NONPOSITIVE = ("error", "clip")
+#: Value a non-positive background-subtracted signal is raised to with ``nonpositive="clip"``.
+CLIP_FLOOR = 1.0
+WELL_COLUMNS = ["sample", "marker", "replicate", "value", "background", "signal", "log2_signal", "origin"]
+RESULT_COLUMNS = [
+    "marker", "gene", "call", "reason",
+    "mrna_log2fc", "mrna_se", "mrna_ci_low", "mrna_ci_high", "mrna_pvalue", "mrna_padj", "mrna_tost_p",
+    "mrna_state", "baseMean",
+    "protein_log2fc", "protein_se", "protein_df", "protein_ci_low", "protein_ci_high", "protein_p",
+    "protein_tost_p", "protein_state", "n_reference", "n_treatment", "n_wells",
+    "margin", "protein_margin", "alpha", "ci_level", "protein_model", "mrna_p_column",
+]
+
+
+# --------------------------------------------------------------------------- protein table input
+
+
+def _where(row: int, df: pd.DataFrame, i: int) -> str:
+    return f"data row {row} (sample {df['sample'].iat[i]!r}, marker {df['marker'].iat[i]!r})"
+
+
+def _numeric_column(df: pd.DataFrame, col: str, path: str | Path | None, required: bool = True) -> pd.Series:
+    raw = df[col].astype(str).str.strip()
+    num = pd.to_numeric(raw, errors="coerce")
+    bad = num.isna() | ~np.isfinite(num.fillna(0))
+    if not required:
+        bad &= raw != ""
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        shown = raw.iat[i] if raw.iat[i] else "(empty)"
+        raise input_error(path, f"non-numeric {col!r} value {shown!r} at {_where(i + 1, df, i)}, column {col!r}",
+                          f"Column {col!r} must hold finite numbers")
+    return num
+
+
+def validate_protein_table(df: pd.DataFrame, path: str | Path | None = None,
+                           samples: Sequence[str] | None = None) -> pd.DataFrame:
+    """Validate a protein table (string cells) and return it typed.
+
+    Parameters
+    ----------
+    df
+        Table with columns ``sample``, ``marker``, ``value``, optional ``isotype`` or
+        ``background``, optional ``replicate``.
+    path
+        Source file (for messages).
+    samples
+        Known sample names (the sample sheet); protein samples outside it are refused.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``sample``, ``marker``, ``replicate`` (str), ``value``, ``background`` (float,
+        0 when absent) and ``origin`` (``"data row N"``), in input order.
+
+    Raises
+    ------
+    RessigError
+        Missing columns, empty sample/marker, non-numeric or negative values, unknown samples,
+        duplicated (sample, marker, replicate) rows, both ``isotype`` and ``background`` given.
+    """
+    df = df.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in ("sample", "marker", "value") if c not in df.columns]
+    if missing:
+        raise input_error(path, f"protein table has no column(s) {', '.join(map(repr, missing))} "
+                          f"(columns: {', '.join(df.columns)})",
+                          "Expected columns: sample, marker, value, optional isotype (or background), replicate")
+    if "isotype" in df.columns and "background" in df.columns:
+        raise input_error(path, "protein table has both 'isotype' and 'background' columns",
+                          "Keep one background column (it is subtracted from 'value')")
+    for col in ("sample", "marker"):
+        df[col] = df[col].astype(str).str.strip()
+        empty = df[col] == ""
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise input_error(path, f"empty {col!r} at data row {i + 1}, column {col!r}", f"Fill in the {col}")
+    value = _numeric_column(df, "value", path)
+    bgcol = "isotype" if "isotype" in df.columns else ("background" if "background" in df.columns else None)
+    if bgcol is not None:
+        background = _numeric_column(df, bgcol, path, required=False).fillna(0.0)
+    else:
+        background = pd.Series(0.0, index=df.index)
+    for col, vals in (("value", value), (bgcol, background)):
+        if col is not None and (vals < 0).any():
+            i = int(np.flatnonzero((vals < 0).to_numpy())[0])
+            raise input_error(path, f"negative {col!r} {vals.iat[i]:g} at {_where(i + 1, df, i)}, column {col!r}",
+                              "MFI values must be >= 0 (linear scale, not log)")
+    if "replicate" in df.columns:
+        rep = df["replicate"].astype(str).str.strip()
+        rep = rep.where(rep != "", "1")
+    else:
+        rep = pd.Series("1", index=df.index)
+    if samples is not None:
+        known = set(samples)
+        unknown = ~df["sample"].isin(known)
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise input_error(path, f"unknown sample {df['sample'].iat[i]!r} at data row {i + 1}, column 'sample' "
+                              "(not in the sample sheet)",
+                              f"Use sample names from the sample sheet ({', '.join(sorted(known)[:8])}"
+                              f"{', ...' if len(known) > 8 else ''})")
+    out = pd.DataFrame({"sample": df["sample"].to_numpy(), "marker": df["marker"].to_numpy(),
+                        "replicate": rep.to_numpy(), "value": value.to_numpy(dtype=float),
+                        "background": background.to_numpy(dtype=float),
+                        "origin": [f"data row {i}" for i in range(1, len(df) + 1)]})
+    dup = out.duplicated(["sample", "marker", "replicate"], keep="first")
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise input_error(path, f"duplicated sample/marker/replicate at {_where(i + 1, out, i)}, "
+                          f"column 'replicate' ({out['replicate'].iat[i]!r})",
+                          "Give technical replicate wells distinct 'replicate' ids")
+    return out
+
+
+def read_protein_table(path: str | Path, samples: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read and validate a protein table file (see :func:`validate_protein_table`)."""
+    from .io import read_table
+
+    df = read_table(path, "protein table")
+    table = validate_protein_table(df, path, samples)
+    logger.info("%s: %d protein measurements, markers %s, %d samples", path, len(table),
+                ", ".join(dict.fromkeys(table["marker"])), table["sample"].nunique())
+    return table
+
+
+def well_signals(table: pd.DataFrame, nonpositive: str = "error", source: str | Path | None = None) -> pd.DataFrame:
+    """Background-subtract each well and take log2.
+
+    Parameters
+    ----------
+    table
+        Validated protein table (:func:`validate_protein_table` or :func:`summarise_fcs`).
+    nonpositive
+        ``"error"``: a well with ``value - background <= 0`` is an error naming it;
+        ``"clip"``: such wells are raised to :data:`CLIP_FLOOR` (logged).
+    source
+        File for messages.
+    """
+    if nonpositive not in NONPOSITIVE:
+        raise RessigError(f"nonpositive must be one of {', '.join(NONPOSITIVE)}, not {nonpositive!r}")
+    out = table.copy()
+    out["signal"] = out["value"] - out["background"]
+    bad = out["signal"] <= 0
+    if bad.any():
+        if nonpositive == "error":
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            r = out.iloc[i]
+            raise input_error(source, f"value {r['value']:g} minus background {r['background']:g} is <= 0 at "
+                              f"{r['origin']} (sample {r['sample']!r}, marker {r['marker']!r}), column 'value'",
+                              "Check the background/isotype value, drop the well, or set "
+                              "concordance.nonpositive: clip (raises it to 1 before log2)")
+        logger.warning("%s: %d well(s) with value - background <= 0 raised to %g (nonpositive: clip)",
+                       source, int(bad.sum()), CLIP_FLOOR)
+        out.loc[bad, "signal"] = CLIP_FLOOR
+    out["log2_signal"] = np.log2(out["signal"])
+    return out[WELL_COLUMNS]
+
+
+def per_sample_protein(wells: pd.DataFrame) -> pd.DataFrame:
+    """Mean log2 signal over technical replicate wells, one row per (marker, sample)."""
+    g = wells.groupby(["marker", "sample"], sort=False)
+    out = g["log2_signal"].agg(["mean", "size", "std"]).reset_index()
+    out.columns = ["marker", "sample", "protein_log2", "n_wells", "well_sd"]
+    return out
+
+
+# --------------------------------------------------------------------------- FCS input
+
+
+FCS_TABLE_COLUMNS = ("sample", "file")
+
+
+def read_fcs_table(path: str | Path, samples: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read the table listing FCS files: ``sample``, ``file``, optional ``marker``, ``isotype_file``, ``replicate``.
+
+    Relative file paths are relative to the current working directory.
+    """
+    from .io import read_table
+
+    df = read_table(path, "FCS table")
+    df = df.apply(lambda s: s.astype(str).str.strip())
+    missing = [c for c in FCS_TABLE_COLUMNS if c not in df.columns]
+    if missing:
+        raise input_error(path, f"FCS table has no column(s) {', '.join(map(repr, missing))} "
+                          f"(columns: {', '.join(df.columns)})",
+                          "Expected columns: sample, file, optional marker, isotype_file, replicate")
+    for col in FCS_TABLE_COLUMNS:
+        empty = df[col] == ""
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise input_error(path, f"empty {col!r} at data row {i + 1}, column {col!r}", f"Fill in the {col}")
+    for col in ("marker", "isotype_file", "replicate"):
+        if col not in df.columns:
+            df[col] = ""
+    df["replicate"] = df["replicate"].where(df["replicate"] != "", "1")
+    if samples is not None:
+        unknown = ~df["sample"].isin(set(samples))
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise input_error(path, f"unknown sample {df['sample'].iat[i]!r} at data row {i + 1}, column 'sample' "
+                              "(not in the sample sheet)", "Use sample names from the sample sheet")
+    return df[["sample", "file", "marker", "isotype_file", "replicate"]].reset_index(drop=True)
+
+
+def fcs_files(fcs_table: pd.DataFrame) -> list[str]:
+    """All FCS files (stained and isotype) named in an FCS table, in order, without duplicates."""
+    files = list(fcs_table["file"]) + [f for f in fcs_table["isotype_file"] if f]
+    return list(dict.fromkeys(files))
+
+
+@dataclass
+class FCSEvents:
+    """Events of one FCS file: ``data`` is events × channels; ``pnn``/``pns`` are channel names."""
+
+    path: Path
+    data: np.ndarray
+    pnn: list[str]
+    pns: list[str]
+
+    def channel(self, name: str) -> np.ndarray:
+        """Values of the channel whose ``$PnN`` (preferred) or ``$PnS`` equals ``name``."""
+        if name in self.pnn:
+            return self.data[:, self.pnn.index(name)]
+        if name in self.pns:
+            return self.data[:, self.pns.index(name)]
+        avail = ", ".join(f"{n}" + (f" ({s})" if s else "") for n, s in zip(self.pnn, self.pns, strict=True))
+        raise input_error(self.path, f"FCS file has no channel {name!r} (channels: {avail})",
+                          "Fix concordance.fcs.channels / gate to use a $PnN or $PnS name of the file")
+
+
+def read_fcs(path: str | Path) -> FCSEvents:
+    """Read an FCS 2.0/3.0/3.1 file with :mod:`flowio`; any parse failure is a one-line RessigError."""
+    import flowio
+
+    path = Path(path)
+    if not path.exists():
+        raise input_error(path, "FCS file not found", "Fix the 'file'/'isotype_file' column of the FCS table")
+    raw = path.read_bytes()
+    if len(raw) < 58:
+        raise input_error(path, f"not a valid FCS file (only {len(raw)} bytes)", "Re-export the file")
+    if not raw[:3] == b"FCS":
+        raise input_error(path, f"not an FCS file (header starts with {raw[:6]!r})",
+                          "Give FCS 2.0/3.0/3.1 files exported by the cytometer")
+    try:
+        fd = flowio.FlowData(_io.BytesIO(raw))
+        data = np.asarray(fd.as_array(preprocess=True), dtype=float)
+    except Exception as exc:  # flowio raises ValueError/EOFError/FCSParsingError/... on bad files
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise input_error(path, f"cannot read FCS file, truncated or corrupt ({type(exc).__name__}: {msg[:160]})",
+                          "Re-export the file from the acquisition software") from None
+    n_ch = int(fd.channel_count)
+    if data.ndim != 2 or data.shape[1] != n_ch:
+        raise input_error(path, "FCS data section does not match its channel count", "Re-export the file")
+    chans = [fd.channels[k] for k in sorted(fd.channels, key=int)]
+    pnn = [str(c.get("pnn", "")).strip() for c in chans]
+    pns = [str(c.get("pns", "") or "").strip() for c in chans]
+    return FCSEvents(path=path, data=data, pnn=pnn, pns=pns)
+
+
+def gate_mask(events: FCSEvents, gate: Mapping[str, Sequence[float]] | None) -> np.ndarray:
+    """Boolean mask of events inside a rectangular gate ``{channel: [min, max]}`` (inclusive)."""
+    mask = np.ones(events.data.shape[0], dtype=bool)
+    for ch, bounds in (gate or {}).items():
+        lo, hi = (float(b) for b in bounds)
+        v = events.channel(ch)
+        mask &= (v >= lo) & (v <= hi)
+    return mask
+
+
+def fcs_median(events: FCSEvents, channel: str, gate: Mapping[str, Sequence[float]] | None = None,
+               min_events: int = 100) -> tuple[float, int]:
+    """Median of ``channel`` over gated events; returns ``(median, n_events_in_gate)``."""
+    mask = gate_mask(events, gate)
+    n = int(mask.sum())
+    if n < min_events:
+        raise input_error(events.path, f"only {n} of {events.data.shape[0]} events inside the scatter gate "
+                          f"(need >= {min_events})",
+                          "Widen concordance.fcs.gate or lower concordance.fcs.min_events")
+    values = events.channel(channel)[mask]
+    return float(np.median(values)), n
+
+
+def summarise_fcs(fcs_table: pd.DataFrame, channels: Mapping[str, str],
+                  gate: Mapping[str, Sequence[float]] | None = None, min_events: int = 100,
+                  source: str | Path | None = None) -> pd.DataFrame:
+    """Turn FCS files into a protein table: median channel fluorescence per file and marker.
+
+    Parameters
+    ----------
+    fcs_table
+        From :func:`read_fcs_table`. A row with an empty ``marker`` is summarised for every marker
+        in ``channels``; otherwise only for its marker.
+    channels
+        Marker → channel (``$PnN`` or ``$PnS``), e.g. ``{"CD123": "PE-A"}``.
+    gate
+        Optional rectangular scatter gate ``{channel: [min, max]}`` applied to stained and isotype files.
+    min_events
+        Minimum events inside the gate per file.
+    source
+        The FCS table path (for messages).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Protein table (``sample, marker, replicate, value, background, origin``) plus
+        ``events`` (gated events of the stained file).
+    """
+    if not channels:
+        raise input_error(source, "no marker channels configured for FCS input",
+                          "Set concordance.fcs.channels, e.g. {CD123: PE-A}")
+    cache: dict[str, FCSEvents] = {}
+
+    def load(f: str) -> FCSEvents:
+        if f not in cache:
+            cache[f] = read_fcs(f)
+        return cache[f]
+
+    rows = []
+    for i, r in fcs_table.iterrows():
+        markers = [r["marker"]] if r["marker"] else list(channels)
+        for marker in markers:
+            if marker not in channels:
+                raise input_error(source, f"marker {marker!r} at data row {i + 1} has no channel in "
+                                  "concordance.fcs.channels", f"Add {marker}: <channel name> to the config")
+            ev = load(r["file"])
+            value, n = fcs_median(ev, channels[marker], gate, min_events)
+            background = 0.0
+            if r["isotype_file"]:
+                background, _ = fcs_median(load(r["isotype_file"]), channels[marker], gate, min_events)
+            rows.append({"sample": r["sample"], "marker": marker, "replicate": r["replicate"], "value": value,
+                         "background": background, "origin": f"file {r['file']}", "events": n})
+            logger.info("%s: %s median %s = %.6g (background %.6g, %d events in gate)", r["file"], marker,
+                        channels[marker], value, background, n)
+    out = pd.DataFrame(rows)
+    dup = out.duplicated(["sample", "marker", "replicate"])
+    if dup.any():
+        d = out[dup].iloc[0]
+        raise input_error(source, f"sample {d['sample']!r}, marker {d['marker']!r}, replicate {d['replicate']!r} "
+                          "comes from more than one FCS file", "Give technical replicates distinct 'replicate' ids")
+    return out
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class Effect:
+    """A log2 fold change with its uncertainty and tests."""
+
+    log2fc: float = math.nan
+    se: float = math.nan
+    df: float = math.inf  # inf = z-based
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    p: float = math.nan  # difference test (two-sided)
+    tost_p: float = math.nan
+    n_reference: int = 0
+    n_treatment: int = 0
+    note: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return bool(np.isfinite(self.log2fc) and np.isfinite(self.se) and self.se > 0 and self.df >= 1)
+
+
+def _dist(df: float):
+    return stats.norm if not np.isfinite(df) else stats.t(df)
+
+
+def tost_p(est: float, se: float, margin: float, df: float = math.inf) -> float:
+    """Two one-sided tests p-value for ``-margin < effect < margin`` (z-based if ``df`` is inf)."""
+    if not (np.isfinite(est) and np.isfinite(se) and se > 0):
+        return math.nan
+    d = _dist(df)
+    p_lower = float(d.sf((est + margin) / se))   # H0: effect <= -margin
+    p_upper = float(d.cdf((est - margin) / se))  # H0: effect >= +margin
+    return max(p_lower, p_upper)
+
+
+def _fill(e: Effect, margin: float, alpha: float) -> Effect:
+    if not e.usable:
+        return e
+    d = _dist(e.df)
+    q = float(d.ppf(1 - alpha / 2))
+    e.ci_low, e.ci_high = e.log2fc - q * e.se, e.log2fc + q * e.se
+    if not np.isfinite(e.p):
+        e.p = float(2 * d.sf(abs(e.log2fc) / e.se))
+    e.tost_p = tost_p(e.log2fc, e.se, margin, e.df)
+    return e
+
+
+def mrna_effect(de_row: pd.Series, margin: float, alpha: float) -> Effect:
+    """mRNA effect from one DE-table row: unshrunk log2FC ± lfcSE, Wald CI, z-based TOST."""
+    e = Effect(log2fc=float(de_row["log2FoldChange"]), se=float(de_row["lfcSE"]), df=math.inf,
+               p=float(de_row["pvalue"]))
+    if not bool(de_row.get("tested", True)):
+        e.note = "gene removed by the DE count filter (not tested)"
+    elif not e.usable:
+        e.note = "no finite log2FoldChange/lfcSE in the DE table"
+    return _fill(e, margin, alpha)
+
+
+def _design_matrix(meta: pd.DataFrame, condition: str, treatment: str, covariates: Sequence[str],
+                   continuous: Sequence[str]) -> np.ndarray:
+    cols = [np.ones(len(meta))]
+    for cov in covariates:
+        if cov in continuous:
+            cols.append(pd.to_numeric(meta[cov], errors="coerce").to_numpy(dtype=float))
+        else:
+            levels = sorted(meta[cov].astype(str).unique())
+            for lv in levels[1:]:
+                cols.append((meta[cov].astype(str) == lv).to_numpy(dtype=float))
+    cols.append((meta[condition] == treatment).to_numpy(dtype=float))
+    return np.column_stack(cols)
+
+
+def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, reference: str, treatment: str,
+                   covariates: Sequence[str] = (), continuous: Sequence[str] = (), model: str = "linear",
+                   margin: float = 0.5, alpha: float = 0.05) -> Effect:
+    """Protein log2FC (treatment − reference) from per-sample mean log2 signals.
+
+    Parameters
+    ----------
+    y
+        Per-sample protein log2 signal indexed by sample.
+    samples
+        Sample sheet (indexed by sample) with the condition and covariate columns.
+    model
+        ``"linear"``: OLS ``y ~ covariates + condition`` (t-based inference on the condition
+        coefficient, ``n - p`` residual df); ``"welch"``: Welch two-sample t-test.
+    margin, alpha
+        Equivalence margin (log2) and test level; the CI has level ``1 - alpha``.
+    """
+    if model not in PROTEIN_MODELS:
+        raise RessigError(f"protein model must be one of {', '.join(PROTEIN_MODELS)}, not {model!r}")
+    meta = samples.loc[y.index]
+    cond = meta[condition]
+    other = sorted(set(cond) - {reference, treatment})
+    if other:
+        raise RessigError(f"protein sample(s) with condition {', '.join(map(repr, other))} are neither "
+                          f"{reference!r} nor {treatment!r}")
+    e = Effect(n_reference=int((cond == reference).sum()), n_treatment=int((cond == treatment).sum()))
+    if min(e.n_reference, e.n_treatment) < 2:
+        e.note = "fewer than 2 biological protein replicates in a condition"
+        return e
+    if model == "welch":
+        a = y[cond == treatment].to_numpy(dtype=float)
+        b = y[cond == reference].to_numpy(dtype=float)
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        e.log2fc, e.se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
+        e.df = float((va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))) if va + vb > 0 else math.nan
+    else:
+        x = _design_matrix(meta, condition, treatment, covariates, continuous)
+        n, p = x.shape
+        if np.linalg.matrix_rank(x) < p:
+            e.note = (f"protein design ~{' + '.join([*covariates, condition])} is not estimable on the protein "
+                      "samples (a covariate is confounded with the condition); use protein_model: welch")
+            return e
+        if n - p < 1:
+            e.note = f"protein linear model has no residual degrees of freedom ({n} samples, {p} coefficients)"
+            return e
+        yy = y.to_numpy(dtype=float)
+        beta, *_ = np.linalg.lstsq(x, yy, rcond=None)
+        resid = yy - x @ beta
+        sigma2 = float(resid @ resid) / (n - p)
+        cov = sigma2 * np.linalg.inv(x.T @ x)
+        e.log2fc, e.se, e.df = float(beta[-1]), float(np.sqrt(cov[-1, -1])), float(n - p)
+    if not e.usable:
+        e.note = "protein replicates have zero variance (standard error 0); cannot test"
+        e.se = math.nan if e.se == 0 else e.se
+        return e
+    return _fill(e, margin, alpha)
+
+
+def _state(e: Effect, p_diff: float, alpha: float) -> str:
+    if not e.usable:
+        return "untested"
+    if np.isfinite(e.tost_p) and e.tost_p < alpha:
+        return "equivalent"
+    if np.isfinite(p_diff) and p_diff < alpha:
+        return "up" if e.log2fc > 0 else "down"
+    return "unclear"
+
+
+_TABLE = {
+    ("equivalent", "down"): "post-transcriptional loss",
+    ("equivalent", "up"): "post-transcriptional gain",
+    ("equivalent", "equivalent"): "no change",
+    ("down", "down"): "concordant loss",
+    ("up", "up"): "concordant gain",
+}
+
+
+def decide(mrna_state: str, protein_state: str, enough: bool, why_not: str = "") -> tuple[str, str]:
+    """Apply the decision table of the module docstring; returns ``(call, reason)``."""
+    if not enough:
+        return "inconclusive", why_not
+    call = _TABLE.get((mrna_state, protein_state))
+    if call is not None:
+        reason = {"equivalent": "equivalent", "down": "significantly down", "up": "significantly up"}
+        return call, f"mRNA {reason[mrna_state]}, protein {reason[protein_state]}"
+    if {mrna_state, protein_state} == {"up", "down"}:
+        return "inconclusive", f"mRNA and protein change in opposite directions (mRNA {mrna_state}, protein " \
+                               f"{protein_state}): not one of the defined patterns"
+    parts = []
+    if mrna_state == "unclear":
+        parts.append("mRNA neither shown different nor equivalent (CI straddles the margin)")
+    if protein_state == "unclear":
+        parts.append("protein neither shown different nor equivalent (CI too wide)")
+    if mrna_state in ("up", "down") and protein_state == "equivalent":
+        parts.append(f"mRNA {mrna_state} but protein equivalent: not one of the defined patterns")
+    return "inconclusive", "; ".join(parts) or f"mRNA {mrna_state}, protein {protein_state}"
+
+
+def resolve_gene(marker: str, gene: str | None, de_index: pd.Index) -> str:
+    """The DE-table row of a marker's gene (aliases such as MDR1 → ABCB1 accepted); error naming the marker."""
+    from .genes import ALIASES
+
+    if not gene:
+        raise RessigError(f"marker {marker!r} has no mapped gene; add it to concordance.pairs "
+                          f"(e.g. {marker}: <gene id as in the DE table>)")
+    for cand in (gene, ALIASES.get(gene.upper(), gene)):
+        if cand in de_index:
+            return cand
+    raise RessigError(f"marker {marker!r}: its gene {gene!r} has no row in the DE table; map the marker to a "
+                      "gene id used in the counts (symbol or Ensembl id) in concordance.pairs")
+
+
+def concordance(
+    de: pd.DataFrame,
+    protein: pd.DataFrame,
+    samples: pd.DataFrame,
+    pairs: Mapping[str, str] | None = None,
+    condition: str = "condition",
+    reference: str = "parental",
+    treatment: str = "resistant",
+    covariates: Sequence[str] = (),
+    continuous: Sequence[str] = (),
+    margin: float = 0.5,
+    protein_margin: float | None = None,
+    alpha: float = 0.05,
+    protein_model: str = "linear",
+    mrna_p: str = "padj",
+    min_replicates: int = 2,
+) -> pd.DataFrame:
+    """The concordance table: one row per marker ↔ gene pair (columns :data:`RESULT_COLUMNS`).
+
+    Parameters
+    ----------
+    de
+        DE table (:func:`ressig.de.read_de`), indexed by gene id.
+    protein
+        Per-sample protein table from :func:`per_sample_protein` (``marker, sample, protein_log2, n_wells``).
+    samples
+        Sample sheet indexed by sample.
+    pairs
+        Marker → gene; default :data:`DEFAULT_PAIRS`. Every marker in ``protein`` must be mapped.
+    condition, reference, treatment, covariates, continuous
+        The DE design (the protein linear model uses the same covariates).
+    margin
+        mRNA equivalence margin (log2).
+    protein_margin
+        Protein equivalence margin (log2); ``None`` = ``margin``.
+    alpha
+        Level of every test; CIs have level ``1 - alpha``.
+    protein_model
+        ``"linear"`` or ``"welch"`` (see :func:`protein_effect`).
+    mrna_p
+        DE column used for the mRNA difference test: ``"padj"`` or ``"pvalue"``.
+    min_replicates
+        Biological protein replicates needed per condition for a definite call.
+    """
+    pairs = dict(DEFAULT_PAIRS if pairs is None else pairs)
+    if not pairs:
+        raise RessigError("no marker -> gene pairs configured; set concordance.pairs")
+    if not 0 < alpha < 0.5:
+        raise RessigError(f"alpha must be in (0, 0.5), not {alpha}")
+    if margin <= 0 or (protein_margin is not None and protein_margin <= 0):
+        raise RessigError("equivalence margins must be > 0 (log2 units)")
+    if mrna_p not in ("padj", "pvalue"):
+        raise RessigError(f"mrna_p must be 'padj' or 'pvalue', not {mrna_p!r}")
+    if min_replicates < 2:
+        raise RessigError("min_replicates must be >= 2 (a variance needs two replicates)")
+    pmargin = margin if protein_margin is None else float(protein_margin)
+    markers = list(dict.fromkeys(protein["marker"]))
+    for m in markers:
+        if m not in pairs:
+            resolve_gene(m, None, de.index)
+    for m in pairs:
+        if m not in markers:
+            raise RessigError(f"marker {m!r} from concordance.pairs is not in the protein data "
+                              f"(markers: {', '.join(markers)}); fix the marker name or remove the pair")
+    genes = {m: resolve_gene(m, g, de.index) for m, g in pairs.items()}
+    rows = []
+    for marker, gene in genes.items():
+        row = de.loc[gene]
+        me = mrna_effect(row, margin, alpha)
+        p_m = float(row[mrna_p])
+        pm = protein[protein["marker"] == marker].set_index("sample")
+        pe = protein_effect(pm["protein_log2"], samples, condition, reference, treatment, covariates, continuous,
+                            protein_model, pmargin, alpha)
+        ms, ps = _state(me, p_m, alpha), _state(pe, pe.p, alpha)
+        problems = [n for n in (me.note and f"mRNA: {me.note}", pe.note and f"protein: {pe.note}") if n]
+        if pe.usable and min(pe.n_reference, pe.n_treatment) < min_replicates:
+            problems.append(f"too few biological protein replicates ({pe.n_reference} {reference}, "
+                            f"{pe.n_treatment} {treatment}; need >= {min_replicates} per condition)")
+        call, reason = decide(ms, ps, not problems, "; ".join(problems))
+        logger.info("%s / %s: mRNA log2FC %.3f (TOST p %.3g, %s %.3g), protein log2FC %.3f (p %.3g) -> %s",
+                    marker, gene, me.log2fc, me.tost_p, mrna_p, p_m, pe.log2fc, pe.p, call)
+        rows.append({
+            "marker": marker, "gene": gene, "call": call, "reason": reason,
+            "mrna_log2fc": me.log2fc, "mrna_se": me.se, "mrna_ci_low": me.ci_low, "mrna_ci_high": me.ci_high,
+            "mrna_pvalue": float(row["pvalue"]), "mrna_padj": float(row["padj"]), "mrna_tost_p": me.tost_p,
+            "mrna_state": ms, "baseMean": float(row["baseMean"]),
+            "protein_log2fc": pe.log2fc, "protein_se": pe.se, "protein_df": pe.df, "protein_ci_low": pe.ci_low,
+            "protein_ci_high": pe.ci_high, "protein_p": pe.p, "protein_tost_p": pe.tost_p, "protein_state": ps,
+            "n_reference": pe.n_reference, "n_treatment": pe.n_treatment, "n_wells": int(pm["n_wells"].sum()),
+            "margin": margin, "protein_margin": pmargin, "alpha": alpha, "ci_level": 1 - alpha,
+            "protein_model": protein_model, "mrna_p_column": mrna_p,
+        })
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def per_sample_table(protein: pd.DataFrame, normalized: pd.DataFrame, samples: pd.DataFrame,
+                     genes: Mapping[str, str], condition: str = "condition") -> pd.DataFrame:
+    """Per-sample protein log2 signal beside the gene's normalised count (for the per-sample plot)."""
+    out = protein.copy()
+    out["gene"] = out["marker"].map(genes)
+    norm = [float(normalized.at[g, s]) if (g in normalized.index and s in normalized.columns) else math.nan
+            for g, s in zip(out["gene"], out["sample"], strict=True)]
+    out["mrna_normalized"] = norm
+    out["mrna_log2"] = np.log2(np.asarray(norm) + 1.0)
+    out[condition] = samples.loc[out["sample"], condition].to_numpy()
+    order = {m: i for i, m in enumerate(genes)}
+    out = out.sort_values(["marker", "sample"], key=lambda s: s.map(order) if s.name == "marker" else s)
+    return out[["marker", "gene", "sample", condition, "n_wells", "protein_log2", "well_sd", "mrna_normalized",
+                "mrna_log2"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- file-level driver
+
+
+def run_concordance(
+    de_path: str | Path,
+    normalized_path: str | Path,
+    samples_path: str | Path,
+    outdir: str | Path,
+    protein_path: str | Path | None = None,
+    fcs_table_path: str | Path | None = None,
+    channels: Mapping[str, str] | None = None,
+    gate: Mapping[str, Sequence[float]] | None = None,
+    min_events: int = 100,
+    nonpositive: str = "error",
+    **kwargs,
+) -> list[Path]:
+    """Read inputs, compute the concordance table and write every output (nothing is written on error).
+
+    Outputs in ``outdir``: ``concordance.tsv``, ``protein_wells.tsv`` (per well: value, background,
+    log2 signal, origin), ``protein_samples.tsv`` (per sample protein and mRNA),
+    ``lfc_mrna_vs_protein.png`` and ``per_sample.png``. ``kwargs`` go to :func:`concordance`.
+    """
+    from . import plots
+    from ._atomic import save_figure, write_table
+    from .de import read_de
+    from .io import read_matrix_tsv, read_sample_sheet
+
+    if (protein_path is None) == (fcs_table_path is None):
+        raise RessigError("give exactly one protein input: a protein table or an FCS table "
+                          "(concordance.protein or concordance.fcs.files)")
+    samples = read_sample_sheet(samples_path)
+    de = read_de(de_path)
+    if protein_path is not None:
+        source = protein_path
+        table = read_protein_table(protein_path, list(samples.index))
+    else:
+        source = fcs_table_path
+        fcs = read_fcs_table(fcs_table_path, list(samples.index))
+        table = summarise_fcs(fcs, channels or {}, gate, min_events, source=fcs_table_path)
+    wells = well_signals(table, nonpositive, source)
+    protein = per_sample_protein(wells)
+    result = concordance(de, protein, samples, **kwargs)
+    normalized = read_matrix_tsv(normalized_path, "normalised counts")
+    genes = dict(zip(result["marker"], result["gene"], strict=True))
+    per_sample = per_sample_table(protein, normalized, samples, genes, kwargs.get("condition", "condition"))
+    fig_lfc = plots.concordance_lfc(result)
+    fig_samples = plots.concordance_samples(per_sample, result, kwargs.get("condition", "condition"))
+    outdir = Path(outdir)
+    wells_out = wells.sort_values(["marker", "sample", "replicate"], kind="stable")
+    paths = [
+        write_table(result, outdir / "concordance.tsv", index=False),
+        write_table(wells_out, outdir / "protein_wells.tsv", index=False),
+        write_table(per_sample, outdir / "protein_samples.tsv", index=False),
+        save_figure(fig_lfc, outdir / "lfc_mrna_vs_protein.png"),
+        save_figure(fig_samples, outdir / "per_sample.png"),
+    ]
+    for _, r in result.iterrows():
+        logger.info("concordance %s/%s: %s (%s)", r["marker"], r["gene"], r["call"], r["reason"])
+    return paths

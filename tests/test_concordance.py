@@ -1,0 +1,384 @@
+"""mRNA vs protein concordance: demo calls from the real workflow, simulated variants, statistics
+against scipy/statsmodels, FCS input written with flowio, and one-line errors for bad inputs."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import flowio
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import REPO, copy_workflow, run_snakemake
+from ressig import concordance as C
+from ressig.cli import main
+from ressig.de import read_de, run_de
+from ressig.errors import RessigError
+from ressig.io import read_sample_sheet
+from ressig.simulate import simulate_experiment
+
+SAMPLES = [f"GEN2.2-{a}{i}" for a in "PR" for i in (1, 2, 3)]
+
+
+def _protein(df: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    table = C.validate_protein_table(df.astype(str), None, list(samples.index))
+    return C.per_sample_protein(C.well_signals(table))
+
+
+def _row(result: pd.DataFrame, marker: str) -> pd.Series:
+    return result.set_index("marker").loc[marker]
+
+
+# --------------------------------------------------------------------------- demo: real workflow outputs
+
+
+def test_demo_workflow_calls(demo_run: Path) -> None:
+    res = pd.read_csv(demo_run / "results/concordance/concordance.tsv", sep="\t").set_index("marker")
+    assert list(res.index) == ["CD123", "P-gp"]
+    cd123, pgp = res.loc["CD123"], res.loc["P-gp"]
+    assert cd123["gene"] == "IL3RA" and cd123["call"] == "post-transcriptional loss"
+    assert cd123["protein_p"] < 0.05 and cd123["mrna_tost_p"] < 0.05
+    assert cd123["protein_log2fc"] == pytest.approx(-2.0, abs=0.25)  # planted 4x lower
+    assert abs(cd123["mrna_log2fc"]) < 0.25  # planted unchanged
+    assert cd123["mrna_ci_low"] > -0.5 and cd123["mrna_ci_high"] < 0.5
+    assert pgp["gene"] == "ABCB1" and pgp["call"] == "concordant gain"
+    assert pgp["protein_log2fc"] == pytest.approx(3.0, abs=0.3)  # planted 8x higher
+    assert pgp["mrna_log2fc"] == pytest.approx(4.0, abs=0.5) and pgp["mrna_padj"] < 1e-10
+    for f in ("lfc_mrna_vs_protein.png", "per_sample.png", "protein_wells.tsv", "protein_samples.tsv"):
+        assert (demo_run / "results/concordance" / f).stat().st_size > 0
+    wells = pd.read_csv(demo_run / "results/concordance/protein_wells.tsv", sep="\t")
+    assert len(wells) == 24 and (wells["signal"] > 0).all()
+
+
+def test_demo_statistics_match_independent_computation(demo_run: Path) -> None:
+    """mRNA TOST from the DE row with scipy.stats.norm; protein effect = paired t-test (batch pairs)."""
+    res = pd.read_csv(demo_run / "results/concordance/concordance.tsv", sep="\t").set_index("marker")
+    de = read_de(demo_run / "results/de/resistant_vs_parental.tsv")
+    prot = pd.read_csv(REPO / "resources/demo/protein.tsv", sep="\t")
+    prot["y"] = np.log2(prot["value"] - prot["isotype"])
+    per_sample = prot.groupby(["marker", "sample"])["y"].mean()
+    for marker, gene in (("CD123", "IL3RA"), ("P-gp", "ABCB1")):
+        r = res.loc[marker]
+        lfc, se = de.at[gene, "log2FoldChange"], de.at[gene, "lfcSE"]
+        tost = max(stats.norm.sf((lfc + 0.5) / se), stats.norm.cdf((lfc - 0.5) / se))
+        assert r["mrna_tost_p"] == pytest.approx(tost, rel=1e-6)
+        assert r["mrna_ci_low"] == pytest.approx(lfc - stats.norm.ppf(0.975) * se, rel=1e-6)
+        res_t = per_sample[marker][[f"GEN2.2-R{i}" for i in (1, 2, 3)]].to_numpy()
+        par = per_sample[marker][[f"GEN2.2-P{i}" for i in (1, 2, 3)]].to_numpy()
+        paired = stats.ttest_rel(res_t, par)
+        assert r["protein_log2fc"] == pytest.approx(float(np.mean(res_t - par)), rel=1e-6)
+        assert r["protein_p"] == pytest.approx(paired.pvalue, rel=1e-5)
+        ci = paired.confidence_interval(0.95)
+        assert (r["protein_ci_low"], r["protein_ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-6)
+        assert r["protein_df"] == 2
+
+
+# --------------------------------------------------------------------------- statistics units
+
+
+@pytest.mark.parametrize("est,se,m", [(0.0, 0.17, 0.5), (0.3, 0.1, 0.5), (-0.45, 0.05, 0.5), (1.2, 0.4, 0.7)])
+def test_tost_matches_ci_inclusion(est: float, se: float, m: float) -> None:
+    """TOST p < alpha exactly when the (1 - 2 alpha) CI lies inside (-m, m)."""
+    p = C.tost_p(est, se, m)
+    lo, hi = est - stats.norm.ppf(0.95) * se, est + stats.norm.ppf(0.95) * se
+    assert (p < 0.05) == (lo > -m and hi < m)
+    p_t = C.tost_p(est, se, m, df=4)
+    assert p_t == pytest.approx(max(stats.t.sf((est + m) / se, 4), stats.t.cdf((est - m) / se, 4)))
+    if p < 0.5:
+        assert p_t >= p  # heavier tails: never more optimistic than the z test
+
+
+def _sheet(n: int = 3, batches: bool = True) -> pd.DataFrame:
+    names = [f"P{i}" for i in range(n)] + [f"R{i}" for i in range(n)]
+    return pd.DataFrame({"condition": ["parental"] * n + ["resistant"] * n,
+                         "batch": [f"b{i}" for i in range(n)] * 2 if batches else "b0"}, index=names)
+
+
+def test_protein_models_match_scipy_and_statsmodels(rng: np.random.Generator) -> None:
+    sheet = _sheet(4)
+    sheet["passage"] = [3.0, 5.0, 4.0, 8.0, 6.0, 9.0, 7.0, 12.0]
+    y = pd.Series(rng.normal(10, 0.3, 8) + np.r_[np.zeros(4), np.full(4, -1.0)], index=sheet.index)
+    a, b = y[sheet.condition == "resistant"].to_numpy(), y[sheet.condition == "parental"].to_numpy()
+    w = C.protein_effect(y, sheet, "condition", "parental", "resistant", model="welch")
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert w.p == pytest.approx(ref.pvalue, rel=1e-6) and w.df == pytest.approx(ref.df, rel=1e-6)
+    ci = ref.confidence_interval(0.95)
+    assert (w.ci_low, w.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-6)
+    lm0 = C.protein_effect(y, sheet, "condition", "parental", "resistant", model="linear")
+    assert lm0.p == pytest.approx(stats.ttest_ind(a, b).pvalue, rel=1e-6) and lm0.df == 6
+    import statsmodels.formula.api as smf
+
+    lm = C.protein_effect(y, sheet, "condition", "parental", "resistant", covariates=["batch", "passage"],
+                          continuous=["passage"], model="linear")
+    fit = smf.ols("y ~ batch + passage + condition", data=sheet.assign(y=y)).fit()  # strings: sorted levels
+    term = "condition[T.resistant]"
+    assert lm.log2fc == pytest.approx(fit.params[term], rel=1e-8)
+    assert lm.se == pytest.approx(fit.bse[term], rel=1e-8)
+    assert lm.p == pytest.approx(fit.pvalues[term], rel=1e-6)
+    assert (lm.ci_low, lm.ci_high) == pytest.approx(tuple(fit.conf_int(0.05).loc[term]), rel=1e-6)
+    assert lm.df == fit.df_resid == 2
+
+
+@pytest.mark.parametrize("mrna,protein,call", [
+    ("equivalent", "down", "post-transcriptional loss"),
+    ("equivalent", "up", "post-transcriptional gain"),
+    ("down", "down", "concordant loss"),
+    ("up", "up", "concordant gain"),
+    ("equivalent", "equivalent", "no change"),
+    ("equivalent", "unclear", "inconclusive"),
+    ("unclear", "down", "inconclusive"),
+    ("up", "down", "inconclusive"),
+    ("down", "equivalent", "inconclusive"),
+    ("unclear", "unclear", "inconclusive"),
+])
+def test_decision_table(mrna: str, protein: str, call: str) -> None:
+    got, reason = C.decide(mrna, protein, enough=True)
+    assert got == call and reason
+    assert C.decide(mrna, protein, enough=False, why_not="too few")[0] == "inconclusive"
+
+
+def test_not_significant_protein_is_never_no_change() -> None:
+    """Absence of a protein difference is not equivalence: wide CI -> inconclusive, not 'no change'."""
+    sheet = _sheet(3)
+    de = pd.DataFrame({"baseMean": [2000.0], "log2FoldChange": [0.0], "lfcSE": [0.1], "stat": [0.0],
+                       "pvalue": [1.0], "padj": [1.0], "log2FoldChange_shrunk": [0.0], "lfcSE_shrunk": [0.1],
+                       "tested": [True]}, index=pd.Index(["IL3RA"], name="gene_id"))
+    y = [10.0, 11.5, 9.0, 10.2, 8.8, 11.9]  # no real difference, very noisy
+    protein = pd.DataFrame({"marker": "CD123", "sample": sheet.index, "protein_log2": y, "n_wells": 1})
+    r = _row(C.concordance(de, protein, sheet, {"CD123": "IL3RA"}), "CD123")
+    assert r["mrna_state"] == "equivalent" and r["protein_state"] == "unclear"
+    assert r["call"] == "inconclusive" and "protein neither shown different nor equivalent" in r["reason"]
+    tight = [10.0, 10.02, 9.98, 10.01, 9.99, 10.0]
+    protein["protein_log2"] = tight
+    assert _row(C.concordance(de, protein, sheet, {"CD123": "IL3RA"}), "CD123")["call"] == "no change"
+    de["tested"] = False
+    r = _row(C.concordance(de, protein, sheet, {"CD123": "IL3RA"}), "CD123")
+    assert r["call"] == "inconclusive" and "not tested" in r["reason"]
+
+
+# --------------------------------------------------------------------------- simulated variants
+
+
+@pytest.fixture(scope="module")
+def demo_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """DE table + sheet of the repository's demo results, and the demo per-sample protein."""
+    sheet = read_sample_sheet(REPO / "config/samples.tsv")
+    de_path = REPO / "results/de/resistant_vs_parental.tsv"
+    if not de_path.exists():
+        pytest.skip("repository DE results not present")
+    return read_de(de_path), sheet, _protein(pd.read_csv(REPO / "resources/demo/protein.tsv", sep="\t"), sheet)
+
+
+def test_variant_mrna_down_with_protein_down_is_concordant_loss() -> None:
+    data = simulate_experiment(n_genes=600, n_background_de=40, seed=7, log2fc_overrides={"IL3RA": -2.0})
+    sheet = data.samples.set_index("sample")
+    de = run_de(data.counts, sheet, covariates=["batch"], shrink=False).table  # calls use the unshrunk MLE
+    assert de.at["IL3RA", "log2FoldChange"] == pytest.approx(-2.0, abs=0.4)
+    res = C.concordance(de, _protein(data.protein, sheet), sheet, covariates=["batch"])
+    cd123 = _row(res, "CD123")
+    assert cd123["call"] == "concordant loss", cd123["reason"]
+    assert cd123["mrna_padj"] < 0.05 and cd123["protein_p"] < 0.05 and cd123["mrna_tost_p"] > 0.05
+    assert _row(res, "P-gp")["call"] == "concordant gain"
+
+
+def test_variant_two_replicates_noisy_protein_is_inconclusive() -> None:
+    data = simulate_experiment(n_genes=600, n_background_de=40, seed=11, n_per_group=2, protein_sample_sd=0.8)
+    sheet = data.samples.set_index("sample")
+    de = run_de(data.counts, sheet, covariates=["batch"], shrink=False).table
+    protein = _protein(data.protein, sheet)
+    for model in ("linear", "welch"):
+        res = C.concordance(de, protein, sheet, covariates=["batch"], protein_model=model)
+        cd123 = _row(res, "CD123")
+        assert cd123["n_reference"] == cd123["n_treatment"] == 2
+        assert cd123["call"] == "inconclusive", (model, cd123["reason"])
+        assert cd123["protein_ci_low"] < -0.5 and cd123["protein_ci_high"] > 0.5  # CI straddles the margins
+    # with a stricter replicate requirement the reason says so even when the protein signal is clear
+    clean = simulate_experiment(n_genes=600, n_background_de=40, seed=11, n_per_group=2)
+    res = C.concordance(de, _protein(clean.protein, sheet), sheet, covariates=["batch"], min_replicates=3)
+    assert set(res["call"]) == {"inconclusive"} and res["reason"].str.contains("too few biological").all()
+
+
+def test_marker_without_gene_or_de_row_is_an_error(demo_inputs) -> None:
+    de, sheet, protein = demo_inputs
+    extra = pd.concat([protein, protein[protein.marker == "CD123"].assign(marker="CD38")])
+    with pytest.raises(RessigError, match=r"marker 'CD38' has no mapped gene; add it to concordance.pairs"):
+        C.concordance(de, extra, sheet)
+    with pytest.raises(RessigError, match=r"marker 'CD123': its gene 'NOTAGENE' has no row in the DE table"):
+        C.concordance(de, protein, sheet, {"CD123": "NOTAGENE", "P-gp": "ABCB1"})
+    with pytest.raises(RessigError, match=r"marker 'CD33' from concordance.pairs is not in the protein data"):
+        C.concordance(de, protein, sheet, {"CD123": "IL3RA", "P-gp": "ABCB1", "CD33": "CD33"})
+    # aliases are accepted for the gene
+    res = C.concordance(de, protein, sheet, {"CD123": "IL3RA", "P-gp": "MDR1"}, covariates=["batch"])
+    assert _row(res, "P-gp")["gene"] == "ABCB1"
+
+
+# --------------------------------------------------------------------------- bad protein tables
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "protein.tsv"
+    p.write_text(text)
+    return p
+
+
+GOOD = "sample\tmarker\tvalue\tisotype\treplicate\nGEN2.2-P1\tCD123\t1200\t200\t1\nGEN2.2-P2\tCD123\t1100\t210\t1\n"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("sample\tvalue\nGEN2.2-P1\t5\n", r"protein table has no column\(s\) 'marker'"),
+    (GOOD + "GEN2.2-P3\tCD123\thigh\t200\t1\n", r"non-numeric 'value' value 'high' at data row 3 \(sample 'GEN2.2-P3', "
+                                                r"marker 'CD123'\), column 'value'"),
+    (GOOD + "GEN2.2-X9\tCD123\t900\t200\t1\n", r"unknown sample 'GEN2.2-X9' at data row 3, column 'sample'"),
+    (GOOD + "GEN2.2-P3\tCD123\t-5\t0\t1\n", r"negative 'value' -5 at data row 3 .*column 'value'"),
+    (GOOD + "GEN2.2-P1\tCD123\t1300\t200\t1\n", r"duplicated sample/marker/replicate at data row 3"),
+    (GOOD + "GEN2.2-P3\tCD123\t150\t200\t1\n", r"value 150 minus background 200 is <= 0 at data row 3 "
+                                               r"\(sample 'GEN2.2-P3', marker 'CD123'\), column 'value'"),
+    (GOOD + "GEN2.2-P3\t\t150\t20\t1\n", r"empty 'marker' at data row 3, column 'marker'"),
+])
+def test_bad_protein_table_one_line_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(RessigError) as err:
+        C.well_signals(C.read_protein_table(path, SAMPLES), source=path)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(path))
+    assert re.search(expected, msg), msg
+
+
+def test_nonpositive_clip_is_explicit(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD + "GEN2.2-P3\tCD123\t150\t200\t1\n")
+    wells = C.well_signals(C.read_protein_table(path, SAMPLES), nonpositive="clip", source=path)
+    assert wells["signal"].tolist() == [1000.0, 890.0, 1.0] and wells["log2_signal"].iat[2] == 0.0
+    table = C.read_protein_table(_write(tmp_path, "sample\tmarker\tvalue\nGEN2.2-P1\tCD123\t8\n"), SAMPLES)
+    assert table[["background", "replicate"]].iloc[0].tolist() == [0.0, "1"]
+
+
+# --------------------------------------------------------------------------- FCS input (real files via flowio)
+
+CHANNELS = ["FSC-A", "SSC-A", "PE-A", "APC-A"]
+GATE = {"FSC-A": [1000.0, 200000.0], "SSC-A": [1000.0, 200000.0]}
+# per sample: (CD123 stained median, P-gp stained median); isotype medians are 250 (PE) and 150 (APC)
+FCS_MEDIANS = {"GEN2.2-P1": (12400, 560), "GEN2.2-P2": (12600, 540), "GEN2.2-P3": (12200, 550),
+               "GEN2.2-R1": (3300, 3500), "GEN2.2-R2": (3200, 3400), "GEN2.2-R3": (3250, 3300)}
+
+
+def write_fcs(path: Path, pe_median: float, apc_median: float, n: int = 1001, n_debris: int = 400) -> Path:
+    """FCS 3.1 file: ``n`` gated events whose PE/APC medians are exactly the given values, plus
+    ``n_debris`` low-scatter events with huge PE/APC that only the gate removes."""
+    offs = np.arange(n) - n // 2
+    cells = np.column_stack([np.full(n, 50000.0), np.full(n, 30000.0), pe_median + offs, apc_median + offs / 10])
+    debris = np.column_stack([np.full(n_debris, 100.0), np.full(n_debris, 80.0), np.full(n_debris, 150000.0),
+                              np.full(n_debris, 150000.0)])
+    events = np.vstack([cells, debris])
+    with open(path, "wb") as fh:
+        flowio.create_fcs(fh, events.ravel().tolist(), CHANNELS, opt_channel_names=["", "", "CD123-PE", "P-gp-APC"])
+    return path
+
+
+@pytest.fixture
+def fcs_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "fcs"
+    d.mkdir()
+    rows = ["sample\tfile\tisotype_file\treplicate"]
+    for s, (pe, apc) in FCS_MEDIANS.items():
+        write_fcs(d / f"{s}.fcs", pe, apc)
+        write_fcs(d / f"{s}_iso.fcs", 250, 150)
+        rows.append(f"{s}\t{d / f'{s}.fcs'}\t{d / f'{s}_iso.fcs'}\t1")
+    (d / "fcs.tsv").write_text("\n".join(rows) + "\n")
+    return d
+
+
+def _cli(demo_run: Path, outdir: Path, *extra: str) -> int:
+    return main(["-q", "concordance", "--de", str(demo_run / "results/de/resistant_vs_parental.tsv"),
+                 "--normalized", str(demo_run / "results/de/normalized_counts.tsv"),
+                 "--samples", str(demo_run / "results/counts/samples.tsv"), "--covariates", "batch",
+                 "--outdir", str(outdir), *extra])
+
+
+def _fcs_args(fcs_dir: Path) -> list[str]:
+    return ["--fcs-table", str(fcs_dir / "fcs.tsv"), "--channel", "CD123=PE-A", "P-gp=P-gp-APC",
+            "--gate", "FSC-A=1000:200000", "SSC-A=1000:200000"]
+
+
+def test_fcs_medians_and_calls(demo_run: Path, fcs_dir: Path, tmp_path: Path) -> None:
+    ev = C.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
+    assert ev.data.shape == (1401, 4) and ev.pns[2] == "CD123-PE"
+    assert C.fcs_median(ev, "PE-A", GATE) == (12400.0, 1001)
+    assert C.fcs_median(ev, "CD123-PE", GATE)[0] == 12400.0  # $PnS name works too
+    assert C.fcs_median(ev, "PE-A", None, min_events=1)[0] > 12400.0  # debris shifts the ungated median
+    out = tmp_path / "out"
+    assert _cli(demo_run, out, *_fcs_args(fcs_dir)) == 0
+    wells = pd.read_csv(out / "protein_wells.tsv", sep="\t").set_index(["marker", "sample"])
+    for s, (pe, apc) in FCS_MEDIANS.items():
+        assert wells.loc[("CD123", s), "value"] == pe and wells.loc[("CD123", s), "background"] == 250
+        assert wells.loc[("P-gp", s), "value"] == pytest.approx(apc) and wells.loc[("P-gp", s), "background"] == 150
+        assert wells.loc[("CD123", s), "log2_signal"] == pytest.approx(math.log2(pe - 250))
+    res = pd.read_csv(out / "concordance.tsv", sep="\t").set_index("marker")
+    assert res.at["CD123", "call"] == "post-transcriptional loss"
+    assert res.at["P-gp", "call"] == "concordant gain"
+    par = [math.log2(FCS_MEDIANS[f"GEN2.2-P{i}"][0] - 250) for i in (1, 2, 3)]
+    rst = [math.log2(FCS_MEDIANS[f"GEN2.2-R{i}"][0] - 250) for i in (1, 2, 3)]
+    assert res.at["CD123", "protein_p"] == pytest.approx(stats.ttest_rel(rst, par).pvalue, rel=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_fcs_clear_error_no_output(demo_run: Path, fcs_dir: Path, tmp_path: Path, damage: str,
+                                           capsys: pytest.CaptureFixture) -> None:
+    bad = fcs_dir / "GEN2.2-R2.fcs"
+    raw = bad.read_bytes()
+    bad.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"not an fcs file at all" * 10, "empty": b""}[damage])
+    out = tmp_path / "out"
+    assert _cli(demo_run, out, *_fcs_args(fcs_dir)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"ressig: error: {bad}:"), err
+    assert "FCS" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_fcs_missing_channel_and_sparse_gate(fcs_dir: Path) -> None:
+    ev = C.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
+    with pytest.raises(RessigError, match=r"FCS file has no channel 'FITC-A' \(channels: FSC-A, SSC-A, PE-A "
+                                          r"\(CD123-PE\), APC-A \(P-gp-APC\)\)"):
+        C.fcs_median(ev, "FITC-A", GATE)
+    with pytest.raises(RessigError, match=r"only 0 of 1401 events inside the scatter gate"):
+        C.fcs_median(ev, "PE-A", {"FSC-A": [0, 10]})
+
+
+# --------------------------------------------------------------------------- CLI + workflow wiring
+
+
+def test_cli_table_rerun_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
+    args = ["--protein", str(REPO / "resources/demo/protein.tsv")]
+    assert _cli(demo_run, tmp_path / "a", *args) == 0
+    assert _cli(demo_run, tmp_path / "b", *args) == 0
+    for f in ("concordance.tsv", "protein_wells.tsv", "protein_samples.tsv", "lfc_mrna_vs_protein.png",
+              "per_sample.png"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    assert (tmp_path / "a/concordance.tsv").read_bytes() == (demo_run / "results/concordance/concordance.tsv").read_bytes()
+
+
+def test_cli_needs_exactly_one_protein_input(demo_run: Path, tmp_path: Path, capsys) -> None:
+    assert _cli(demo_run, tmp_path / "o") == 2
+    assert "give exactly one protein input" in capsys.readouterr().err
+
+
+@pytest.mark.workflow
+def test_rule_enabled_only_with_protein_input(tmp_path: Path, fcs_dir: Path) -> None:
+    wd = copy_workflow(tmp_path / "wf")
+    cfg = (wd / "config/config.yaml").read_text()
+    off = cfg.replace("protein: resources/demo/protein.tsv", "protein: null")
+    (wd / "off.yaml").write_text(off)
+    dry = run_snakemake(wd, "-n", "--configfile", "off.yaml")
+    assert "concordance" not in dry.stdout.split("Job stats:")[-1]
+    shutil.copytree(fcs_dir, wd / "fcs")
+    fcs_cfg = off.replace("files: null", "files: fcs/fcs.tsv").replace(
+        "channels: {}", "channels: {CD123: PE-A, P-gp: APC-A}").replace(
+        "gate: {}", "gate: {FSC-A: [1000, 200000], SSC-A: [1000, 200000]}")
+    (wd / "fcs.yaml").write_text(fcs_cfg)
+    dry = run_snakemake(wd, "-n", "--configfile", "fcs.yaml", "-p")
+    assert re.search(r"^concordance\s+1$", dry.stdout, re.M), dry.stdout[-2000:]
+    assert "GEN2.2-R3_iso.fcs" in dry.stdout and "--gate FSC-A=1000:200000 SSC-A=1000:200000" in dry.stdout
