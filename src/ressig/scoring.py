@@ -1,0 +1,437 @@
+"""Single-sample, rank-based gene-signature scores (singscore-style).
+
+The score of a sample depends on that sample alone: genes are ranked *within* the sample, so a
+patient's score is the same whether it is scored alone or inside any cohort, and it is unchanged
+by any strictly increasing transform of its expression values (log, scaling, normalisation by a
+per-sample factor). This follows singscore (Foroutan et al. 2018, BMC Bioinformatics 19:404):
+
+* within-sample ranks, ascending (1 = lowest expression), ties get their average rank; genes not
+  measured in a sample (``NaN``) are left out of that sample's ranking (``N`` = measured genes);
+* ``up_score`` = mean rank of the ``n`` measured up genes, normalised by its theoretical minimum
+  ``(n + 1) / 2`` and maximum ``(2N - n + 1) / 2`` to [0, 1], then centred (−0.5 … 0.5);
+* ``down_score`` = the same on reversed ranks ``N + 1 - rank`` of the down genes;
+* ``score`` = ``up_score + down_score`` (or the one part a signature has): −1 … 1 with both;
+* ``dispersion`` = median absolute deviation (scaled by 1.4826, as R's ``mad``) of the ranks of
+  the up genes plus that of the down genes (singscore's ``TotalDispersion``).
+
+Implementation: samples are processed in row blocks; each block is ranked in one vectorised pass
+(sort, tie groups, scatter back) and the per-signature rank sums and gene counts come from a
+sparse gene × signature-part membership product. Sparse input (CSR/CSC) is ranked without
+densifying: implicit zeros are real zeros, all tied, and their shared rank is computed
+analytically from the number of negative, zero and stored values of the row.
+
+Cohort-dependent alternatives (explicitly labelled): :func:`score_ssgsea` (gseapy ssGSEA,
+normalised across the samples scored together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._log import logger
+from .errors import RessigError
+
+#: Output columns of :func:`score_matrix`.
+SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
+                 "n_genes_used", "n_genes_missing"]
+#: Scale factor making the MAD a consistent estimator of the SD for normal data (R's ``mad``).
+MAD_SCALE = 1.4826
+#: Target number of matrix cells ranked at once (bounds memory to ~ 8 arrays of this size).
+BLOCK_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class GeneSignature:
+    """A gene signature: genes expected up (and optionally down) in the phenotype.
+
+    Attributes
+    ----------
+    name
+        Signature name (unique within one scoring call).
+    up
+        Genes expected high. May be empty only when ``down`` is not.
+    down
+        Genes expected low (optional).
+    """
+
+    name: str
+    up: tuple[str, ...]
+    down: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------------------------
+# ranking
+
+
+def rank_dense(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks within each row of a dense block, ``NaN`` excluded.
+
+    Parameters
+    ----------
+    block
+        Samples × genes float array.
+
+    Returns
+    -------
+    ranks
+        Same shape; ascending ranks starting at 1, ties averaged, ``NaN`` where the input is NaN.
+    n_measured
+        Number of non-NaN values per row (the ``N`` of each sample's ranking).
+    """
+    m, g = block.shape
+    if g == 0:
+        return np.empty((m, 0)), np.zeros(m, dtype=np.int64)
+    order = np.argsort(block, axis=1)  # NaN sort last
+    srt = np.take_along_axis(block, order, axis=1)
+    pos = np.broadcast_to(np.arange(g, dtype=np.int64), (m, g))
+    new = np.ones((m, g), dtype=bool)
+    np.not_equal(srt[:, 1:], srt[:, :-1], out=new[:, 1:])  # NaN != NaN: each NaN its own group
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    last = np.ones((m, g), dtype=bool)
+    last[:, :-1] = new[:, 1:]
+    end = np.minimum.accumulate(np.where(last, pos, g - 1)[:, ::-1], axis=1)[:, ::-1]
+    avg = (start + end) / 2.0 + 1.0
+    ranks = np.empty((m, g), dtype=float)
+    np.put_along_axis(ranks, order, avg, axis=1)
+    nan = np.isnan(block)
+    ranks[nan] = np.nan
+    return ranks, g - nan.sum(axis=1)
+
+
+def _rank_sparse(block: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """Rank a CSR block without densifying.
+
+    Returns
+    -------
+    ranks
+        CSR with the structure of ``block``: the rank of each stored value (0 at stored NaNs).
+    is_nan
+        Boolean array over ``block.data``: stored NaN (= not measured).
+    zero_rank
+        Per row, the shared (average) rank of all zeros, implicit and explicit.
+    n_measured
+        Per row, number of measured genes (all columns minus stored NaNs).
+    """
+    m, g = block.shape
+    block = block.copy()
+    block.sort_indices()
+    data = np.asarray(block.data, dtype=float)
+    indptr = block.indptr
+    nnz_row = np.diff(indptr)
+    row = np.repeat(np.arange(m), nnz_row)
+    is_nan = np.isnan(data)
+    n_nan = np.bincount(row[is_nan], minlength=m)
+    n_neg = np.bincount(row[data < 0], minlength=m)
+    n_zero = np.bincount(row[data == 0], minlength=m)
+    n_implicit = g - nnz_row
+    zero_rank = n_neg + (n_zero + n_implicit + 1) / 2.0
+    rank_data = np.zeros(data.shape[0], dtype=float)
+    if data.size:
+        # rank the stored values of each row among themselves: pad rows to the longest with +inf
+        # (inputs are finite, so padding sorts after every real value and before NaN) and reuse
+        # the dense ranking; then shift by the row's implicit zeros.
+        width = int(nnz_row.max())
+        inside = np.arange(width) < nnz_row.reshape(-1, 1)
+        padded = np.full((m, width), np.inf)
+        padded[inside] = data  # CSR data are row-major, like boolean-mask assignment
+        r_stored = rank_dense(padded)[0][inside]
+        rank_data = np.where(data < 0, r_stored, np.where(data > 0, r_stored + n_implicit[row], zero_rank[row]))
+        rank_data[is_nan] = 0.0
+    ranks = sp.csr_matrix((rank_data, block.indices.copy(), indptr.copy()), shape=(m, g))
+    return ranks, is_nan, zero_rank, g - n_nan
+
+
+def _gather_sparse(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Dense samples × ``cols`` ranks of a ranked CSR block (NaN = not measured)."""
+    m = ranks.shape[0]
+    stored = sp.csr_matrix((np.ones(is_nan.size), ranks.indices, ranks.indptr), shape=ranks.shape)[:, cols]
+    nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=ranks.shape)[:, cols]
+    out = np.where(stored.toarray() > 0, ranks[:, cols].toarray(), zero_rank.reshape(m, 1))
+    out[nan.toarray() > 0] = np.nan
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# signatures -> membership
+
+
+@dataclass
+class _Parts:
+    """Signature parts (up / down) as columns of a sparse membership matrix over gathered genes."""
+
+    cols: np.ndarray  # matrix column of each gathered gene (union of all signature genes present)
+    membership: sp.csc_matrix  # gathered genes × parts
+    part_genes: list[np.ndarray]  # per part: positions into ``cols``
+    up_part: list[int | None]  # per signature: part index of its up genes (None if empty)
+    down_part: list[int | None]
+    total: np.ndarray  # per signature: number of distinct genes (up + down), present or not
+    present: np.ndarray  # per signature: genes present in the matrix's gene list
+
+
+def _check_inputs(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature],
+                  min_coverage: float) -> tuple[list[str], list[str]]:
+    if X.ndim != 2:
+        raise RessigError(f"expression matrix must be 2-D (samples x genes), got {X.ndim}-D")
+    genes = [str(g) for g in genes]
+    samples = [str(s) for s in samples]
+    if X.shape != (len(samples), len(genes)):
+        raise RessigError(f"expression matrix is {X.shape[0]} x {X.shape[1]} but {len(samples)} sample and "
+                          f"{len(genes)} gene names were given; X must be samples x genes")
+    if len(set(genes)) < len(genes):
+        dup = pd.Index(genes)[pd.Index(genes).duplicated()][0]
+        raise RessigError(f"gene {dup!r} appears more than once in the expression matrix; make gene ids unique "
+                          "(e.g. sum duplicates) before scoring")
+    if len(set(samples)) < len(samples):
+        dup = pd.Index(samples)[pd.Index(samples).duplicated()][0]
+        raise RessigError(f"sample {dup!r} appears more than once; sample names must be unique")
+    if not signatures:
+        raise RessigError("no signatures to score")
+    if not 0.0 <= float(min_coverage) <= 1.0:
+        raise RessigError(f"min_coverage must be between 0 and 1, got {min_coverage}")
+    names = [s.name for s in signatures]
+    if len(set(names)) < len(names):
+        dup = pd.Index(names)[pd.Index(names).duplicated()][0]
+        raise RessigError(f"signature name {dup!r} is used twice; signature names must be unique")
+    for s in signatures:
+        if not isinstance(s, GeneSignature):
+            raise RessigError(f"expected GeneSignature objects, got {type(s).__name__}")
+        if not s.up and not s.down:
+            raise RessigError(f"signature {s.name!r} has no genes")
+        both = sorted(set(map(str, s.up)) & set(map(str, s.down)))
+        if both:
+            raise RessigError(f"signature {s.name!r} lists {', '.join(both[:5])} as both up and down; a gene can "
+                              "only be in one direction")
+    return genes, samples
+
+
+def _build_parts(genes: list[str], signatures: Sequence[GeneSignature]) -> _Parts:
+    index = {g: i for i, g in enumerate(genes)}
+    part_cols: list[list[int]] = []
+    up_part: list[int | None] = []
+    down_part: list[int | None] = []
+    total = np.zeros(len(signatures), dtype=np.int64)
+    present = np.zeros(len(signatures), dtype=np.int64)
+    for k, s in enumerate(signatures):
+        up = list(dict.fromkeys(map(str, s.up)))
+        down = list(dict.fromkeys(map(str, s.down)))
+        total[k] = len(up) + len(down)
+        for genes_part, slot in ((up, up_part), (down, down_part)):
+            if not genes_part:
+                slot.append(None)
+                continue
+            cols = [index[g] for g in genes_part if g in index]
+            present[k] += len(cols)
+            slot.append(len(part_cols))
+            part_cols.append(cols)
+    union = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in part_cols]
+                                     + [np.empty(0, dtype=np.int64)]))
+    where = {c: i for i, c in enumerate(union.tolist())}
+    part_genes = [np.asarray([where[c] for c in cols], dtype=np.int64) for cols in part_cols]
+    rows = np.concatenate([pg for pg in part_genes] + [np.empty(0, dtype=np.int64)])
+    colidx = np.concatenate([np.full(len(pg), j, dtype=np.int64) for j, pg in enumerate(part_genes)]
+                            + [np.empty(0, dtype=np.int64)])
+    membership = sp.csc_matrix((np.ones(rows.size), (rows, colidx)), shape=(union.size, len(part_cols)))
+    return _Parts(cols=union, membership=membership, part_genes=part_genes, up_part=up_part,
+                  down_part=down_part, total=total, present=present)
+
+
+def _mad(values: np.ndarray) -> np.ndarray:
+    """Scaled MAD along axis 1, ignoring NaN (NaN for rows without values)."""
+    if values.shape[1] == 0:
+        return np.full(values.shape[0], np.nan)
+    if not np.isnan(values).any():
+        med = np.median(values, axis=1, keepdims=True)
+        return MAD_SCALE * np.median(np.abs(values - med), axis=1)
+    out = np.full(values.shape[0], np.nan)
+    ok = ~np.isnan(values).all(axis=1)
+    if ok.any():
+        v = values[ok]
+        med = np.nanmedian(v, axis=1, keepdims=True)
+        out[ok] = MAD_SCALE * np.nanmedian(np.abs(v - med), axis=1)
+    return out
+
+
+def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts):
+    """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks."""
+    measured = ~np.isnan(gathered)
+    filled = np.where(measured, gathered, 0.0)
+    mt = parts.membership.T.tocsr()  # parts × gathered genes
+    sums = np.asarray(mt @ filled.T).T  # samples × parts
+    used = np.asarray(mt @ measured.T.astype(float)).T
+    big_n = n_measured.reshape(-1, 1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / used
+        low = (used + 1.0) / 2.0
+        high = (2.0 * big_n - used + 1.0) / 2.0
+        span = high - low
+        ok = (used > 0) & (span > 0)
+        up_norm = np.where(ok, (mean - low) / np.where(ok, span, 1.0), np.nan)
+        down_norm = np.where(ok, (high - mean) / np.where(ok, span, 1.0), np.nan)  # reversed ranks
+    mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes]) if parts.part_genes else \
+        np.empty((gathered.shape[0], 0))
+    return up_norm - 0.5, down_norm - 0.5, used, mad
+
+
+def _block_rows(n_rows: int, n_genes: int) -> int:
+    return int(max(1, min(n_rows, BLOCK_CELLS // max(1, n_genes))))
+
+
+def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
+                 min_coverage: float = 0.0) -> pd.DataFrame:
+    """Score every sample against every signature (single-sample, rank-based).
+
+    Parameters
+    ----------
+    X
+        Samples × genes expression: a float ``numpy`` array (``NaN`` = gene not measured in that
+        sample) or a ``scipy.sparse`` CSR/CSC matrix (implicit zeros are real zeros; stored NaN =
+        not measured). Any monotone scale works (counts, CPM, log): only within-sample ranks matter.
+    genes
+        Gene ids of the columns of ``X`` (unique).
+    samples
+        Sample names of the rows of ``X`` (unique).
+    signatures
+        Signatures to score; genes absent from ``genes`` are reported as missing.
+    min_coverage
+        Refuse (``RessigError`` naming the signature) when a signature's genes used / total is below
+        this fraction in any sample.
+
+    Returns
+    -------
+    DataFrame
+        One row per (signature, sample), signatures in input order, samples in input order, with
+        columns ``signature, sample, score, up_score, down_score, dispersion, n_genes_used,
+        n_genes_missing``. ``down_score`` is NaN for up-only signatures (and ``up_score`` for
+        down-only ones); scores are NaN when a part has no measured gene in the sample.
+    """
+    is_sparse = sp.issparse(X)
+    if is_sparse:
+        X = sp.csr_matrix(X)
+        if not np.issubdtype(X.dtype, np.number):
+            raise RessigError("sparse expression matrix must be numeric")
+    else:
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise RessigError("expression matrix must be numeric (samples x genes)") from None
+    genes, samples = _check_inputs(X, genes, samples, signatures, min_coverage)
+    if np.isinf(X.data if is_sparse else X).any():
+        raise RessigError("expression matrix contains infinite values; replace them, or set them to NaN "
+                          "(= not measured)")
+    parts = _build_parts(genes, signatures)
+    n_sig, n_samp = len(signatures), len(samples)
+    universe_cov = parts.present / parts.total
+    for k, s in enumerate(signatures):
+        if universe_cov[k] < min_coverage:
+            raise RessigError(f"signature {s.name!r}: only {parts.present[k]} of {parts.total[k]} genes "
+                              f"({100 * universe_cov[k]:.0f}%) are in the expression data, below min_coverage "
+                              f"{100 * min_coverage:.0f}%; check gene ids (symbols vs Ensembl) or lower min_coverage")
+        if parts.present[k] < parts.total[k]:
+            logger.info("signature %s: %d of %d genes present in the expression data", s.name,
+                        parts.present[k], parts.total[k])
+
+    n_parts = len(parts.part_genes)
+    up_all = np.full((n_samp, n_parts), np.nan)
+    down_all = np.full((n_samp, n_parts), np.nan)
+    used_all = np.zeros((n_samp, n_parts))
+    mad_all = np.full((n_samp, n_parts), np.nan)
+    step = _block_rows(n_samp, len(genes))
+    n_blocks = (n_samp + step - 1) // step
+    for b, lo in enumerate(range(0, n_samp, step)):
+        hi = min(n_samp, lo + step)
+        if is_sparse:
+            ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
+            gathered = _gather_sparse(ranks, is_nan, zero_rank, parts.cols)
+        else:
+            ranks, n_measured = rank_dense(X[lo:hi])
+            gathered = ranks[:, parts.cols]
+        up, down, used, mad = _part_scores(gathered, n_measured, parts)
+        up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
+        if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
+            logger.info("scored %d/%d samples", hi, n_samp)
+
+    score = np.full((n_sig, n_samp), np.nan)
+    up_score = np.full((n_sig, n_samp), np.nan)
+    down_score = np.full((n_sig, n_samp), np.nan)
+    dispersion = np.zeros((n_sig, n_samp))
+    n_used = np.zeros((n_sig, n_samp))
+    for k in range(n_sig):  # loop over signatures (not samples): column picks only
+        total = np.zeros(n_samp)
+        pu, pd_ = parts.up_part[k], parts.down_part[k]
+        if pu is not None:
+            up_score[k] = up_all[:, pu]
+            total += up_score[k]
+            dispersion[k] += mad_all[:, pu]
+            n_used[k] += used_all[:, pu]
+        if pd_ is not None:
+            down_score[k] = down_all[:, pd_]
+            total += down_score[k]
+            dispersion[k] += mad_all[:, pd_]
+            n_used[k] += used_all[:, pd_]
+        score[k] = total
+        cov = n_used[k] / parts.total[k]
+        if min_coverage > 0 and (cov < min_coverage).any():
+            j = int(np.argmin(cov))
+            raise RessigError(f"signature {signatures[k].name!r}: only {int(n_used[k, j])} of {parts.total[k]} "
+                              f"genes measured in sample {samples[j]!r} ({100 * cov[j]:.0f}%), below "
+                              f"min_coverage {100 * min_coverage:.0f}%; lower min_coverage or drop that sample")
+    used_int = n_used.astype(np.int64)
+    return pd.DataFrame({
+        "signature": np.repeat([s.name for s in signatures], n_samp),
+        "sample": np.tile(np.asarray(samples, dtype=object), n_sig),
+        "score": score.ravel(),
+        "up_score": up_score.ravel(),
+        "down_score": down_score.ravel(),
+        "dispersion": dispersion.ravel(),
+        "n_genes_used": used_int.ravel(),
+        "n_genes_missing": (parts.total.reshape(-1, 1) - used_int).ravel(),
+    }, columns=SCORE_COLUMNS)
+
+
+def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_coverage: float = 0.0) -> pd.DataFrame:
+    """:func:`score_matrix` for a genes × samples DataFrame (index = gene ids, columns = samples)."""
+    try:
+        X = data.to_numpy(dtype=float).T
+    except (TypeError, ValueError):
+        bad = next((c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])), data.columns[0])
+        raise RessigError(f"expression column {bad!r} is not numeric") from None
+    return score_matrix(X, list(map(str, data.index)), list(map(str, data.columns)), signatures,
+                        min_coverage=min_coverage)
+
+
+def signatures_from_genesets(sets) -> list[GeneSignature]:
+    """Up-only signatures from gene sets (``{name: GeneSet}`` or an iterable of them)."""
+    values = list(sets.values()) if hasattr(sets, "values") else list(sets)
+    return [GeneSignature(name=gs.name, up=tuple(gs.genes)) for gs in values]
+
+
+def score_ssgsea(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_size: int = 1,
+                 seed: int = 0) -> pd.DataFrame:
+    """**Cohort-dependent** alternative: gseapy ssGSEA normalised enrichment scores.
+
+    ssGSEA's normalised score divides by the range over the samples scored together, so a
+    sample's value changes with the cohort; use :func:`score_matrix` for patient scores. Only
+    the up genes of each signature are used.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``signature, sample, score, method`` (``method = "ssgsea (cohort-dependent)"``).
+    """
+    import gseapy
+
+    sets = {s.name: list(s.up) for s in signatures if s.up}
+    res = gseapy.ssgsea(data=data, gene_sets=sets, min_size=min_size, max_size=100000, outdir=None,
+                        no_plot=True, threads=1, seed=seed, verbose=False)
+    df = res.res2d.rename(columns={"Name": "sample", "Term": "signature", "NES": "score"})
+    df["score"] = pd.to_numeric(df["score"])
+    order = {s.name: i for i, s in enumerate(signatures)}
+    sorder = {s: i for i, s in enumerate(map(str, data.columns))}
+    df = df.assign(_s=df["signature"].map(order), _j=df["sample"].map(sorder)).sort_values(["_s", "_j"])
+    df["method"] = "ssgsea (cohort-dependent)"
+    return df[["signature", "sample", "score", "method"]].reset_index(drop=True)
