@@ -59,6 +59,8 @@ def test_user_config_with_unusual_names_and_no_covariates(tmp_path, small_experi
     cfg["samples"] = "my_samples.tsv"
     cfg["counts"]["path"] = "my_counts.csv"
     cfg["design"]["covariates"] = []
+    cfg["concordance"]["protein"] = None  # no protein measured for this experiment
+    cfg["cohorts"] = {}
     (work / "my.yaml").write_text(yaml.safe_dump(cfg))
     run_snakemake(work, "results/de/resistant_vs_parental.tsv", "--configfile", "my.yaml")
     de = pd.read_csv(work / "results/de/resistant_vs_parental.tsv", sep="\t", index_col=0)

@@ -99,3 +99,127 @@ def harmonise_gene_ids(
         out = out.groupby(level=0, sort=False).sum()
     out.index.name = "gene_id"
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline gene table (resources/genes/hs_genes.tsv.gz, see resources/genes/PROVENANCE.md)
+# ---------------------------------------------------------------------------------------------
+
+#: Environment variable naming another gene table (same columns) to use instead of the shipped one.
+GENE_TABLE_ENV = "RESSIG_GENE_TABLE"
+_SHIPPED_TABLE = Path(__file__).resolve().parents[2] / "resources" / "genes" / "hs_genes.tsv.gz"
+
+
+def default_gene_table_path() -> Path:
+    """Path of the gene table: ``$RESSIG_GENE_TABLE`` if set, else the shipped table."""
+    import os
+
+    env = os.environ.get(GENE_TABLE_ENV)
+    return Path(env) if env else _SHIPPED_TABLE
+
+
+class GeneTable:
+    """Offline symbol / alias / Ensembl → official symbol mapper.
+
+    Build it with :func:`load_gene_table`. Lookups are case-insensitive; Ensembl version
+    suffixes are ignored. Precedence: curated :data:`ALIASES` > official symbol > Ensembl gene id
+    > unambiguous alias. Ambiguous aliases (listed for several genes) are not mapped.
+    """
+
+    def __init__(self, table: pd.DataFrame, source: str | Path | None = None) -> None:
+        self.source = source
+        symbols = table["symbol"].astype(str)
+        self.symbols: dict[str, str] = {s.upper(): s for s in symbols[::-1]}  # lowest entrez id wins
+        self.ensembl: dict[str, str] = {}
+        for sym, ens in zip(symbols[::-1], table["ensembl_ids"].fillna("").astype(str)[::-1], strict=True):
+            for e in filter(None, ens.split(";")):
+                self.ensembl[e.upper()] = sym
+        alias_owner: dict[str, set[str]] = {}
+        for sym, ali in zip(symbols, table["aliases"].fillna("").astype(str), strict=True):
+            for a in filter(None, ali.split(";")):
+                alias_owner.setdefault(a.upper(), set()).add(sym)
+        self.aliases: dict[str, str] = {a: next(iter(s)) for a, s in alias_owner.items() if len(s) == 1}
+        self.ambiguous: frozenset[str] = frozenset(a for a, s in alias_owner.items() if len(s) > 1)
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def lookup(self, gene_id: str) -> tuple[str, str]:
+        """Map one id; return ``(symbol_or_original_id, how)``.
+
+        ``how`` is one of ``symbol``, ``curated_alias``, ``ensembl``, ``alias``, ``ambiguous_alias``
+        or ``unknown`` (the last two keep the original id).
+        """
+        raw = str(gene_id).strip()
+        key = _ENSEMBL_VERSIONED.sub(r"\1\2", raw).upper()
+        if key in ALIASES:
+            return ALIASES[key], "curated_alias"
+        if key in self.symbols:
+            return self.symbols[key], "symbol"
+        if key in self.ensembl:
+            return self.ensembl[key], "ensembl"
+        if key in self.aliases:
+            return self.aliases[key], "alias"
+        if key in self.ambiguous:
+            return raw, "ambiguous_alias"
+        return _ENSEMBL_VERSIONED.sub(r"\1\2", raw), "unknown"
+
+    def map_ids(self, ids) -> tuple[pd.Index, pd.Series]:
+        """Map many ids; return the mapped index and a per-id ``how`` Series (indexed by input id)."""
+        pairs = [self.lookup(g) for g in ids]
+        mapped = pd.Index([p[0] for p in pairs], name=getattr(ids, "name", None))
+        how = pd.Series([p[1] for p in pairs], index=pd.Index([str(g) for g in ids]), name="how")
+        return mapped, how
+
+
+_TABLE_CACHE: dict[Path, GeneTable] = {}
+
+
+def load_gene_table(path: str | Path | None = None) -> GeneTable:
+    """Read a gene table (default: :func:`default_gene_table_path`), cached per path.
+
+    The table is a (gzipped) TSV with columns ``symbol``, ``ensembl_ids``, ``aliases``
+    (``;``-separated lists); lines starting with ``#`` are comments.
+    """
+    p = Path(path) if path is not None else default_gene_table_path()
+    p = p.resolve()
+    if p in _TABLE_CACHE:
+        return _TABLE_CACHE[p]
+    if not p.exists():
+        raise input_error(p, "gene table not found",
+                          f"Re-create it with resources/genes/make_gene_table.py or set ${GENE_TABLE_ENV}")
+    try:
+        table = pd.read_csv(p, sep="\t", comment="#", dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a user-facing problem
+        raise input_error(p, f"cannot read gene table ({type(exc).__name__}: {exc})",
+                          "Re-create it with resources/genes/make_gene_table.py") from None
+    missing = {"symbol", "ensembl_ids", "aliases"} - set(table.columns)
+    if missing:
+        raise input_error(p, f"gene table lacks column(s) {', '.join(sorted(missing))}",
+                          "Expected columns symbol, ensembl_ids, aliases")
+    gt = GeneTable(table, p)
+    logger.debug("loaded gene table %s (%d genes)", p, len(gt))
+    _TABLE_CACHE[p] = gt
+    return gt
+
+
+def map_to_symbols(ids, table: GeneTable | str | Path | None = None) -> tuple[pd.Index, dict[str, int]]:
+    """Map gene ids (symbols, aliases, Ensembl with/without version) to official symbols.
+
+    Parameters
+    ----------
+    ids
+        Gene ids in any supported form.
+    table
+        A :class:`GeneTable`, a path to one, or ``None`` for the shipped table.
+
+    Returns
+    -------
+    (pandas.Index, dict)
+        The mapped ids (unknown ids kept unchanged) and counts of how each id was mapped
+        (``symbol``, ``curated_alias``, ``ensembl``, ``alias``, ``ambiguous_alias``, ``unknown``).
+    """
+    gt = table if isinstance(table, GeneTable) else load_gene_table(table)
+    mapped, how = gt.map_ids(ids)
+    counts = {k: int(v) for k, v in how.value_counts().sort_index().items()}
+    return mapped, counts

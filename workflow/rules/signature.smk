@@ -1,1 +1,54 @@
-# (signature) rules are added by the issue that builds this step.
+# Signature step: derive up/down genes from the DE table and freeze them as a versioned artefact.
+SIG_CFG = config.get("signature", {})
+SIG_NAME = SIG_CFG.get("name", "GEN22_RESISTANCE")
+SIG_JSON = f"results/signature/{SIG_NAME}.ressig.json"
+
+
+rule signature:
+    input:
+        de=rules.de.output.table,
+        normalized=rules.de.output.normalized,
+        samples=rules.prepare_counts.output.samples,
+    output:
+        artefact=SIG_JSON,
+        gmt=f"results/signature/{SIG_NAME}.gmt",
+        genes=report(
+            f"results/signature/{SIG_NAME}_genes.tsv",
+            caption="../report/signature_genes.rst",
+            category="Signature",
+        ),
+    params:
+        name=SIG_NAME,
+        version=SIG_CFG.get("version", "1.0.0"),
+        design=f"--condition {DESIGN['condition']} --reference {DESIGN['reference']} "
+        f"--treatment {DESIGN['treatment']}",
+        padj=SIG_CFG.get("padj", 0.05),
+        min_abs_lfc=SIG_CFG.get("min_abs_lfc", 1.0),
+        min_base_mean=SIG_CFG.get("min_base_mean", 10),
+        max_genes=SIG_CFG.get("max_genes", 200),
+        curated=" ".join(
+            [
+                opt("--curated-up", SIG_CFG.get("curated_up", [])),
+                opt("--curated-down", SIG_CFG.get("curated_down", [])),
+            ]
+        ),
+        min_coverage=SIG_CFG.get("min_coverage", 0.5),
+    log:
+        "logs/signature.log",
+    benchmark:
+        "benchmarks/workflow/signature.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 10 * attempt,
+    conda:
+        ENV
+    shell:
+        "ressig signature --de {input.de} --normalized {input.normalized} --samples {input.samples} "
+        "--name {params.name} --version {params.version} {params.design} --padj {params.padj} "
+        "--min-abs-lfc {params.min_abs_lfc} --min-base-mean {params.min_base_mean} "
+        "--max-genes {params.max_genes} {params.curated} --min-coverage {params.min_coverage} "
+        "--outdir results/signature > {log} 2>&1"
+
+
+register_targets(rules.signature.output.artefact, rules.signature.output.gmt, rules.signature.output.genes)

@@ -1,0 +1,67 @@
+"""Score a cohort with a frozen signature (*.ressig.json) or a plain GMT file.
+
+Single-sample, rank-based scores: a patient's score does not depend on the other patients in
+the file. Inputs: bulk matrices (TSV/CSV/parquet, --orientation), microarray matrices with a
+--probe-map, or single-cell .h5ad read in chunks of cells (optionally --pseudobulk by an obs
+column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cohort import COLLAPSE_RULES, INPUT_KINDS, ORIENTATIONS
+
+NAME = "score"
+HELP = "score a cohort (bulk, microarray, .h5ad) with a frozen signature or GMT"
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"2/5"`` → ``(1, 5)`` (shards are numbered from 1 on the command line)."""
+    from ..errors import RessigError
+
+    if not text:
+        return (0, 1)
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise RessigError(f"--shard {text!r}: expected I/N, e.g. 1/4") from None
+    if n < 1 or not 1 <= i <= n:
+        raise RessigError(f"--shard {text!r}: I must be between 1 and N")
+    return (i - 1, n)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--signature", required=True, help="*.ressig.json artefact or .gmt (NAME_UP/NAME_DN pairs combined)")
+    p.add_argument("--input", required=True, help="cohort file: .tsv/.csv(.gz), .parquet or .h5ad")
+    p.add_argument("--out", required=True, help="score table (TSV)")
+    p.add_argument("--kind", choices=INPUT_KINDS, default="auto", help="input kind")
+    p.add_argument("--orientation", choices=ORIENTATIONS, default="genes-x-samples",
+                   help="layout of a matrix input (first column = gene id, or = sample name)")
+    p.add_argument("--probe-map", default=None, help="probe id -> gene table (microarray input)")
+    p.add_argument("--collapse", choices=COLLAPSE_RULES, default="mean",
+                   help="combine probes/ids of one gene within each sample (maxmean is cohort-dependent)")
+    p.add_argument("--layer", default=None, help=".h5ad layer to score (default X)")
+    p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help=".h5ad: sum cells per obs group, score groups")
+    p.add_argument("--chunk-size", type=int, default=10000, help=".h5ad: cells read per chunk (bounds memory)")
+    p.add_argument("--min-coverage", type=float, default=None,
+                   help="refuse signatures with a smaller fraction of genes found (default: the artefact's, 0.5 for GMT)")
+    p.add_argument("--gene-table", default=None, help="gene-id table (default: shipped resources/genes/hs_genes.tsv.gz)")
+    p.add_argument("--shard", default=None, metavar="I/N", help="score only the I-th of N blocks of samples/cells")
+    p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
+    p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
+    p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
+    p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..cohort import CohortOptions, score_cohort
+
+    opts = CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
+                         collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
+                         min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
+                         progress=args.progress)
+    for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
+                          h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name):
+        print(f)

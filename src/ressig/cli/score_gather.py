@@ -1,0 +1,34 @@
+"""Gather the shard score tables of one cohort into the table an unsharded run writes.
+
+Also writes, from the gathered table, the distribution plot and (for .h5ad cohorts) the copy of
+the input with the scores in ``obs``. Shard tables are given in shard order.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "score-gather"
+HELP = "gather sharded cohort scores (byte-identical to unsharded), plot, annotate .h5ad"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shards", nargs="+", required=True, help="shard score tables, in shard order")
+    p.add_argument("--coverage", nargs="*", default=[], help="shard coverage tables (must agree)")
+    p.add_argument("--signature", required=True, help="the signature the shards were scored with")
+    p.add_argument("--out", default=None, help="gathered score table (TSV); omit to only write the plot/.h5ad")
+    p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
+    p.add_argument("--input", default=None, help="the cohort .h5ad (for --out-h5ad)")
+    p.add_argument("--out-h5ad", default=None, help="copy of the input .h5ad with the scores in obs")
+    p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help="obs key the cohort was pseudobulked by")
+    p.add_argument("--plot", default=None, help="score distribution plot")
+    p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..cohort import gather_scores
+
+    for f in gather_scores(args.shards, args.signature, args.out, coverage=args.coverage,
+                           coverage_out=args.coverage_out, input_path=args.input, h5ad_out=args.out_h5ad,
+                           plot_out=args.plot, pseudobulk=args.pseudobulk, cohort=args.cohort_name):
+        print(f)

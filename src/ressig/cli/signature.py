@@ -1,0 +1,58 @@
+"""Derive the resistance signature from a DE table and freeze it as a versioned artefact.
+
+Writes ``<outdir>/<name>.ressig.json`` (genes + weights, DE contrast and thresholds, training
+samples' reference scores, sha256 checksum), ``<outdir>/<name>.gmt`` (``<name>_UP``/``<name>_DN``)
+and ``<outdir>/<name>_genes.tsv`` (gene, direction, weight and DE statistics).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "signature"
+HELP = "derive and freeze a signature (*.ressig.json + .gmt) from DE results"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--de", required=True, help="DE table from 'ressig de'")
+    p.add_argument("--normalized", required=True, help="genes x samples normalised counts of the training samples")
+    p.add_argument("--samples", required=True, help="sample sheet (labels the reference samples' groups)")
+    p.add_argument("--name", required=True, help="signature name (letters, digits, . _ -)")
+    p.add_argument("--version", dest="sig_version", default="1.0.0", help="semantic version of the signature")
+    p.add_argument("--condition", default="condition", help="sample-sheet column with the condition")
+    p.add_argument("--reference", default="parental", help="reference level of the contrast")
+    p.add_argument("--treatment", default="resistant", help="treatment level of the contrast")
+    p.add_argument("--padj", type=float, default=0.05, help="maximum adjusted p-value")
+    p.add_argument("--min-abs-lfc", type=float, default=1.0, help="minimum |shrunken log2 fold change|")
+    p.add_argument("--min-base-mean", type=float, default=10.0, help="minimum baseMean")
+    p.add_argument("--max-genes", type=int, default=200, help="maximum genes per direction (strongest first)")
+    p.add_argument("--lfc-column", default="log2FoldChange_shrunk", help="DE column used for thresholds and weights")
+    p.add_argument("--curated-up", nargs="*", default=[], metavar="GENE", help="genes added to the up set")
+    p.add_argument("--curated-down", nargs="*", default=[], metavar="GENE", help="genes added to the down set")
+    p.add_argument("--min-coverage", type=float, default=0.5,
+                   help="default minimum fraction of signature genes a cohort must contain")
+    p.add_argument("--created", default=None, help="creation time to record (ISO-8601; default now or $SOURCE_DATE_EPOCH)")
+    p.add_argument("--outdir", required=True, help="output directory")
+
+
+def run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from ..de import read_de
+    from ..io import read_matrix_tsv, read_sample_sheet
+    from ..signature import DerivationRules, build_signature, freeze_signature, write_gene_table
+
+    de = read_de(args.de)
+    normalized = read_matrix_tsv(args.normalized, "normalised counts")
+    samples = read_sample_sheet(args.samples)
+    rules = DerivationRules(padj=args.padj, min_abs_lfc=args.min_abs_lfc, min_base_mean=args.min_base_mean,
+                            max_genes=args.max_genes, lfc_column=args.lfc_column)
+    sig = build_signature(de, normalized, samples, name=args.name, version=args.sig_version, rules=rules,
+                          condition=args.condition, reference=args.reference, treatment=args.treatment,
+                          curated_up=args.curated_up, curated_down=args.curated_down,
+                          min_coverage=args.min_coverage, de_source=args.de, created=args.created)
+    out = Path(args.outdir)
+    files = freeze_signature(sig, out / f"{args.name}.ressig.json", out / f"{args.name}.gmt")
+    files.append(write_gene_table(sig, de, out / f"{args.name}_genes.tsv"))
+    for f in files:
+        print(f)

@@ -1,0 +1,52 @@
+# Helpers of the score step (cohort config -> shard files and CLI options).
+SCORING_CFG = config.get("scoring", {})
+COHORTS = config.get("cohorts", {}) or {}
+
+
+def cohort_cfg(name):
+    return COHORTS[name]
+
+
+def cohort_is_h5ad(name):
+    c = COHORTS[name]
+    return c.get("kind", "auto") == "h5ad" or (
+        c.get("kind", "auto") == "auto" and str(c["path"]).endswith(".h5ad")
+    )
+
+
+def cohort_shards(name):
+    c = COHORTS[name]
+    if c.get("pseudobulk"):
+        return 1
+    return int(c.get("shards") or SCORING_CFG.get("shards", 1))
+
+
+def shard_files(name, kind):
+    n = cohort_shards(name)
+    suffix = "tsv" if kind == "scores" else "coverage.tsv"
+    return [f"results/scores/{name}/shards/{i}-of-{n}.{suffix}" for i in range(1, n + 1)]
+
+
+def cohort_options(wildcards):
+    c = COHORTS[wildcards.cohort]
+    min_cov = c.get("min_coverage", SCORING_CFG.get("min_coverage"))
+    return " ".join(
+        [
+            f"--kind {c.get('kind', 'auto')}",
+            f"--orientation {c.get('orientation', 'genes-x-samples')}",
+            f"--collapse {c.get('collapse', 'mean')}",
+            opt("--probe-map", c.get("probe_map")),
+            opt("--layer", c.get("layer")),
+            opt("--pseudobulk", c.get("pseudobulk")),
+            opt("--min-coverage", min_cov),
+            f"--chunk-size {SCORING_CFG.get('chunk_size', 10000)}",
+        ]
+    )
+
+
+def cohort_inputs(wildcards):
+    c = COHORTS[wildcards.cohort]
+    files = {"data": c["path"]}
+    if c.get("probe_map"):
+        files["probe_map"] = c["probe_map"]
+    return files
