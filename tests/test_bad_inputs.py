@@ -95,6 +95,70 @@ CORPUS: list[Case] = [
 ]
 
 
+# --- scoring inputs: GMT / frozen artefact / cohort matrices / .h5ad, through `ressig score` ---------
+GMT_OK = "EFFLUX_UP\tdemo\tABCB1\tABCG2\tABCC1\nEFFLUX_DN\tdemo\tSLC46A3\tIL3RA\n"
+COHORT_OK = "gene\tpt-1\tpt.2\nABCB1\t5\t9\nABCG2\t3\t1\nABCC1\t2\t2\nSLC46A3\t8\t1\nIL3RA\t4\t4\nGAPDH\t100\t90\n"
+
+
+def score(sig: str, cohort: str, *extra: str) -> Callable[[Path], list[str]]:
+    return lambda d: ["score", "--signature", str(d / sig), "--input", str(d / cohort), *extra,
+                      "--out", str(d / "out/scores.tsv"), "--no-progress"]
+
+
+def score_case(category: str, name: str, files: dict[str, str | bytes], message: str, sig: str = "sig.gmt",
+               cohort: str = "cohort.tsv", *extra: str) -> Case:
+    return Case(category, name, {"sig.gmt": GMT_OK, "cohort.tsv": COHORT_OK, **files}, score(sig, cohort, *extra),
+                message)
+
+
+def _artefact_text() -> str:
+    import pandas as pd
+
+    from ressig.signature import build_signature, signature_to_dict
+
+    genes = ["ABCB1", "ABCG2", "ABCC1", "SLC46A3", "IL3RA", "GAPDH"]
+    lfc = [3.0, 2.0, 1.5, -1.5, 0.0, 0.0]
+    de = pd.DataFrame({"baseMean": 500.0, "padj": [1e-9, 1e-6, 1e-4, 1e-5, 0.9, 0.9], "log2FoldChange": lfc,
+                       "log2FoldChange_shrunk": lfc, "tested": True}, index=pd.Index(genes, name="gene_id"))
+    norm = pd.DataFrame({"P1": [10, 20, 30, 40, 50, 60], "R1": [90, 80, 70, 5, 50, 60]}, index=de.index, dtype=float)
+    sheet = pd.DataFrame({"condition": ["parental", "resistant"]}, index=pd.Index(["P1", "R1"], name="sample"))
+    sig = build_signature(de, norm, sheet, name="TOY", version="1.0.0", created="2026-01-01T00:00:00Z")
+    import json
+
+    return json.dumps(signature_to_dict(sig), indent=2, sort_keys=True)
+
+
+ARTEFACT = _artefact_text()
+
+CORPUS += [
+    score_case("GMT", "empty set", {"sig.gmt": "EMPTY\tdesc\n"}, "sig.gmt: line 1: gene set 'EMPTY' has no genes"),
+    score_case("GMT", "duplicate set names", {"sig.gmt": "A\td\tABCB1\nA\td\tABCG2\n"},
+               "sig.gmt: line 2: gene set 'A' is defined twice (first on line 1)"),
+    score_case("GMT", "line without description", {"sig.gmt": "ONLYNAME\n"},
+               "line 1: gene set 'ONLYNAME' has no description field and no genes"),
+    score_case("signature artefact", "bad checksum", {"s.ressig.json": ARTEFACT.replace('"ABCG2"', '"ABCG3"')},
+               "signature checksum mismatch: the content was modified after freezing", "s.ressig.json"),
+    score_case("signature artefact", "truncated JSON", {"s.ressig.json": ARTEFACT[: len(ARTEFACT) // 2]},
+               "signature artefact is not valid JSON (truncated or corrupt", "s.ressig.json"),
+    score_case("signature artefact", "wrong schema version",
+               {"s.ressig.json": ARTEFACT.replace('"schema_version": 1', '"schema_version": 99')},
+               "signature artefact schema version 99", "s.ressig.json"),
+    score_case("signature artefact", "not JSON at all", {"s.ressig.json": "hello"},
+               "s.ressig.json: signature artefact is not valid JSON", "s.ressig.json"),
+    score_case("cohort matrix", "no overlapping genes", {"cohort.tsv": COHORT_OK.replace("ABC", "XYZ")
+               .replace("SLC46A3", "Q1").replace("IL3RA", "Q2")},
+               "cohort.tsv: no overlapping genes: none of the 5 signature genes is among the 6 input gene ids"),
+    score_case("cohort matrix", "duplicated sample names", {"cohort.tsv": COHORT_OK.replace("pt.2", "pt-1")},
+               "cohort.tsv: duplicated sample name(s) in the header: pt-1"),
+    score_case("cohort matrix", "non-numeric value", {"cohort.tsv": COHORT_OK.replace("\t9\n", "\thigh\n")},
+               "non-numeric value 'high' at gene 'ABCB1', sample 'pt.2'"),
+    score_case("h5ad", "truncated h5ad", {"c.h5ad": b"\x89HDF\r\n\x1a\n" + b"\x00" * 40}, "c.h5ad: corrupt or not an .h5ad (HDF5) file", "sig.gmt", "c.h5ad"),
+    score_case("h5ad", "text file named .h5ad", {"c.h5ad": "gene\tA\n"},
+               "c.h5ad: corrupt or not an .h5ad (HDF5) file (Unable to synchronously open file (file signature not found))",
+               "sig.gmt", "c.h5ad"),
+]
+
+
 def _ids() -> list[str]:
     return [f"{c.category}: {c.name}" for c in CORPUS]
 
@@ -116,4 +180,4 @@ def test_bad_input_gives_one_specific_line_and_no_output(case: Case, tmp_path: P
 
 
 def test_corpus_size():
-    assert len(CORPUS) >= 30
+    assert len(CORPUS) >= 40

@@ -68,9 +68,16 @@ def test_user_config_with_unusual_names_and_no_covariates(tmp_path, small_experi
     assert (work / "results/counts/counts.tsv").read_text().splitlines()[0].split("\t")[1] == "7.x-P1"
 
 
-def test_invalid_config_stops_before_any_job(tmp_path):
+@pytest.mark.parametrize(("bad", "expected"), [
+    ("de:\n  alpha: 2\n", "alpha"),  # out of range
+    ("de:\n  shrink: maybe\n", "shrink"),  # wrong type
+    ("counts:\n  path: resources/demo/counts.tsv\n  format: excel\n", "excel"),  # not an allowed value
+    ("de:\n  alpah: 0.1\n", "alpah"),  # unknown (misspelt) key
+])
+def test_invalid_config_stops_before_any_job(tmp_path, bad, expected):
+    """Config errors (bad-input corpus, category config) are caught by the schema at parse time."""
     work = copy_workflow(tmp_path / "run")
-    (work / "bad.yaml").write_text("de:\n  alpha: 2\n")
-    proc = run_snakemake(work, "--configfile", "bad.yaml", "-n", check=False)
+    (work / "bad.yaml").write_text(bad)
+    proc = run_snakemake(work, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
-    assert "alpha" in proc.stderr and not (work / "results").exists()
+    assert expected in proc.stdout + proc.stderr and not (work / "results").exists()
