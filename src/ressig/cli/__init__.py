@@ -19,6 +19,16 @@ from .._log import configure, logger
 from ..errors import RessigError
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` only when there is a default worth showing and the help lacks one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, argparse.SUPPRESS, [], False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _subcommands() -> list:
     mods = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -43,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _subcommands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
