@@ -53,6 +53,7 @@ rule de:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
+        cpus_per_task=lambda wc, threads: threads,
     conda:
         ENV
     shell:
@@ -80,9 +81,11 @@ rule de_plots:
         label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
     log:
         "logs/de_plots.log",
+    benchmark:
+        "benchmarks/workflow/de_plots.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
+        mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=lambda wc, attempt: 10 * attempt,
     conda:
         ENV

@@ -21,9 +21,11 @@ rule qc:
         condition=DESIGN["condition"],
     log:
         "logs/qc.log",
+    benchmark:
+        "benchmarks/workflow/qc.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
+        mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=lambda wc, attempt: 10 * attempt,
     conda:
         ENV
