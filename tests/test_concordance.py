@@ -165,13 +165,10 @@ def test_not_significant_protein_is_never_no_change() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """DE table + sheet of the repository's demo results, and the demo per-sample protein."""
+def demo_inputs(demo_run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """DE table + sheet of the demo workflow run, and the demo per-sample protein."""
     sheet = read_sample_sheet(REPO / "config/samples.tsv")
-    de_path = REPO / "results/de/resistant_vs_parental.tsv"
-    if not de_path.exists():
-        pytest.skip("repository DE results not present")
-    return read_de(de_path), sheet, _protein(pd.read_csv(REPO / "resources/demo/protein.tsv", sep="\t"), sheet)
+    return read_de(demo_run / "results/de/resistant_vs_parental.tsv"), sheet, _protein(pd.read_csv(REPO / "resources/demo/protein.tsv", sep="\t"), sheet)
 
 
 def test_variant_mrna_down_with_protein_down_is_concordant_loss() -> None:

@@ -27,4 +27,3 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("[ressig] %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False
