@@ -53,6 +53,8 @@ FORMAT = "ressig-signature"
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 ARTEFACT_SUFFIX = ".ressig.json"
+#: Largest artefact accepted (a 20,000-gene signature with 10,000 reference samples is ~5 MiB).
+MAX_ARTEFACT_BYTES = 64 * 2**20
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _REQUIRED = ("format", "schema_version", "name", "version", "created", "ressig_version", "id_type",
@@ -360,8 +362,15 @@ def load_signature(path: str | Path) -> FrozenSignature:
     path = Path(path)
     if not path.exists():
         raise input_error(path, "signature file not found", "Check the --signature path")
+    size = path.stat().st_size
+    if size > MAX_ARTEFACT_BYTES:
+        raise input_error(path, f"signature artefact is {size / 2**20:.0f} MiB, above the {MAX_ARTEFACT_BYTES // 2**20} MiB "
+                          "limit of a real signature", "Check this is a ressig signature file")
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise input_error(path, "signature artefact is nested too deeply to be a ressig signature",
+                          "Check this is a ressig signature file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise input_error(path, f"signature artefact is not valid JSON (truncated or corrupt: {exc})",
                           "Re-copy the file or re-freeze it with 'ressig signature'") from None
