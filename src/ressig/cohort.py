@@ -63,6 +63,7 @@ from ._atomic import FLOAT_FORMAT, atomic_path, save_figure, write_table
 from ._log import logger
 from .errors import RessigError, input_error
 from .genes import GeneTable, load_gene_table
+from .io import delimiter_for
 from .signature import FrozenSignature, load_signatures
 
 INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad")
@@ -130,10 +131,6 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _sep(path: Path) -> str:
-    return "," if path.name.removesuffix(".gz").endswith(".csv") else "\t"
-
-
 def _header(path: Path, sep: str) -> list[str]:
     try:
         with _open_text(path) as fh:
@@ -187,7 +184,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
         df.columns = [str(c) for c in df.columns]
         header = list(df.columns)
     else:
-        sep = _sep(path)
+        sep = delimiter_for(path)
         header = [h.strip() for h in _header(path, sep)][1:]
         try:
             with _open_text(path) as fh:

@@ -56,9 +56,9 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _delimiter(path: Path, text: str) -> str:
-    name = path.name.removesuffix(".gz")
-    return "," if name.endswith(".csv") else "\t"
+def delimiter_for(path: Path) -> str:
+    """Field separator by file name: ``,`` for ``.csv`` (optionally ``.gz``), otherwise tab."""
+    return "," if path.name.removesuffix(".gz").endswith(".csv") else "\t"
 
 
 def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
@@ -73,7 +73,7 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     """
     path = Path(path)
     text = _read_text(path)
-    sep = _delimiter(path, text)
+    sep = delimiter_for(path)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines:
         raise input_error(path, f"{what} has only comment lines", "Add a header row and data rows")
