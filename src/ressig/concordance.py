@@ -73,6 +73,7 @@ import pandas as pd
 from scipy import stats
 
 from ._log import logger
+from .de import design_matrix
 from .errors import RessigError, input_error
 
 CALLS = ("post-transcriptional loss", "post-transcriptional gain", "concordant loss", "concordant gain",
@@ -482,18 +483,14 @@ def mrna_effect(de_row: pd.Series, margin: float, alpha: float) -> Effect:
     return _fill(e, margin, alpha)
 
 
-def _design_matrix(meta: pd.DataFrame, condition: str, treatment: str, covariates: Sequence[str],
-                   continuous: Sequence[str]) -> np.ndarray:
-    cols = [np.ones(len(meta))]
+def _design_matrix(meta: pd.DataFrame, condition: str, reference: str, treatment: str,
+                   covariates: Sequence[str], continuous: Sequence[str]) -> np.ndarray:
+    """The DE design (:func:`ressig.de.design_matrix`) on the protein samples."""
+    enc = pd.DataFrame(index=meta.index)
     for cov in covariates:
-        if cov in continuous:
-            cols.append(pd.to_numeric(meta[cov], errors="coerce").to_numpy(dtype=float))
-        else:
-            levels = sorted(meta[cov].astype(str).unique())
-            for lv in levels[1:]:
-                cols.append((meta[cov].astype(str) == lv).to_numpy(dtype=float))
-    cols.append((meta[condition] == treatment).to_numpy(dtype=float))
-    return np.column_stack(cols)
+        enc[cov] = pd.to_numeric(meta[cov], errors="coerce") if cov in continuous else meta[cov].astype(str)
+    enc[condition] = pd.Categorical(meta[condition], categories=[reference, treatment])
+    return design_matrix(enc, condition, covariates)
 
 
 def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, reference: str, treatment: str,
@@ -532,7 +529,7 @@ def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, referenc
         e.log2fc, e.se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
         e.df = float((va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))) if va + vb > 0 else math.nan
     else:
-        x = _design_matrix(meta, condition, treatment, covariates, continuous)
+        x = _design_matrix(meta, condition, reference, treatment, covariates, continuous)
         n, p = x.shape
         if np.linalg.matrix_rank(x) < p:
             e.note = (f"protein design ~{' + '.join([*covariates, condition])} is not estimable on the protein "

@@ -123,15 +123,25 @@ def design_formula(condition: str, covariates: Sequence[str] = ()) -> str:
     return "~" + " + ".join([*covariates, condition])
 
 
-def _check_full_rank(meta: pd.DataFrame, condition: str, covariates: Sequence[str], where: str) -> None:
+def design_matrix(meta: pd.DataFrame, condition: str, covariates: Sequence[str] = ()) -> np.ndarray:
+    """Model matrix of ``~ covariates + condition`` (treatment coding; condition coefficient last).
+
+    ``meta`` holds categoricals (first category = reference level) and numeric continuous
+    covariates, as made by :func:`build_metadata`.
+    """
     from formulaic import model_matrix
 
-    mm = np.asarray(model_matrix(design_formula(condition, covariates), meta), dtype=float)
-    if np.linalg.matrix_rank(mm) < mm.shape[1]:
-        confounded = [c for c in covariates
-                      if np.linalg.matrix_rank(np.asarray(model_matrix(design_formula(condition, [c]), meta),
-                                                          dtype=float))
-                      < np.asarray(model_matrix(design_formula(condition, [c]), meta)).shape[1]]
+    return np.asarray(model_matrix(design_formula(condition, covariates), meta, na_action="ignore"), dtype=float)
+
+
+def _full_rank(mm: np.ndarray) -> bool:
+    return bool(np.linalg.matrix_rank(mm) == mm.shape[1])
+
+
+def _check_full_rank(meta: pd.DataFrame, condition: str, covariates: Sequence[str], where: str) -> None:
+    mm = design_matrix(meta, condition, covariates)
+    if not _full_rank(mm):
+        confounded = [c for c in covariates if not _full_rank(design_matrix(meta, condition, [c]))]
         which = f"covariate(s) {', '.join(confounded)} confounded with {condition!r}" if confounded else \
             "covariates are linearly dependent"
         raise RessigError(f"{where}design {design_formula(condition, covariates)} is not full rank: {which}; "
