@@ -18,7 +18,9 @@ def small_de(small_experiment):
 
 def test_planted_effects_recovered(small_de, small_experiment):
     tab = small_de.table.join(small_experiment.truth)
-    assert list(tab.index[:1]) == ["ABCB1"] or tab.loc["ABCB1", "padj"] < 1e-10
+    up = tab[tab["log2FoldChange"] > 0].sort_values(["padj", "pvalue"])
+    assert "ABCB1" in up.index[:10]
+    assert tab.loc["ABCB1", "padj"] < 1e-10
     sig = tab["padj"] < 0.05
     recall = (sig & tab["de_true"]).sum() / tab["de_true"].sum()
     fdr = (sig & ~tab["de_true"]).sum() / max(sig.sum(), 1)
@@ -27,7 +29,7 @@ def test_planted_effects_recovered(small_de, small_experiment):
     planted = tab[tab["de_true"] & sig]
     # sign of every recovered planted gene matches the truth (resistant vs parental)
     assert (np.sign(planted["log2FoldChange"]) == np.sign(planted["log2FC_true"])).all()
-    assert abs(tab.loc["ABCB1", "log2FoldChange"] - 4.0) < 0.75
+    assert abs(tab.loc["ABCB1", "log2FoldChange"] - 4.0) < 0.75  # 3 v 3 with 2,000 genes: realised 3.4
     assert tab.loc["IL3RA", "padj"] > 0.1
 
 
@@ -97,3 +99,65 @@ def test_single_replicate_refused():
     sheet = SHEET.iloc[[0, 1, 3]]
     with pytest.raises(RessigError, match="treatment level 'resistant' of 'condition' has 1 sample"):
         build_metadata(sheet, "condition", "parental", "resistant")
+
+
+def _posterior_argmax(y, sf, X, trend, prior_var):
+    """Independent MAP dispersion: maximise NB log-likelihood (scipy.stats) + Cox-Reid + log-normal prior."""
+    from scipy import optimize, stats
+
+    def beta_hat(alpha):
+        beta = np.linalg.lstsq(X, np.log(y / sf + 0.5), rcond=None)[0]
+        for _ in range(200):
+            mu = sf * np.exp(X @ beta)
+            w = mu / (1 + alpha * mu)
+            new = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * (np.log(mu / sf) + (y - mu) / mu)))
+            if np.max(np.abs(new - beta)) < 1e-12:
+                return new
+            beta = new
+        return beta
+
+    def neg_post(log_alpha):
+        alpha = np.exp(log_alpha)
+        mu = sf * np.exp(X @ beta_hat(alpha))
+        w = mu / (1 + alpha * mu)
+        ll = stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu)).sum()
+        cr = -0.5 * np.linalg.slogdet(X.T @ (w[:, None] * X))[1]
+        return -(ll + cr - (log_alpha - np.log(trend)) ** 2 / (2 * prior_var))
+
+    grid = np.linspace(np.log(1e-8), np.log(10), 400)
+    start = grid[np.argmin([neg_post(g) for g in grid])]
+    res = optimize.minimize_scalar(neg_post, bounds=(start - 0.1, start + 0.1), method="bounded",
+                                   options={"xatol": 1e-6})
+    return float(np.exp(res.x))
+
+
+def test_unconverged_map_dispersions_keep_the_prior(small_experiment):
+    """PyDESeq2 0.5's fallback for a failed MAP optimisation drops the prior (the gene keeps its
+    gene-wise dispersion, machine-dependently): ressig re-estimates such genes with the prior."""
+    from pydeseq2.dds import DeseqDataSet
+
+    from ressig.de import _deseq2_r_parity, _refit_unconverged_map, design_matrix
+
+    s = small_experiment.samples.set_index("sample")
+    meta = build_metadata(s, "condition", "parental", "resistant", ["batch"])
+    counts = small_experiment.counts.loc[:, meta.index].iloc[:400]
+    counts = counts[(counts >= 10).sum(axis=1) >= 3]
+    dds = DeseqDataSet(counts=counts.T, metadata=meta, design="~batch + condition", quiet=True, n_cpus=1)
+    _deseq2_r_parity(dds)
+    var = dds.var
+    # the genes furthest below their trend: where dropping the prior changes the dispersion most
+    far = (np.log(var["fitted_dispersions"]) - np.log(var["genewise_dispersions"])).nlargest(3).index
+    assert (var.loc[far, "genewise_dispersions"] < 0.5 * var.loc[far, "fitted_dispersions"]).all()
+    # what PyDESeq2 leaves behind when L-BFGS-B reports failure for these genes
+    var.loc[far, "_MAP_converged"] = False
+    var.loc[far, "MAP_dispersions"] = var.loc[far, "genewise_dispersions"]
+    var.loc[far, "dispersions"] = var.loc[far, "genewise_dispersions"]
+    assert _refit_unconverged_map(dds) == 3
+    X = design_matrix(meta, "condition", ["batch"])
+    sf = dds.obs["size_factors"].to_numpy()
+    prior = float(dds.uns["prior_disp_var"])
+    for g in far:
+        expected = _posterior_argmax(counts.loc[g].to_numpy(float), sf, X, var.loc[g, "fitted_dispersions"], prior)
+        got = var.loc[g, "dispersions"]
+        assert abs(np.log(got) - np.log(expected)) < 0.05, (g, got, expected)
+        assert got > 1.5 * var.loc[g, "genewise_dispersions"]   # pulled towards the trend by the prior

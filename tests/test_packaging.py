@@ -34,3 +34,77 @@ def test_required_layout():
     for part in ["workflow", "src", "config", "resources", "tests", "Snakefile", "environment.yml",
                  "config/README.md", "workflow/schemas/config.schema.yaml", "workflow/schemas/samples.schema.yaml"]:
         assert (REPO / part).exists(), part
+
+
+def _third_party_imports(root) -> dict[str, set[str]]:
+    """Top-level module names imported anywhere under ``root`` (outside the stdlib and ressig)."""
+    import ast
+    import sys
+
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("ressig", "conftest", "__future__"):
+                    found.setdefault(top, set()).add(path.name)
+    return found
+
+
+def _distributions(module: str) -> set[str]:
+    from importlib.metadata import packages_distributions
+
+    return {d.lower().replace("_", "-") for d in packages_distributions().get(module, [module])}
+
+
+def _declared(*extras: str) -> set[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in extras:
+        specs += project["optional-dependencies"][extra]
+    return {_name(s) for s in specs}
+
+
+def test_every_runtime_import_is_a_declared_dependency():
+    """A module that src/ imports but pyproject does not declare fails on a fresh install."""
+    declared = _declared()
+    imports = _third_party_imports(REPO / "src" / "ressig")
+    assert imports, "no third-party imports found: the scanner is broken"
+    missing = {m: sorted(f) for m, f in imports.items() if not _distributions(m) & declared}
+    assert not missing, f"imported by src/ but not in [project.dependencies]: {missing}"
+    # pandas reads/writes parquet through pyarrow, which no `import` names
+    source = "\n".join(p.read_text() for p in (REPO / "src" / "ressig").rglob("*.py"))
+    if "parquet" in source:
+        assert "pyarrow" in declared
+
+
+def test_every_test_import_is_declared():
+    declared = _declared("test")
+    imports = _third_party_imports(REPO / "tests")
+    missing = {m: sorted(f) for m, f in imports.items() if not _distributions(m) & declared}
+    assert not missing, f"imported by tests/ but in neither dependencies nor the test extra: {missing}"
+
+
+def test_lock_pins_every_declared_dependency_within_its_bounds():
+    """requirements/lock.txt (the reproducible install) satisfies pyproject's specifiers."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if line and "==" in line:
+            name, version = line.split("==", 1)
+            pins[_name(name)] = version.split(";")[0].strip()
+    assert "ressig" not in pins, "the lock pins ressig's dependencies, not ressig itself"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for spec in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        req = Requirement(spec)
+        name = _name(req.name)
+        assert name in pins, f"{name} is not pinned in requirements/lock.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"lock pins {name}=={pins[name]}, outside {spec}"

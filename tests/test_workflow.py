@@ -24,8 +24,11 @@ def test_demo_de_recovers_planted_truth(demo_run, demo_truth):
     de = pd.read_csv(demo_run / "results/de/resistant_vs_parental.tsv", sep="\t", index_col=0)
     assert len(de) == len(demo_truth) == 20000
     up = de[de["log2FoldChange"] > 0].sort_values(["padj", "pvalue"])
-    assert up.index[0] == "ABCB1"
+    # what is scientifically meant, robust to legitimate numeric variation between machines:
+    # ABCB1 (planted +4) among the strongest up genes, highly significant, effect size recovered
+    assert "ABCB1" in up.index[:5]
     assert de.loc["ABCB1", "padj"] < 1e-10
+    assert abs(de.loc["ABCB1", "log2FoldChange"] - 4.0) < 0.5
     assert de.loc["IL3RA", "padj"] > 0.1
     tab = de.join(demo_truth)
     sig = tab["padj"] < 0.05

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._log import logger
+from ._log import log_warnings, logger
 from .errors import RessigError
 
 DE_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj",
@@ -268,6 +268,43 @@ def _small_df_prior_var(residuals: np.ndarray, df: int, n_sim: int = 10_000) -> 
     return float(max(fine[np.argmin(_loess_quadratic(grid, kl, fine, span=0.2))], 0.25))
 
 
+def _refit_unconverged_map(dds) -> int:
+    """Re-estimate, with the prior, the MAP dispersions whose optimiser did not converge.
+
+    PyDESeq2 (0.5.x) falls back to a grid search when L-BFGS-B reports failure, but that
+    fallback omits the dispersion prior, so the "MAP" dispersion of such a gene is silently its
+    unshrunken gene-wise estimate. Which genes fail depends on floating-point details (BLAS
+    kernel, CPU), which made DE statistics differ between machines (SIM08192 of the demo: Wald
+    statistic 11.6 with its MAP dispersion, 22.9 with its gene-wise one). DESeq2 in R falls back
+    to ``fitDispGrid`` *with* the prior; this does the same through PyDESeq2's own grid search,
+    then re-applies the dispersion-outlier rule. Returns the number of genes refitted.
+    """
+    from pydeseq2.grid_search import grid_fit_alpha
+
+    var = dds.var
+    failed = np.flatnonzero(var["non_zero"].to_numpy(dtype=bool) & (var["_MAP_converged"] == False).to_numpy())  # noqa: E712
+    if not len(failed):
+        return 0
+    design = dds.obsm["design_matrix"].to_numpy(dtype=float)
+    prior = float(dds.uns["prior_disp_var"])
+    counts = np.asarray(dds.X)
+    mu = np.asarray(dds.layers["_mu_hat"])
+    fitted = var["fitted_dispersions"].to_numpy(dtype=float)
+    map_disp = var["MAP_dispersions"].to_numpy(dtype=float).copy()
+    for j in failed:
+        alpha = np.exp(grid_fit_alpha(counts[:, j], design, mu[:, j], fitted[j], dds.min_disp, dds.max_disp,
+                                      prior_disp_var=prior, cr_reg=True, prior_reg=True))
+        map_disp[j] = np.clip(alpha, dds.min_disp, dds.max_disp)
+    var["MAP_dispersions"] = map_disp
+    dispersions = map_disp.copy()
+    outlier = var["_outlier_genes"].to_numpy(dtype=bool)
+    dispersions[outlier] = var["genewise_dispersions"].to_numpy(dtype=float)[outlier]
+    var["dispersions"] = dispersions
+    logger.info("%d gene(s): MAP dispersion optimiser did not converge; re-estimated with the prior by grid "
+                "search (as DESeq2's fitDispGrid)", len(failed))
+    return len(failed)
+
+
 def _deseq2_r_parity(dds) -> None:
     """Run PyDESeq2's ``deseq2()`` steps with R DESeq2's trend fit and dispersion prior.
 
@@ -317,6 +354,7 @@ def _deseq2_r_parity(dds) -> None:
         prior = max(squared_logres - float(polygamma(1, df / 2)), 0.25)
     dds.uns["prior_disp_var"] = np.asarray(prior)
     dds.fit_MAP_dispersions()
+    _refit_unconverged_map(dds)
     dds.fit_LFC()
     dds.calculate_cooks()
     if dds.refit_cooks:
@@ -375,8 +413,10 @@ def run_de(
     logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
                 treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
     coeff = f"{condition}[T.{treatment}]"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # pydeseq2's own warnings (convergence, Cook's ...) are logged below
+        for noise in (DeprecationWarning, FutureWarning):  # library-internal API notices, not about the data
+            warnings.simplefilter("ignore", noise)
         dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
                            quiet=True, n_cpus=max(1, int(n_cpus)))
         logger.info("fitting size factors, dispersions and log fold changes")
@@ -394,6 +434,7 @@ def run_de(
             res["log2FoldChange_shrunk"] = res["log2FoldChange"]
             res["lfcSE_shrunk"] = res["lfcSE"]
         dds.vst(use_design=False)
+    log_warnings(caught, "pydeseq2")
 
     size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
     normalized = counts.div(size_factors, axis=1)

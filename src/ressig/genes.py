@@ -102,20 +102,21 @@ def harmonise_gene_ids(
 
 
 # ---------------------------------------------------------------------------------------------
-# Offline gene table (resources/genes/hs_genes.tsv.gz, see resources/genes/PROVENANCE.md)
+# Offline gene table (packaged: ressig/data/genes/hs_genes.tsv.gz, see its PROVENANCE.md)
 # ---------------------------------------------------------------------------------------------
 
 #: Environment variable naming another gene table (same columns) to use instead of the shipped one.
 GENE_TABLE_ENV = "RESSIG_GENE_TABLE"
-_SHIPPED_TABLE = Path(__file__).resolve().parents[2] / "resources" / "genes" / "hs_genes.tsv.gz"
 
 
 def default_gene_table_path() -> Path:
-    """Path of the gene table: ``$RESSIG_GENE_TABLE`` if set, else the shipped table."""
+    """Path of the gene table: ``$RESSIG_GENE_TABLE`` if set, else the one shipped in the package."""
     import os
 
+    from ._data import data_path
+
     env = os.environ.get(GENE_TABLE_ENV)
-    return Path(env) if env else _SHIPPED_TABLE
+    return Path(env) if env else data_path("genes", "hs_genes.tsv.gz")
 
 
 class GeneTable:
@@ -187,7 +188,7 @@ def load_gene_table(path: str | Path | None = None) -> GeneTable:
         return _TABLE_CACHE[p]
     if not p.exists():
         raise input_error(p, "gene table not found",
-                          f"Re-create it with resources/genes/make_gene_table.py or set ${GENE_TABLE_ENV}")
+                          f"Reinstall ressig, re-create it with resources/genes/make_gene_table.py or set ${GENE_TABLE_ENV}")
     try:
         table = pd.read_csv(p, sep="\t", comment="#", dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a user-facing problem

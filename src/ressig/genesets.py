@@ -9,8 +9,8 @@ set (no genes, empty name, space- instead of tab-separated fields, a set name us
 file or across files) is a :class:`~ressig.errors.RessigError` naming the file and line number.
 Genes repeated within one set are kept once (logged).
 
-The curated sets shipped with ressig live in ``resources/genesets/*.gmt``; their provenance is
-documented in ``resources/genesets/PROVENANCE.md``. Users add their own GMT files (e.g. MSigDB
+The curated sets ship inside the package (:func:`curated_gmt_path`; in the repository
+``resources/genesets/`` links to them); their provenance is documented in ``PROVENANCE.md`` beside them. Users add their own GMT files (e.g. MSigDB
 downloads) through the ``genesets.files`` config key.
 """
 
@@ -27,6 +27,18 @@ from ._log import logger
 from .errors import RessigError, input_error
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def curated_dir() -> Path:
+    """Folder of the curated gene sets shipped with ressig (GMT files, provenance, evidence)."""
+    from ._data import data_path
+
+    return data_path("genesets")
+
+
+def curated_gmt_path() -> Path:
+    """The curated GMT shipped with ressig (``ressig_curated.gmt``)."""
+    return curated_dir() / "ressig_curated.gmt"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,33 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+#: import name -> pip package name, where they differ
+_PIP_NAMES = {"sklearn": "scikit-learn", "yaml": "pyyaml", "skimage": "scikit-image"}
+
+
+def _missing_package_message(exc: ImportError) -> str:
+    """One line naming the package to install for an ImportError (pandas' parquet engines included)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    name = exc.name or ("pyarrow" if "pyarrow" in text else "")
+    package = _PIP_NAMES.get(name.split(".")[0], name.split(".")[0])
+    if not package:
+        return f"a Python package is missing: {text}"
+    return (f"this step needs the Python package {package!r}, which is not installed or cannot be imported "
+            f"({text}): pip install {package} (or reinstall ressig, which declares it)")
+
+
+def _write_traceback() -> str:
+    """Write the current exception's traceback to a temporary file; return its path."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="ressig-crash-", suffix=".log")
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"ressig {__version__}, python {sys.version.split()[0]}, argv: {sys.argv!r}\n")
+        fh.write(traceback.format_exc())
+    return path
+
+
 def _subcommands() -> list:
     mods = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -77,13 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ressig: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # pragma: no cover - a bug, reported on one line
+    except ImportError as exc:  # a missing (optional) dependency: say what to install
+        if args.debug:
+            raise
+        print(f"ressig: error: {_missing_package_message(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug in ressig: one line + a traceback file for the report
         if args.debug:
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
+        crash = _write_traceback()
         logger.debug("internal error", exc_info=True)
-        print(f"ressig: internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        print(f"ressig: internal error in ressig (please report): {type(exc).__name__}: {first} "
+              f"(traceback in {crash}; rerun with --debug to print it)", file=sys.stderr)
         return 1
     return 0
 

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, default=10000, help=".h5ad: cells read per chunk (bounds memory)")
     p.add_argument("--min-coverage", type=float, default=None,
                    help="refuse signatures with a smaller fraction of genes found (default: the artefact's, 0.5 for GMT)")
-    p.add_argument("--gene-table", default=None, help="gene-id table (default: shipped resources/genes/hs_genes.tsv.gz)")
+    p.add_argument("--gene-table", default=None, help="gene-id table (default: the one shipped in the package)")
     p.add_argument("--shard", default=None, metavar="I/N", help="score only the I-th of N blocks of samples/cells")
     p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
     p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
