@@ -146,3 +146,64 @@ def test_group_removes_renamed_outputs_when_a_later_write_fails(tmp_path):
             write_text("b\n", tmp_path / "b.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full.tsv"]
     assert (tmp_path / "full.tsv").is_symlink()
+
+
+# --------------------------------------------------------------------------- multi-file steps
+
+
+@pytest.fixture(scope="module")
+def step_inputs(tmp_path_factory, small_experiment):
+    """DE outputs, sample sheet and protein table of the small simulated experiment, as files."""
+    from ressig.de import run_de, write_de
+
+    d = tmp_path_factory.mktemp("step_inputs")
+    sheet = small_experiment.samples.set_index("sample")
+    result = run_de(small_experiment.counts, sheet, covariates=["batch"], n_cpus=1)
+    write_de(result, d / "de")
+    write_table(sheet, d / "samples.tsv")
+    small_experiment.protein.to_csv(d / "protein.tsv", sep="\t", index=False)
+    return d, result
+
+
+def _only_full_link(outdir: Path, full: str) -> None:
+    """No output except the link to /dev/full is left in ``outdir`` (and it is still a link)."""
+    left = sorted(str(p.relative_to(outdir)) for p in outdir.rglob("*") if not p.is_dir())
+    assert left == [full]
+    assert (outdir / full).is_symlink() and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_de_outputs_all_or_nothing(step_inputs, tmp_path):
+    from ressig.de import write_de
+
+    _, result = step_inputs
+    (tmp_path / "vst.tsv").symlink_to("/dev/full")
+    with pytest.raises(RessigError, match=r"vst.tsv: cannot write output \(No space left on device\)"):
+        write_de(result, tmp_path)
+    _only_full_link(tmp_path, "vst.tsv")
+    (tmp_path / "vst.tsv").unlink()
+    files = write_de(result, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in files)
+
+
+def test_concordance_outputs_all_or_nothing(step_inputs, tmp_path):
+    from ressig.concordance import run_concordance
+
+    d, _ = step_inputs
+    (tmp_path / "per_sample.png").symlink_to("/dev/full")
+    with pytest.raises(RessigError, match=r"per_sample.png: cannot write output .*removed the 4 other output"):
+        run_concordance(d / "de/resistant_vs_parental.tsv", d / "de/normalized_counts.tsv", d / "samples.tsv",
+                        tmp_path, protein_path=d / "protein.tsv", covariates=["batch"])
+    _only_full_link(tmp_path, "per_sample.png")
+
+
+def test_efflux_outputs_all_or_nothing(step_inputs, tmp_path):
+    from ressig.efflux import run_efflux
+
+    d, _ = step_inputs
+    (tmp_path / "enrichment").mkdir()
+    (tmp_path / "enrichment" / "MULTIDRUG_EFFLUX_CORE.png").symlink_to("/dev/full")
+    with pytest.raises(RessigError, match=r"MULTIDRUG_EFFLUX_CORE.png: cannot write output"):
+        run_efflux(d / "de/resistant_vs_parental.tsv", d / "de/normalized_counts.tsv", d / "samples.tsv",
+                   [Path(__file__).resolve().parents[1] / "resources/genesets/ressig_curated.gmt"], tmp_path,
+                   permutations=20, top_n=1)
+    _only_full_link(tmp_path, "enrichment/MULTIDRUG_EFFLUX_CORE.png")
