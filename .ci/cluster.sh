@@ -20,9 +20,9 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1
     apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 fi
 
-# The snakemake executor plugin is a project dependency (pyproject.toml); make sure it is there.
-python -c "import snakemake_executor_plugin_slurm" 2>/dev/null \
-    || python -m pip install --quiet snakemake-executor-plugin-slurm
+# Runs in the venv of .ci/run stage 1 (ressig + its declared dependencies, nothing else): the
+# snakemake executor plugin must come from pyproject.toml, not from a hand-installed package.
+python -c "import snakemake_executor_plugin_slurm, ressig, sys; print('cluster stage python:', sys.prefix)"
 
 export RESSIG_SLURM_DIR=${RESSIG_SLURM_DIR:-$(mktemp -d /tmp/ressig-slurm.XXXXXX)}
 cleanup() {

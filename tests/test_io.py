@@ -114,7 +114,7 @@ def test_aliases_mapped_and_duplicates(tmp_path, caplog):
     p = write(tmp_path / "c.tsv", "gene\tA\tB\nCD123\t1\t2\nMDR1\t3\t4\nABCB1\t5\t6\n")
     with pytest.raises(RessigError) as exc:
         read_counts(p)
-    assert str(exc.value) == (f"{p}: 1 duplicated gene id(s) after version stripping/alias mapping (e.g. ABCB1). "
+    assert str(exc.value) == (f"{p}: 1 duplicated gene id(s) after version stripping/alias mapping (e.g. ABCB1 from MDR1, ABCB1). "
                               "Make gene ids unique, or set counts.duplicates: sum to add their counts")
     with caplog.at_level("INFO", logger="ressig"):
         got = read_counts(p, duplicates="sum")
@@ -180,3 +180,50 @@ def test_align_counts(tmp_path, caplog):
     assert "ignoring 1 count column(s) not in the sample sheet: extra" in caplog.text
     with pytest.raises(RessigError, match=r"sample\(s\) from s.tsv missing in counts: Z"):
         align_counts(COUNTS, pd.DataFrame(index=pd.Index(["Z"], name="sample")), "c.tsv", "s.tsv")
+
+
+# --------------------------------------------------------------------------- '#' is data except in comment lines
+
+
+def test_hash_inside_a_line_is_data(tmp_path):
+    sheet = write(tmp_path / "s.tsv", "# sheet for run 7\nsample\tcondition\tnote\n"
+                  "S-1\tparental\tflask #2\n2.b\tresistant\t#1 of 3 # see ELN\n")
+    got = read_sample_sheet(sheet)
+    assert got["note"].tolist() == ["flask #2", "#1 of 3 # see ELN"]
+    assert got["condition"].tolist() == ["parental", "resistant"]
+    counts = write(tmp_path / "c.tsv", "# exported from Excel\ngene\tS-1\tS#2\tS3\nIL3RA\t10\t3\t4\n"
+                   "ABCB1\t1\t7\t2\n")
+    got = read_counts(counts)
+    assert list(got.columns) == ["S-1", "S#2", "S3"] and got.loc["ABCB1"].tolist() == [1, 7, 2]
+
+
+def test_hash_in_sample_sheet_name_is_refused_by_name(tmp_path):
+    sheet = write(tmp_path / "s.tsv", "sample\tcondition\nGEN2.2-P1\tparental\nGEN2.2#P1\tresistant\n")
+    with pytest.raises(RessigError) as exc:
+        read_sample_sheet(sheet)
+    assert str(exc.value) == (f"{sheet}: sample name 'GEN2.2#P1' (row 3) is not allowed. Use only letters, digits, "
+                              "'.', '_' and '-' (it becomes a file name)")
+
+
+def test_excel_error_cells_in_counts_are_refused_naming_gene_column_text(tmp_path):
+    p = write(tmp_path / "c.csv", "gene,P1,P2,R1\nIL3RA,10,12,#N/A\nABCB1,1,#DIV/0!,3\n")
+    with pytest.raises(RessigError) as exc:
+        read_counts(p)
+    assert str(exc.value) == (f"{p}: non-numeric counts value '#N/A' at gene 'IL3RA', column 'R1' (data row 1). "
+                              "Counts must be numbers")
+
+
+def test_prepare_writes_mapping_and_is_all_or_nothing(tmp_path):
+    counts = write(tmp_path / "c.tsv", "gene\tS-1\t2.b\nCD123\t10\t3\nENSG00000085563.15\t1\t7\nTCF4\t5\t2\n")
+    sheet = write(tmp_path / "s.tsv", "sample\tcondition\nS-1\tparental\n2.b\tresistant\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mapping.tsv").symlink_to("/dev/full")
+    with pytest.raises(RessigError, match=r"mapping.tsv: cannot write output"):
+        prepare_inputs(counts, sheet, out / "c.tsv", out / "s.tsv", out_mapping=out / "mapping.tsv")
+    assert sorted(p.name for p in out.iterdir()) == ["mapping.tsv"]
+    (out / "mapping.tsv").unlink()
+    prepare_inputs(counts, sheet, out / "c.tsv", out / "s.tsv", out_mapping=out / "mapping.tsv")
+    assert (out / "mapping.tsv").read_text() == (
+        "input_id\tmapped_id\thow\tnote\nCD123\tIL3RA\tcurated_alias\t\n"
+        "ENSG00000085563.15\tENSG00000085563\tensembl\t\nTCF4\tTCF4\tsymbol\t\n")

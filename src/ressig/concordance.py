@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._atomic import atomic_group
 from ._log import logger
 from .de import design_matrix
 from .errors import RessigError, input_error
@@ -719,6 +720,7 @@ def per_sample_table(protein: pd.DataFrame, normalized: pd.DataFrame, samples: p
 # --------------------------------------------------------------------------- file-level driver
 
 
+@atomic_group()  # every output of the step, or none
 def run_concordance(
     de_path: str | Path,
     normalized_path: str | Path,
@@ -732,7 +734,7 @@ def run_concordance(
     nonpositive: str = "error",
     **kwargs,
 ) -> list[Path]:
-    """Read inputs, compute the concordance table and write every output (nothing is written on error).
+    """Read inputs, compute the concordance table and write every output (all or none of them).
 
     Outputs in ``outdir``: ``concordance.tsv``, ``protein_wells.tsv`` (per well: value, background,
     log2 signal, origin), ``protein_samples.tsv`` (per sample protein and mRNA),

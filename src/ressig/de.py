@@ -457,16 +457,17 @@ def run_de(
 
 
 def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
-    """Write the DE table, normalised counts, VST matrix and size factors atomically."""
-    from ._atomic import write_table
+    """Write the DE table, normalised counts, VST matrix and size factors, all or none of them."""
+    from ._atomic import atomic_group, write_table
 
     outdir = Path(outdir)
-    return [
-        write_table(result.table, outdir / f"{result.name}.tsv"),
-        write_table(result.normalized, outdir / "normalized_counts.tsv"),
-        write_table(result.vst, outdir / "vst.tsv"),
-        write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
-    ]
+    with atomic_group():
+        return [
+            write_table(result.table, outdir / f"{result.name}.tsv"),
+            write_table(result.normalized, outdir / "normalized_counts.tsv"),
+            write_table(result.vst, outdir / "vst.tsv"),
+            write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
+        ]
 
 
 def read_de(path: str | Path) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_group
 from ._log import logger
 from .errors import RessigError
 from .genesets import GeneSet, coverage, read_gmts, safe_name, size_filter
@@ -248,6 +249,7 @@ def plot_enrichment(result: GseaResult, name: str, pheno_pos: str = "", pheno_ne
 # the step
 
 
+@atomic_group()  # every output of the step, or none
 def run_efflux(
     de_path: str | Path,
     expression_path: str | Path,
@@ -271,7 +273,7 @@ def run_efflux(
     Writes ``scores.tsv`` (long: set × sample with condition), ``separation.tsv`` (per set: mean
     score per condition and whether the conditions separate), ``gsea.tsv`` (all sets, tested and
     dropped), ``scores.png``, ``gsea_nes.png`` and ``enrichment/<set>.png`` for the efflux sets
-    and the ``top_n`` sets by FDR.
+    and the ``top_n`` sets by FDR. If writing any of them fails, none is left behind.
     """
     from ._atomic import save_figure, write_table
     from .de import read_de

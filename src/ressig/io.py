@@ -64,6 +64,9 @@ def delimiter_for(path: Path) -> str:
 def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     """Read a delimited text table with string cells and a clear error on any parse problem.
 
+    Lines whose first character is ``#`` are comments; a ``#`` anywhere else is data (a sample
+    named ``GEN2.2#P1``, a note ``flask #2``, an Excel ``#N/A``).
+
     Parameters
     ----------
     path
@@ -74,7 +77,9 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     path = Path(path)
     text = _read_text(path)
     sep = delimiter_for(path)
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    # comments are whole lines whose first character is '#'; a '#' anywhere else is data
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if not ln.startswith("#")]
+    lines = [ln for _, ln in numbered if ln.strip()]
     if not lines:
         raise input_error(path, f"{what} has only comment lines", "Add a header row and data rows")
     header = lines[0]
@@ -89,14 +94,16 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     dup = sorted({n for n in names if names.count(n) > 1 and n})
     if dup:
         raise input_error(path, f"{what} has duplicated column(s): {', '.join(dup)}", "Column names must be unique")
-    for lineno, fields in enumerate(csv.reader(text.splitlines(), delimiter=sep), start=1):
-        if fields and "".join(fields).strip() and not fields[0].startswith("#"):
+    rows = csv.reader((ln for _, ln in numbered), delimiter=sep)
+    for (lineno, _), fields in zip(numbered, rows, strict=False):
+        if fields and "".join(fields).strip():
             n = len(fields)
             if n != len(names):
                 raise input_error(path, f"cannot parse {what}: line {lineno} has {n} fields, the header has "
                                   f"{len(names)}", "Every row needs the same number of columns as the header")
+    body = "\n".join(ln for _, ln in numbered)
     try:
-        df = pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, comment="#", keep_default_na=False)
+        df = pd.read_csv(_io.StringIO(body), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise input_error(path, f"cannot parse {what}: {msg}",
@@ -284,6 +291,23 @@ def read_counts(
 ) -> pd.DataFrame:
     """Read raw counts in any supported format as a validated genes × samples integer table.
 
+    The same as :func:`read_counts_with_mapping` without the gene mapping report.
+    """
+    return read_counts_with_mapping(path, fmt, files=files, tx2gene=tx2gene, layer=layer,
+                                    duplicates=duplicates)[0]
+
+
+def read_counts_with_mapping(
+    path: str | Path | None = None,
+    fmt: str = "auto",
+    *,
+    files: Mapping[str, str | Path] | None = None,
+    tx2gene: str | Path | None = None,
+    layer: str | None = None,
+    duplicates: str = "error",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read raw counts in any supported format; return the validated table and the id mapping.
+
     Parameters
     ----------
     path
@@ -301,8 +325,10 @@ def read_counts(
 
     Returns
     -------
-    pandas.DataFrame
-        Genes × samples ``int64`` counts, gene ids harmonised, index named ``gene_id``.
+    (pandas.DataFrame, pandas.DataFrame)
+        Genes × samples ``int64`` counts, gene ids harmonised, index named ``gene_id``; and the
+        gene mapping report (``input_id, mapped_id, how, note``, one row per input row, see
+        :func:`ressig.genes.harmonise_gene_ids`).
     """
     if fmt not in COUNT_FORMATS:
         raise RessigError(f"unknown counts format {fmt!r}; use one of {', '.join(COUNT_FORMATS)}")
@@ -328,10 +354,10 @@ def read_counts(
     dup_samples = raw.columns[raw.columns.duplicated()]
     if len(dup_samples):
         raise input_error(source, f"duplicated sample column(s): {', '.join(map(str, dup_samples.unique()))}")
-    counts = harmonise_gene_ids(raw, source, duplicates)
+    counts, mapping = harmonise_gene_ids(raw, source, duplicates)
     counts = validate_counts(counts, source)
     logger.info("%s: read %d genes x %d samples (%s)", source, counts.shape[0], counts.shape[1], fmt)
-    return counts
+    return counts, mapping
 
 
 def check_sample_name(name: str, source: str | Path | None = None, row: int | None = None) -> str:
@@ -393,13 +419,16 @@ def prepare_inputs(
     tx2gene: str | Path | None = None,
     layer: str | None = None,
     duplicates: str = "error",
+    out_mapping: str | Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate counts + sample sheet and write the harmonised, aligned tables atomically.
+    """Validate counts + sample sheet and write the harmonised, aligned tables, all or none.
 
     For ``salmon``/``kallisto`` the sample sheet's ``counts`` column gives each sample's file
-    (relative paths are relative to the current directory).
+    (relative paths are relative to the current directory). ``out_mapping`` receives the gene
+    mapping report (which input id became which gene id, and how).
     """
-    from ._atomic import write_table
+    from ._atomic import atomic_group, write_table
+    from .genes import write_mapping_report
 
     sheet = read_sample_sheet(samples)
     files = None
@@ -408,8 +437,12 @@ def prepare_inputs(
             raise input_error(samples, f"counts.format {fmt} needs a 'counts' column with each sample's "
                               "quantification file")
         files = dict(sheet["counts"])
-    table = read_counts(counts, fmt, files=files, tx2gene=tx2gene, layer=layer, duplicates=duplicates)
+    table, mapping = read_counts_with_mapping(counts, fmt, files=files, tx2gene=tx2gene, layer=layer,
+                                              duplicates=duplicates)
     table = align_counts(table, sheet, counts_source=counts or fmt, sheet_source=samples)
-    write_table(table, out_counts)
-    write_table(sheet, out_samples)
+    with atomic_group():
+        write_table(table, out_counts)
+        write_table(sheet, out_samples)
+        if out_mapping is not None:
+            write_mapping_report(mapping, out_mapping)
     return table, sheet

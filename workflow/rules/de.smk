@@ -7,6 +7,7 @@ rule prepare_counts:
     output:
         counts="results/counts/counts.tsv",
         samples="results/counts/samples.tsv",
+        mapping="results/counts/gene_mapping.tsv",
     params:
         counts=opt("--counts", config["counts"].get("path")),
         fmt=config["counts"].get("format", "auto"),
@@ -27,7 +28,8 @@ rule prepare_counts:
     shell:
         "ressig prepare {params.counts} --samples {params.samples} --format {params.fmt} "
         "{params.tx2gene} {params.layer} --duplicates {params.duplicates} "
-        "--out-counts {output.counts} --out-samples {output.samples} > {log} 2>&1"
+        "--out-counts {output.counts} --out-samples {output.samples} --out-mapping {output.mapping} "
+        "> {log} 2>&1"
 
 
 rule de:

@@ -1,7 +1,8 @@
 """Read raw counts in any supported format plus the sample sheet; write validated, aligned tables.
 
-Gene ids are harmonised (Ensembl versions stripped, aliases mapped, duplicates refused or
-summed) and count columns are ordered as the sample sheet. Every step is logged.
+Gene ids are harmonised (Ensembl versions stripped, curated aliases of ids that are not approved
+symbols mapped, duplicates refused or summed) and count columns are ordered as the sample sheet.
+Every step is logged; ``--out-mapping`` writes which input id became which gene id, and how.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duplicates", choices=["error", "sum"], default="error", help="duplicated gene ids")
     p.add_argument("--out-counts", required=True, help="output genes x samples integer counts TSV")
     p.add_argument("--out-samples", required=True, help="output validated sample sheet TSV")
+    p.add_argument("--out-mapping", default=None,
+                   help="output gene mapping report TSV (input_id, mapped_id, how, note)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -28,4 +31,4 @@ def run(args: argparse.Namespace) -> None:
 
     prepare_inputs(counts=args.counts, samples=args.samples, fmt=args.format, tx2gene=args.tx2gene,
                    layer=args.layer, duplicates=args.duplicates, out_counts=args.out_counts,
-                   out_samples=args.out_samples)
+                   out_samples=args.out_samples, out_mapping=args.out_mapping)
