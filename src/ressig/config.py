@@ -144,7 +144,8 @@ def signature_name(treatment: str, reference: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    """One-line YAML for a value (quoted only when YAML needs it)."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).removesuffix("\n...\n").strip()
 
 
 def minimal_config(samples: str, counts: str, *, condition: str, reference: str, treatment: str,
@@ -154,3 +155,59 @@ def minimal_config(samples: str, counts: str, *, condition: str, reference: str,
                             reference=_flow(reference), treatment=_flow(treatment),
                             covariates=_flow(list(covariates)), name=signature_name(treatment, reference),
                             out=out)
+
+
+def init_config(counts: str | Path, samples: str | Path, *, condition: str = "condition",
+                reference: str | None = None, treatment: str | None = None,
+                covariates: Sequence[str] = (), out: str | Path = "config.yaml",
+                force: bool = False) -> Path:
+    """Check the counts and sample sheet, then write the minimal config for them to ``out``.
+
+    The inputs are read exactly as the workflow reads them (counts format detected, gene ids
+    harmonised, every sheet sample in the counts, design checked: levels, replicates, full rank).
+    With neither level given, ``parental``/``resistant`` are used when both occur; with one given,
+    the other is the remaining level.
+
+    Raises
+    ------
+    RessigError
+        One line naming the file and the problem (or ``out`` exists and ``force`` is false).
+    """
+    from ._atomic import write_text
+    from ._log import logger
+    from .de import build_metadata
+    from .errors import input_error
+    from .io import align_counts, read_counts, read_sample_sheet
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise input_error(out, "already exists", "Choose another --out or pass --force to overwrite it")
+    sheet = read_sample_sheet(samples)
+    if condition not in sheet.columns:
+        raise input_error(samples, f"sample sheet has no column {condition!r} (columns: {', '.join(sheet.columns)})",
+                          "Add it, or name the condition column with --condition")
+    levels = list(dict.fromkeys(sheet[condition]))
+    if reference is None and treatment is None and {"parental", "resistant"} <= set(levels):
+        reference, treatment = "parental", "resistant"
+    elif (reference is None) != (treatment is None) and len(levels) == 2:
+        given = reference if reference is not None else treatment
+        other = [lv for lv in levels if lv != given]
+        if given in levels:
+            reference, treatment = (given, other[0]) if reference is not None else (other[0], given)
+    for level, flag in ((reference, "--reference"), (treatment, "--treatment")):
+        if level is not None and level not in levels:
+            raise input_error(samples, f"{flag} {level!r} is not a level of column {condition!r} "
+                              f"(levels: {', '.join(levels)})", f"Use one of {', '.join(levels)}")
+    if reference is None or treatment is None:
+        raise input_error(samples, f"column {condition!r} has levels {', '.join(levels)}",
+                          "Name the reference (denominator) and treatment (numerator) levels with "
+                          "--reference and --treatment")
+    build_metadata(sheet, condition, reference, treatment, covariates, source=str(samples))
+    table = align_counts(read_counts(counts), sheet, counts_source=counts, sheet_source=samples)
+    text = minimal_config(str(samples), str(counts), condition=condition, reference=reference,
+                          treatment=treatment, covariates=covariates, out=str(out))
+    write_text(text, out)
+    n = sheet[condition].value_counts()
+    logger.info("%s: %d genes x %d samples; %s vs %s (%d vs %d samples)", counts, table.shape[0],
+                table.shape[1], treatment, reference, n[treatment], n[reference])
+    return out
