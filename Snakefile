@@ -7,7 +7,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The bundled demo applies only when no --configfile is given: a user config is complete on its
+# own, every key it leaves out is taken from the schema defaults (workflow/schemas), never from the demo.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/demo.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -17,6 +21,9 @@ include: "workflow/rules/concordance.smk"
 include: "workflow/rules/efflux.smk"
 include: "workflow/rules/signature.smk"
 include: "workflow/rules/score.smk"
+
+
+check_config_paths()
 
 
 rule all:

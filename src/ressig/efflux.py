@@ -25,7 +25,7 @@ import pandas as pd
 from ._atomic import atomic_group
 from ._log import logger
 from .errors import RessigError
-from .genesets import GeneSet, coverage, read_gmts, safe_name, size_filter
+from .genesets import GeneSet, coverage, match_ensembl_ids, read_gmts, safe_name, size_filter
 from .scoring import score_frame, signatures_from_genesets
 
 #: Columns of ``gsea.tsv`` (one row per gene set, tested ones first).
@@ -294,6 +294,7 @@ def run_efflux(
     if missing:
         raise RessigError(f"{expression_path}: sample(s) {', '.join(missing)} are not in the sample sheet {samples_path}")
 
+    sets = match_ensembl_ids(sets, expression.index.union(de.index))
     for name, row in coverage(sets, expression.index).iterrows():
         if row["n_found"] < row["n_genes"]:
             logger.info("gene set %s: %d of %d genes in the expression data", name, row["n_found"], row["n_genes"])

@@ -221,3 +221,38 @@ def size_filter(sets: Mapping[str, GeneSet] | Sequence[GeneSet], universe: Itera
         status.append(why)
     cov["status"] = status
     return cov
+
+
+def match_ensembl_ids(sets: Mapping[str, GeneSet], ids: Iterable[str]) -> dict[str, GeneSet]:
+    """Express the sets in the data's ids when the data use Ensembl gene ids.
+
+    Each set gene that is not itself one of ``ids`` is replaced by the data's Ensembl id(s) of that
+    symbol, if any (offline gene table, :func:`ressig.genes.load_gene_table`). Data ids that are not
+    Ensembl ids are never translated, so symbol-keyed data give the sets back unchanged. The
+    number of Ensembl ids matched is logged.
+    """
+    from .genes import load_gene_table
+
+    ids = [str(i) for i in ids]
+    present = set(ids)
+    table = load_gene_table()
+    by_symbol: dict[str, list[str]] = {}
+    for gene_id in ids:
+        symbol, how = table.lookup(gene_id)
+        if how == "ensembl":
+            by_symbol.setdefault(symbol, []).append(gene_id)
+    if not by_symbol:
+        return dict(sets)
+    out: dict[str, GeneSet] = {}
+    n_matched = 0
+    for name, gs in sets.items():
+        genes: list[str] = []
+        for g in gs.genes:
+            ens = [] if g in present else by_symbol.get(table.lookup(g)[0], [])
+            n_matched += len(ens)
+            genes.extend(ens or [g])  # unmatched genes stay, reported as missing
+        out[name] = GeneSet(gs.name, gs.description, tuple(dict.fromkeys(genes)), gs.source)
+    logger.info("gene sets matched to Ensembl gene ids of the data through the gene table: %d set genes found "
+                "as Ensembl ids (%d of %d data ids are Ensembl)", n_matched, sum(map(len, by_symbol.values())),
+                len(ids))
+    return out

@@ -1,14 +1,25 @@
 # Config and sample-sheet validation, shared values and the list of final targets.
 # Rule files register their final outputs with register_targets(); `rule all` asks for them.
+# The config is the user's --configfile alone (or the demo, config/demo.yaml, without one; see
+# the Snakefile): every key it leaves out takes its schema default, filled in here. Optional steps
+# (concordance, cohorts, ...) default to off and define/register their rules only when configured.
 import os
 
 from snakemake.utils import validate
 
+from ressig.config import check_config, check_paths, load_schema
 from ressig.de import contrast_name
 from ressig.io import read_sample_sheet
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+CONFIG_SCHEMA = "../schemas/config.schema.yaml"
+CONFIG_SOURCE = ", ".join(
+    os.path.relpath(p) for p in (workflow.overwrite_configfiles or ["config/demo.yaml"])
+)
+# one line naming the key (unknown, missing, wrong type) instead of a schema dump
+check_config(config, load_schema(workflow.source_path(CONFIG_SCHEMA)), CONFIG_SOURCE)
+# fill the schema defaults into every section (nested ones too)
+validate(config, schema=CONFIG_SCHEMA, set_default=True)
 
 SAMPLES = read_sample_sheet(config["samples"])
 validate(SAMPLES.reset_index(), schema="../schemas/samples.schema.yaml")
@@ -60,4 +71,17 @@ def design_args():
             opt("--covariates", DESIGN.get("covariates", [])),
             opt("--continuous", DESIGN.get("continuous", [])),
         ]
+    )
+
+
+def check_config_paths():
+    """Stop before any job if a configured input file neither exists nor is made by a rule.
+
+    Called by the Snakefile once every rule is defined (the demo cohorts are made by a rule).
+    """
+    check_paths(
+        config,
+        load_schema(workflow.source_path(CONFIG_SCHEMA)),
+        CONFIG_SOURCE,
+        produced=lambda path: any(r.is_producer(path) for r in workflow.rules),
     )
