@@ -15,7 +15,7 @@ from ressig.genesets import parse_gmt
 from ressig.io import read_counts, read_sample_sheet
 from ressig.signature import load_signature
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 #: Text that looks like tables: tabs, newlines, numbers, signs and odd characters are common.
 table_text = st.text(alphabet=st.sampled_from(list("\t\n,;.-+eE0123456789 abcGENSsample\"#\ufeff/\\é")),
                      max_size=300)

@@ -31,3 +31,10 @@ def input_error(path: str | Path | None, problem: str, fix: str | None = None) -
     if fix:
         msg = f"{msg.rstrip('.')}. {fix}"
     return RessigError(" ".join(msg.split()))
+
+
+#: Exceptions that third-party readers (pandas, h5py/anndata, pytximport, flowio) raise for a file
+#: that is malformed, truncated or not what it claims to be. Only these become "cannot read <file>"
+#: errors; anything else (TypeError, AttributeError, ImportError, ...) is a bug or a missing
+#: dependency and surfaces as such (see ``ressig.cli.main``).
+FILE_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError, IndexError, EOFError)

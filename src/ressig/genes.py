@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._log import logger
-from .errors import input_error
+from .errors import FILE_ERRORS, input_error
 
 _ENSEMBL_VERSIONED = re.compile(r"^(ENS[A-Z]*[GTP]\d{11})\.\d+(_PAR_Y)?$")
 
@@ -283,7 +283,7 @@ def load_gene_table(path: str | Path | None = None) -> GeneTable:
     body = "".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith("#"))
     try:
         table = pd.read_csv(io.StringIO(body), sep="\t", dtype=str, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a user-facing problem
+    except FILE_ERRORS as exc:  # pandas parse errors are ValueErrors
         raise input_error(p, f"cannot read gene table ({type(exc).__name__}: {exc})",
                           "Re-create it with resources/genes/make_gene_table.py") from None
     missing = {"symbol", "ensembl_ids", "aliases"} - set(table.columns)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._log import logger
-from .errors import RessigError, input_error
+from .errors import FILE_ERRORS, RessigError, input_error
 from .genes import harmonise_gene_ids
 
 COUNT_FORMATS = ("auto", "matrix", "featurecounts", "salmon", "kallisto", "h5ad")
@@ -251,7 +251,7 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str,
         )
     except RessigError:
         raise
-    except Exception as exc:  # pytximport raises a variety of types on malformed files
+    except FILE_ERRORS as exc:  # pytximport raises a variety of types on malformed files
         raise input_error(", ".join(map(str, files.values())),
                           f"pytximport could not read the {data_type} files: {exc}") from None
     mat = result.X.toarray() if hasattr(result.X, "toarray") else np.asarray(result.X)
@@ -270,7 +270,7 @@ def read_h5ad_counts(path: str | Path, layer: str | None = None) -> pd.DataFrame
         raise input_error(path, "file not found")
     try:
         adata = ad.read_h5ad(path)
-    except Exception as exc:
+    except FILE_ERRORS as exc:
         raise input_error(path, f"cannot read as .h5ad ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
                           "Check the file is a complete AnnData .h5ad file") from None
     if layer is not None and layer not in adata.layers:
