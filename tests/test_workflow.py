@@ -55,7 +55,7 @@ def test_user_config_with_unusual_names_and_no_covariates(tmp_path, small_experi
     counts.to_csv(work / "my_counts.csv")
     sheet = small_experiment.samples.assign(sample=lambda d: d["sample"].str.replace("GEN2.2-", "7.x-"))
     sheet.drop(columns=["batch"]).to_csv(work / "my_samples.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+    cfg = yaml.safe_load((work / "config/demo.yaml").read_text())
     cfg["samples"] = "my_samples.tsv"
     cfg["counts"]["path"] = "my_counts.csv"
     cfg["design"]["covariates"] = []
