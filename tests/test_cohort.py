@@ -413,7 +413,7 @@ def test_workflow_sharded_equals_unsharded(demo_run: Path, tmp_path: Path):
     """The workflow scores with scoring.shards: 2; the unsharded CLI gives the same bytes."""
     import yaml
 
-    cfg = yaml.safe_load((demo_run / "config/config.yaml").read_text())
+    cfg = yaml.safe_load((demo_run / "config/demo.yaml").read_text())
     assert cfg["scoring"]["shards"] >= 2
     sig = demo_run / "results/signature/GEN22_RESISTANCE.ressig.json"
     for cohort, inp in (("demo_bulk", "demo_bulk.tsv"), ("demo_sc", "demo_sc.h5ad")):

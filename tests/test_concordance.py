@@ -366,7 +366,7 @@ def test_cli_needs_exactly_one_protein_input(demo_run: Path, tmp_path: Path, cap
 @pytest.mark.workflow
 def test_rule_enabled_only_with_protein_input(tmp_path: Path, fcs_dir: Path) -> None:
     wd = copy_workflow(tmp_path / "wf")
-    cfg = (wd / "config/config.yaml").read_text()
+    cfg = (wd / "config/demo.yaml").read_text()
     off = cfg.replace("protein: resources/demo/protein.tsv", "protein: null")
     (wd / "off.yaml").write_text(off)
     dry = run_snakemake(wd, "-n", "--configfile", "off.yaml")

@@ -179,13 +179,13 @@ def test_config_genesets_files_reach_the_rule(tmp_path):
 
     wd = copy_workflow(tmp_path / "wf")
     (wd / "my.gmt").write_text("MINE\td\tABCB1\tABCG2\tABCC1\tABCC4\tABCC3\n")
-    cfg = (wd / "config/config.yaml").read_text()
+    cfg = (wd / "config/demo.yaml").read_text()
     cfg = cfg.replace("    - resources/genesets/ressig_curated.gmt\n",
                       "    - resources/genesets/ressig_curated.gmt\n    - my.gmt\n")
     assert "- my.gmt" in cfg
-    (wd / "config/config.yaml").write_text(cfg)
+    (wd / "config/demo.yaml").write_text(cfg)
     proc = run_snakemake(wd, "-n", "-p", "efflux")
     assert "--genesets resources/genesets/ressig_curated.gmt my.gmt" in proc.stdout
-    (wd / "config/config.yaml").write_text(cfg.replace("min_size: 5", "min_size: 0"))
+    (wd / "config/demo.yaml").write_text(cfg.replace("min_size: 5", "min_size: 0"))
     proc = run_snakemake(wd, "-n", "efflux", check=False)
     assert proc.returncode != 0 and "min_size" in proc.stdout + proc.stderr

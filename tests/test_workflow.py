@@ -1,12 +1,18 @@
-"""The real snakemake CLI on the bundled demo: outputs exist, planted truth recovered, reruns idempotent."""
+"""The real snakemake CLI: the bundled demo (planted truth recovered, reruns idempotent), user configs
+without the demo (real public data end to end), and config errors stopping before any job."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -52,35 +58,137 @@ def test_dry_run_after_complete_run_has_nothing_to_do(demo_run):
 
 
 def test_user_config_with_unusual_names_and_no_covariates(tmp_path, small_experiment):
-    """--configfile with the user's own sheet + counts (CSV, ids with dots/dashes/leading digits)."""
+    """A minimal --configfile (sheet, counts, design) with the user's own CSV and unusual sample names."""
     work = copy_workflow(tmp_path / "run")
     counts = small_experiment.counts.rename(columns=lambda s: s.replace("GEN2.2-", "7.x-"))
     counts.to_csv(work / "my_counts.csv")
     sheet = small_experiment.samples.assign(sample=lambda d: d["sample"].str.replace("GEN2.2-", "7.x-"))
     sheet.drop(columns=["batch"]).to_csv(work / "my_samples.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
-    cfg["samples"] = "my_samples.tsv"
-    cfg["counts"]["path"] = "my_counts.csv"
-    cfg["design"]["covariates"] = []
-    cfg["concordance"]["protein"] = None  # no protein measured for this experiment
-    cfg["cohorts"] = {}
-    (work / "my.yaml").write_text(yaml.safe_dump(cfg))
+    (work / "my.yaml").write_text("samples: my_samples.tsv\ncounts: {path: my_counts.csv}\n"
+                                  "design: {reference: parental, treatment: resistant}\n")
     run_snakemake(work, "results/de/resistant_vs_parental.tsv", "--configfile", "my.yaml")
     de = pd.read_csv(work / "results/de/resistant_vs_parental.tsv", sep="\t", index_col=0)
     assert de.loc["ABCB1", "padj"] < 1e-10
     assert (work / "results/counts/counts.tsv").read_text().splitlines()[0].split("\t")[1] == "7.x-P1"
 
 
+# a complete, valid user config on the demo data; each case below breaks one thing
+_VALID = {"samples": "config/samples.tsv", "counts": {"path": "resources/demo/counts.tsv"},
+          "design": {"reference": "parental", "treatment": "resistant"}}
+_DOCS = "(see config/README.md)"
+_PATH_FIX = "Fix the path (relative paths are relative to the directory snakemake runs in)"
+
+
 @pytest.mark.parametrize(("bad", "expected"), [
-    ("de:\n  alpha: 2\n", "alpha"),  # out of range
-    ("de:\n  shrink: maybe\n", "shrink"),  # wrong type
-    ("counts:\n  path: resources/demo/counts.tsv\n  format: excel\n", "excel"),  # not an allowed value
-    ("de:\n  alpah: 0.1\n", "alpah"),  # unknown (misspelt) key
+    ({"de": {"alpha": 2}}, f"bad.yaml: config key de.alpha: 2 is greater than or equal to the maximum of 1 {_DOCS}"),
+    ({"de": {"shrink": "maybe"}}, f"bad.yaml: config key de.shrink: 'maybe' is not of type 'boolean' {_DOCS}"),
+    ({"counts": {"path": "resources/demo/counts.tsv", "format": "excel"}},
+     "bad.yaml: config key counts.format: 'excel' is not one of ['auto', 'matrix', 'featurecounts', 'salmon', "
+     f"'kallisto', 'h5ad'] {_DOCS}"),
+    ({"de": {"alpah": 0.1}},  # unknown (misspelt) key
+     "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes. "
+     "Fix the spelling or remove it (every key is documented in config/README.md)"),
+    ({"cohort": {"x": {"path": "x.tsv"}}},  # unknown top-level key
+     "bad.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, genesets, "
+     "efflux, signature, scoring, cohorts. Fix the spelling or remove it (every key is documented in "
+     "config/README.md)"),
+    ({"counts": {"path": "data/nope.tsv"}}, f"bad.yaml: file not found: counts.path = data/nope.tsv. {_PATH_FIX}"),
+    ({"genesets": {"files": ["resources/genesets/ressig_curated.gmt", "my.gmt"]},
+      "cohorts": {"pts": {"path": "pts.tsv"}}},
+     f"bad.yaml: file not found: genesets.files.1 = my.gmt; cohorts.pts.path = pts.tsv. {_PATH_FIX}"),
 ])
 def test_invalid_config_stops_before_any_job(tmp_path, bad, expected):
-    """Config errors (bad-input corpus, category config) are caught by the schema at parse time."""
+    """Config errors (bad-input corpus, category config): one line naming the key or path, at parse time."""
     work = copy_workflow(tmp_path / "run")
-    (work / "bad.yaml").write_text(bad)
+    (work / "bad.yaml").write_text(yaml.safe_dump({**_VALID, **bad}, sort_keys=False))
     proc = run_snakemake(work, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr and not (work / "results").exists()
+    assert expected in (proc.stdout + proc.stderr).splitlines(), proc.stderr[-3000:]
+    assert not (work / "results").exists()
+
+
+# Real public data (Marioni et al. 2008, kidney vs liver, 3 vs 3 in two sequencing runs; Ensembl ids;
+# tests/fixtures/marioni_small with R DESeq2 1.38 results) run with a short user config: no protein,
+# no cohorts, so nothing of the demo may be created.
+REAL_CONFIG = """\
+# kidney vs liver RNA-seq (Marioni et al. 2008): Ensembl ids, no protein data, no cohorts
+samples: data/samples.tsv
+counts:
+  path: data/counts.tsv.gz
+design:
+  condition: condition
+  reference: Kidney
+  treatment: Liver
+  covariates: [run]
+signature:
+  name: LIVER_VS_KIDNEY
+  version: 0.1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> Path:
+    work = copy_workflow(tmp_path_factory.mktemp("real_run"))
+    shutil.copytree(REPO / "tests/fixtures/marioni_small", work / "data")
+    (work / "my.yaml").write_text(REAL_CONFIG)
+    run_snakemake(work, "--configfile", "my.yaml")
+    return work
+
+
+def test_real_data_config_is_short():
+    assert len(REAL_CONFIG.splitlines()) == 12
+
+
+def test_real_data_de_matches_r_deseq2(real_run):
+    de = pd.read_csv(real_run / "results/de/Liver_vs_Kidney.tsv", sep="\t", index_col=0)
+    r = pd.read_csv(REPO / "tests/fixtures/marioni_small/deseq2_results.tsv.gz", sep="\t", index_col=0)
+    assert len(de) == 3000 and int(de["tested"].sum()) == len(r) == 1971
+    both = de.loc[r.index]
+    assert np.corrcoef(both["log2FoldChange"], r["log2FoldChange"])[0, 1] > 0.999
+    ours, theirs = set(both.index[both["padj"] < 0.05]), set(r.index[r["padj"] < 0.05])
+    assert len(ours & theirs) / len(ours | theirs) >= 0.98
+
+
+def test_real_data_efflux_scores_use_ensembl_matched_genes(real_run):
+    from ressig.genes import map_to_symbols
+    from ressig.genesets import read_gmt
+
+    scores = pd.read_csv(real_run / "results/efflux/scores.tsv", sep="\t")
+    abc = scores[scores["signature"] == "HGNC_ABC_TRANSPORTERS"].set_index("sample")
+    assert sorted(abc.index) == sorted(pd.read_csv(real_run / "data/samples.tsv", sep="\t")["sample"])
+    # genes of the set present in the counts, found independently through the gene table
+    counts = pd.read_csv(real_run / "results/counts/counts.tsv", sep="\t", index_col=0)
+    symbols, _ = map_to_symbols(counts.index)
+    abc_genes = set(read_gmt(REPO / "resources/genesets/ressig_curated.gmt")["HGNC_ABC_TRANSPORTERS"].genes)
+    n_present = len(set(symbols) & abc_genes)
+    assert n_present == 8
+    assert (abc["n_genes_used"] == n_present).all() and abc["score"].notna().all()
+    gsea = pd.read_csv(real_run / "results/efflux/gsea.tsv", sep="\t", index_col=0)
+    assert gsea.loc["HGNC_ABC_TRANSPORTERS", "status"] == "tested"
+    assert gsea.loc["HGNC_ABC_TRANSPORTERS", "n_in_ranking"] == 8
+
+
+def test_real_data_frozen_signature_follows_the_rules(real_run):
+    from ressig.signature import load_signature
+
+    art = real_run / "results/signature/LIVER_VS_KIDNEY.ressig.json"
+    sig = json.loads(art.read_text())
+    load_signature(art)  # checksum and schema verified
+    assert sig["name"] == "LIVER_VS_KIDNEY" and sig["version"] == "0.1.0"
+    assert sig["derivation"]["contrast"] == {"condition": "condition", "reference": "Kidney", "treatment": "Liver"}
+    de = pd.read_csv(real_run / "results/de/Liver_vs_Kidney.tsv", sep="\t", index_col=0)
+    lfc = de["log2FoldChange_shrunk"]
+    ok = (de["padj"] <= 0.05) & (lfc.abs() >= 1.0) & (de["baseMean"] >= 10)
+    for direction, sign in (("up", 1), ("down", -1)):
+        expected = set(lfc[ok & (np.sign(lfc) == sign)].abs().nlargest(200).index)
+        assert {g["gene"] for g in sig["genes"][direction]} == expected, direction
+        assert len(expected) == 200  # kidney vs liver: more than max_genes pass in each direction
+
+
+def test_real_data_creates_no_demo_artefact(real_run):
+    for path in ("results/cohorts", "results/scores", "results/concordance", "logs/simulate_cohorts.log",
+                 "logs/concordance.log", "logs/score", "results/signature/GEN22_RESISTANCE.ressig.json"):
+        assert not (real_run / path).exists(), path
+    assert sorted(p.name for p in (real_run / "results").iterdir()) == ["counts", "de", "efflux", "qc", "signature"]
+    proc = run_snakemake(real_run, "-n", "--configfile", "my.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -1,6 +1,6 @@
 # Signature step: derive up/down genes from the DE table and freeze them as a versioned artefact.
 SIG_CFG = config.get("signature", {})
-SIG_NAME = SIG_CFG.get("name", "GEN22_RESISTANCE")
+SIG_NAME = SIG_CFG["name"]  # schema default filled in common.smk
 SIG_JSON = f"results/signature/{SIG_NAME}.ressig.json"
 
 
