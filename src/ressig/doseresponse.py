@@ -34,9 +34,10 @@ optimum and ``σ̂² = RSS / (n − p)``, exponentiated (so the CI is asymmetric
 
 An IC50 is **not estimable** (``ic50`` empty, ``ic50_report`` says why) when the curve shows
 no dose response (extra-sum-of-squares F test of the 4PL against a flat line, p ≥ 0.05), when
-there are fewer distinct positive concentrations than free parameters, or when the fitted
-IC50 lies outside the tested range (reported as ``> max dose`` or ``< min dose`` — never
-extrapolated silently).
+there are fewer distinct positive concentrations than free parameters, when the fitted IC50
+lies outside the tested range (reported as ``> max dose`` or ``< min dose`` — never
+extrapolated silently), or when its 95% CI reaches more than 10× beyond the tested range
+(the data do not identify it, e.g. noise around a flat line that the F test lets through).
 
 Shifts
 ------
@@ -267,6 +268,12 @@ class Fit:
         return math.exp(self.log_ic50) if self.estimable else math.nan
 
 
+def _ci_within(f: Fit, factor: float) -> bool:
+    """Whether the delta-method 95% CI of IC50 stays within ``factor`` x the tested dose range."""
+    q = float(stats.t.ppf(0.975, f.df)) * f.se_log_ic50
+    return bool(f.log_ic50 - q > math.log(f.min_dose / factor) and f.log_ic50 + q < math.log(f.max_dose * factor))
+
+
 def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | None = None,
             fix_bottom: float | None = None, alpha: float = 0.05, include_zero: bool = True) -> Fit:
     """Fit the 4PL model (see the module docstring).
@@ -361,6 +368,10 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
         f.note = f"curve is past its midpoint at the lowest dose (fitted IC50 {ic50:.3g} < min dose)"
     elif not np.isfinite(f.se_log_ic50):
         f.report, f.note = "not estimable", "IC50 standard error not estimable (singular Jacobian)"
+    elif not _ci_within(f, 10.0):
+        f.report = "not estimable"
+        f.note = (f"IC50 not identified by the data: its 95% CI reaches more than 10x beyond the tested range "
+                  f"(fitted IC50 {ic50:.3g}, SE of log IC50 {f.se_log_ic50:.3g})")
     else:
         f.estimable = True
         f.report = f"{ic50:.4g}"
