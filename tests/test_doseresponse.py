@@ -69,6 +69,9 @@ def test_demo_plate_recovers_planted_resistance_and_reversal() -> None:
     assert fr["ci_low"] < 40 < fr["ci_high"] and fr["p"] < 1e-10
     assert rev["ci_low"] < 20 < rev["ci_high"] and rev["p"] < 1e-10
     assert ctrl["ci_low"] < 1 < ctrl["ci_high"] and ctrl["p"] > 0.05
+    # the numbers quoted in README.md
+    assert [round(fr["fold"]), round(fr["ci_low"]), round(fr["ci_high"])] == [38, 28, 52]
+    assert [round(rev["fold"]), round(rev["ci_low"]), round(rev["ci_high"])] == [18, 13, 25]
 
 
 # --------------------------------------------------------------------------- independent computations
