@@ -260,3 +260,20 @@ def test_demo_workflow_evidence(demo_run: Path) -> None:
     assert rev["call"] == "reversed" and float(rev["ci_low"]) < 20 < float(rev["ci_high"])
     for f in ("ic50.tsv", "shift.tsv", "dye.tsv", "curves.png"):
         assert (demo_run / "results/functional" / f).stat().st_size > 0
+
+
+def test_dye_from_fcs_files_equals_table(tmp_path: Path) -> None:
+    """FCS dye input (gated median through the protein FCS reader) gives the same result as the MFI table."""
+    from test_concordance import write_fcs
+
+    dye = simulate_dye(seed=12, wells=1)
+    rows = ["sample\tcondition\tinhibitor\tfile"]
+    for i, r in dye.iterrows():
+        f = write_fcs(tmp_path / f"w{i}.fcs", float(r["value"]), 100.0)
+        rows.append(f"{r['sample']}\t{r['condition']}\t{r['inhibitor']}\t{f}")
+    (tmp_path / "dye_fcs.tsv").write_text("\n".join(rows) + "\n")
+    from_fcs = D.read_dye_fcs(tmp_path / "dye_fcs.tsv", "PE-A", {"FSC-A": [1000, 1e6]})
+    assert from_fcs["value"].to_numpy() == pytest.approx(dye["value"].to_numpy(), rel=1e-6)  # FCS stores float32
+    a = D.dye_retention(from_fcs)
+    b = D.dye_retention(D.validate_dye(dye.astype(str)))
+    assert a["log2_ratio"].to_numpy() == pytest.approx(b["log2_ratio"].to_numpy(), abs=1e-6)
