@@ -254,6 +254,8 @@ def test_demo_workflow_evidence(demo_run: Path) -> None:
     summary = ev[ev["level"] == "summary"].set_index("mechanism")
     assert summary.loc["efflux", "call"] == "supported at mRNA, protein, function level"
     assert summary.loc["antigen loss", "call"] == "post-transcriptional loss"
+    ant = ev[ev["mechanism"] == "antigen loss"].set_index("level")
+    assert ant.loc["mRNA", "supports"] == "context" and ant.loc["protein", "supports"] == "yes"
     eff = ev[ev["mechanism"] == "efflux"].set_index("level")
     assert eff.loc["mRNA", "call"] == "up" and eff.loc["protein", "call"] == "up"
     rev = ev[ev["evidence"] == "reversal of PVEK by zosuquidar in resistant"].iloc[0]

@@ -726,7 +726,8 @@ def evidence_table(de: pd.DataFrame, concordance: pd.DataFrame | None = None, sh
     Efflux: transporter mRNA (DE), protein (concordance), function (reversal of the IC50 by the
     inhibitor in treatment cells, and the dye-retention ratio of ratios). ``supports`` is
     ``yes``/``no``/``unknown`` for the lines that test the mechanism, ``context``/``control``
-    for the others. Antigen loss: target mRNA and protein and their concordance call.
+    for the others. Antigen loss: target protein (tests the loss), target mRNA (context:
+    transcriptional vs post-transcriptional) and their concordance call.
     """
     rows = [_mrna_row("efflux", de, efflux_gene, "up", alpha), _protein_row("efflux", concordance, efflux_marker, "up"),
             *_shift_rows(shift, treatment, alpha), *_dye_rows(dye, alpha)]
@@ -742,6 +743,8 @@ def evidence_table(de: pd.DataFrame, concordance: pd.DataFrame | None = None, sh
                     supports="yes" if shown else "no", detail=f"{len(shown)} of 3 levels support"))
     ant = [_mrna_row("antigen loss", de, antigen_gene, "down", alpha),
            _protein_row("antigen loss", concordance, antigen_marker, "down")]
+    # the target's mRNA tells transcriptional from post-transcriptional loss; it does not test the loss itself
+    ant[0]["supports"] = "context"
     if concordance is not None and antigen_marker in set(concordance["marker"]):
         c = concordance.set_index("marker").loc[antigen_marker]
         ant.append(_ev("antigen loss", "summary", f"{antigen_marker} vs {c['gene']} concordance", "call",
