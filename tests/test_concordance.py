@@ -16,6 +16,7 @@ from scipy import stats
 
 from conftest import REPO, copy_workflow, run_snakemake
 from ressig import concordance as C
+from ressig import protein as P
 from ressig.cli import main
 from ressig.de import read_de, run_de
 from ressig.errors import RessigError
@@ -26,8 +27,8 @@ SAMPLES = [f"GEN2.2-{a}{i}" for a in "PR" for i in (1, 2, 3)]
 
 
 def _protein(df: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    table = C.validate_protein_table(df.astype(str), None, list(samples.index))
-    return C.per_sample_protein(C.well_signals(table))
+    table = P.validate_protein_table(df.astype(str), None, list(samples.index))
+    return P.per_sample_protein(P.well_signals(table))
 
 
 def _row(result: pd.DataFrame, marker: str) -> pd.Series:
@@ -240,7 +241,7 @@ GOOD = "sample\tmarker\tvalue\tisotype\treplicate\nGEN2.2-P1\tCD123\t1200\t200\t
 def test_bad_protein_table_one_line_error(tmp_path: Path, text: str, expected: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(RessigError) as err:
-        C.well_signals(C.read_protein_table(path, SAMPLES), source=path)
+        P.well_signals(P.read_protein_table(path, SAMPLES), source=path)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(str(path))
     assert re.search(expected, msg), msg
@@ -248,9 +249,9 @@ def test_bad_protein_table_one_line_error(tmp_path: Path, text: str, expected: s
 
 def test_nonpositive_clip_is_explicit(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD + "GEN2.2-P3\tCD123\t150\t200\t1\n")
-    wells = C.well_signals(C.read_protein_table(path, SAMPLES), nonpositive="clip", source=path)
+    wells = P.well_signals(P.read_protein_table(path, SAMPLES), nonpositive="clip", source=path)
     assert wells["signal"].tolist() == [1000.0, 890.0, 1.0] and wells["log2_signal"].iat[2] == 0.0
-    table = C.read_protein_table(_write(tmp_path, "sample\tmarker\tvalue\nGEN2.2-P1\tCD123\t8\n"), SAMPLES)
+    table = P.read_protein_table(_write(tmp_path, "sample\tmarker\tvalue\nGEN2.2-P1\tCD123\t8\n"), SAMPLES)
     assert table[["background", "replicate"]].iloc[0].tolist() == [0.0, "1"]
 
 
@@ -302,11 +303,11 @@ def _fcs_args(fcs_dir: Path) -> list[str]:
 
 
 def test_fcs_medians_and_calls(demo_run: Path, fcs_dir: Path, tmp_path: Path) -> None:
-    ev = C.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
+    ev = P.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
     assert ev.data.shape == (1401, 4) and ev.pns[2] == "CD123-PE"
-    assert C.fcs_median(ev, "PE-A", GATE) == (12400.0, 1001)
-    assert C.fcs_median(ev, "CD123-PE", GATE)[0] == 12400.0  # $PnS name works too
-    assert C.fcs_median(ev, "PE-A", None, min_events=1)[0] > 12400.0  # debris shifts the ungated median
+    assert P.fcs_median(ev, "PE-A", GATE) == (12400.0, 1001)
+    assert P.fcs_median(ev, "CD123-PE", GATE)[0] == 12400.0  # $PnS name works too
+    assert P.fcs_median(ev, "PE-A", None, min_events=1)[0] > 12400.0  # debris shifts the ungated median
     out = tmp_path / "out"
     assert _cli(demo_run, out, *_fcs_args(fcs_dir)) == 0
     wells = pd.read_csv(out / "protein_wells.tsv", sep="\t").set_index(["marker", "sample"])
@@ -337,12 +338,12 @@ def test_corrupt_fcs_clear_error_no_output(demo_run: Path, fcs_dir: Path, tmp_pa
 
 
 def test_fcs_missing_channel_and_sparse_gate(fcs_dir: Path) -> None:
-    ev = C.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
+    ev = P.read_fcs(fcs_dir / "GEN2.2-P1.fcs")
     with pytest.raises(RessigError, match=r"FCS file has no channel 'FITC-A' \(channels: FSC-A, SSC-A, PE-A "
                                           r"\(CD123-PE\), APC-A \(P-gp-APC\)\)"):
-        C.fcs_median(ev, "FITC-A", GATE)
+        P.fcs_median(ev, "FITC-A", GATE)
     with pytest.raises(RessigError, match=r"only 0 of 1401 events inside the scatter gate"):
-        C.fcs_median(ev, "PE-A", {"FSC-A": [0, 10]})
+        P.fcs_median(ev, "PE-A", {"FSC-A": [0, 10]})
 
 
 # --------------------------------------------------------------------------- CLI + workflow wiring

@@ -15,7 +15,7 @@ from ressig.simulate import PLANTED_NAMED, simulate_experiment
 def test_shipped_demo_is_reproducible(tmp_path):
     subprocess.run([sys.executable, "-m", "ressig", "-q", "simulate", "--outdir", str(tmp_path),
                     "--genesets-dir", str(REPO / "resources/genesets")], check=True, timeout=300)
-    for name in ["counts.tsv", "protein.tsv", "truth.tsv"]:
+    for name in ["counts.tsv", "protein.tsv", "truth.tsv", "plate.tsv", "dye.tsv"]:
         assert (tmp_path / name).read_bytes() == (REPO / "resources/demo" / name).read_bytes(), name
     assert (tmp_path / "samples.tsv").read_bytes() == (REPO / "config/samples.tsv").read_bytes()
 

@@ -310,3 +310,80 @@ def write_demo_cohorts(truth_path: str | Path, outdir: str | Path, seed: int = 2
         adata.write_h5ad(tmp, compression="gzip")
     files["sc"] = outdir / "demo_sc.h5ad"
     return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo functional assays (own seeds; the experiment above is unchanged)
+# ---------------------------------------------------------------------------------------------
+
+#: Planted viability curves (condition, inhibitor) -> IC50 (nM) of the ADC: 40x resistance,
+#: reversed 20x by zosuquidar in resistant cells; zosuquidar does not shift parental cells.
+PLATE_TRUTH: dict[tuple[str, str], float] = {
+    ("parental", "none"): 0.1,
+    ("parental", "zosuquidar"): 0.1,
+    ("resistant", "none"): 4.0,
+    ("resistant", "zosuquidar"): 0.2,
+}
+PLATE_HILL, PLATE_TOP, PLATE_BOTTOM = 1.2, 1.0, 0.05
+#: Nine doses (nM), 4-fold dilutions bracketing every planted IC50 by >= 1.5 decades.
+PLATE_DOSES = tuple(round(0.002 * 4.0 ** k, 6) for k in range(9))
+#: Dye retention truth: (condition, inhibitor) -> rhodamine 123 MFI.
+DYE_TRUTH = {("parental", "none"): 6000.0, ("parental", "zosuquidar"): 6600.0,
+             ("resistant", "none"): 900.0, ("resistant", "zosuquidar"): 5400.0}
+
+
+def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int = 3,
+                   truth: dict[tuple[str, str], float] | None = None, drug: str = "PVEK",
+                   doses: tuple[float, ...] = PLATE_DOSES, hill: float = PLATE_HILL, raw: bool = True) -> pd.DataFrame:
+    """Simulate a viability plate: 4PL curves per (condition, inhibitor) with known IC50s.
+
+    Each replicate *r* is a culture ``GEN2.2-P<r>``/``GEN2.2-R<r>`` with one well per dose and
+    three untreated (concentration 0) wells per inhibitor. Viability fractions get additive
+    Gaussian noise of sd ``noise`` (fraction of the untreated signal). With ``raw`` (demo) the
+    plate holds luminescence: ``blank + (untreated − blank) · fraction`` (untreated 50000,
+    blank 500, plus three blank wells; a luminometer reads >= 0, so clipped at 0); otherwise ``response`` is the noisy fraction itself.
+    """
+    rng = np.random.default_rng(seed)
+    truth = PLATE_TRUTH if truth is None else truth
+    untreated, blank = 50000.0, 500.0
+    rows = []
+    for (cond, inh), ic50 in truth.items():
+        for r in range(1, n_replicates + 1):
+            sample = f"GEN2.2-{'P' if cond == 'parental' else 'R'}{r}"
+            for j, x in enumerate((0.0, 0.0, 0.0, *doses)):
+                frac = PLATE_BOTTOM + (PLATE_TOP - PLATE_BOTTOM) / (1.0 + (x / ic50) ** hill) if x > 0 else 1.0
+                y = frac + float(rng.normal(0.0, noise))
+                rows.append({"sample": sample, "condition": cond, "drug": drug, "inhibitor": inh,
+                             "concentration": x, "replicate": j + 1 if x == 0 else 1,
+                             "response": round(max(blank + (untreated - blank) * y, 0.0), 1) if raw
+                             else round(y, 5)})
+    plate = pd.DataFrame(rows)
+    if raw:
+        blanks = pd.DataFrame({"sample": "blank", "condition": "", "drug": "", "inhibitor": "", "concentration": 0.0,
+                               "replicate": [1, 2, 3], "response": np.round(blank + rng.normal(0, 50, 3), 1)})
+        plate = pd.concat([plate.assign(type="treated"), blanks.assign(type="blank")], ignore_index=True)
+    return plate
+
+
+def simulate_dye(seed: int = 20261127, n_per_group: int = 3, wells: int = 2, sample_sd: float = 0.15,
+                 well_sd: float = 0.08) -> pd.DataFrame:
+    """Simulate a rhodamine 123 retention assay (MFI ± zosuquidar, :data:`DYE_TRUTH`), log-normal noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cond in ("parental", "resistant"):
+        for r in range(1, n_per_group + 1):
+            sample = f"GEN2.2-{'P' if cond == 'parental' else 'R'}{r}"
+            culture = float(rng.normal(0.0, sample_sd))
+            for inh in ("none", "zosuquidar"):
+                for w in range(1, wells + 1):
+                    v = DYE_TRUTH[(cond, inh)] * np.exp(culture + rng.normal(0.0, well_sd))
+                    rows.append({"sample": sample, "condition": cond, "inhibitor": inh, "value": round(float(v), 1),
+                                 "replicate": w})
+    return pd.DataFrame(rows)
+
+
+def write_functional_demo(outdir: str | Path) -> dict[str, Path]:
+    """Write the demo ``plate.tsv`` (raw luminescence) and ``dye.tsv`` with their default seeds."""
+    outdir = Path(outdir)
+    return {"plate": write_table(simulate_plate(), outdir / "plate.tsv", index=False),
+            "dye": write_table(simulate_dye(), outdir / "dye.tsv", index=False)}

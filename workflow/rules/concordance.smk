@@ -4,7 +4,7 @@
 # table stops the run before the DE step.
 import shlex
 
-from ressig.concordance import fcs_files, read_fcs_table, read_protein_table
+from ressig.protein import fcs_files, read_fcs_table, read_protein_table
 
 CONC = config.get("concordance") or {}
 CONC_FCS = CONC.get("fcs") or {}

@@ -1,0 +1,780 @@
+"""Functional evidence: viability dose–response (IC50 shift, reversal by a P-gp inhibitor) and dye efflux.
+
+Dose–response input
+-------------------
+A tidy **plate table** (TSV/CSV): ``sample``, ``condition``, ``drug``, ``inhibitor``,
+``concentration``, ``response``, optional ``replicate`` and optional ``type`` (``treated``,
+the default, or ``blank`` for medium-only wells). ``inhibitor`` is empty, ``none`` or ``-``
+for no inhibitor. ``concentration`` is in any one unit (≥ 0); rows at concentration 0 are
+the **untreated** (vehicle, or inhibitor-alone) controls.
+
+Normalisation (stated in ``ic50.tsv``):
+
+* ``controls`` (default; raw signal such as luminescence): per (sample, drug, inhibitor)
+  ``response = (signal − mean blank) / (mean untreated − mean blank)``, where the blank mean
+  is over all ``blank`` wells of the table (0 without any) and the untreated wells are that
+  sample's concentration-0 wells *with the same inhibitor* (so inhibitor toxicity is divided
+  out). A group without untreated wells is an error. Raw signals must be ≥ 0.
+* ``none``: ``response`` already is a viability fraction (1 = untreated); it may dip slightly
+  below 0 by noise.
+
+Concentration-0 wells anchor the normalisation and are also points of the fit (there the model
+equals ``top``), so untreated wells inform the top plateau.
+
+Fit
+---
+Per (condition, drug, inhibitor), over all samples and replicates, the four-parameter
+log-logistic model ``y = bottom + (top − bottom) / (1 + (x / IC50)^hill)`` is fitted by
+bounded least squares (:func:`scipy.optimize.least_squares`, trust-region reflective, a
+start at the best point of a deterministic grid) in the parameters ``log IC50, hill, top, bottom``; ``top``
+and/or ``bottom`` may be fixed. IC50 is the inflection (relative) IC50: the concentration
+halfway between ``top`` and ``bottom``. Its 95% CI is the **delta method on log IC50**:
+``log IC50 ± t(0.975, n − p) · SE`` with ``SE² = σ̂² [(JᵀJ)⁻¹]`` from the Jacobian at the
+optimum and ``σ̂² = RSS / (n − p)``, exponentiated (so the CI is asymmetric on the linear scale).
+
+An IC50 is **not estimable** (``ic50`` empty, ``ic50_report`` says why) when the curve shows
+no dose response (extra-sum-of-squares F test of the 4PL against a flat line, p ≥ 0.05), when
+there are fewer distinct positive concentrations than free parameters, when the fitted IC50
+lies outside the tested range (reported as ``> max dose`` or ``< min dose`` — never
+extrapolated silently), or when its 95% CI reaches more than 10× beyond the tested range
+(the data do not identify it, e.g. noise around a flat line that the F test lets through).
+
+Shifts
+------
+**Fold resistance** = IC50(treatment) / IC50(reference) per (drug, inhibitor); **reversal** =
+IC50(no inhibitor) / IC50(inhibitor) per (condition, drug, inhibitor). Both are computed on the
+log scale from two independent fits: ``SE = √(SE₁² + SE₂²)``, Welch–Satterthwaite df, t-based
+95% CI and two-sided p-value for "fold = 1".
+
+Dye efflux
+----------
+A **dye table**: ``sample``, ``condition``, ``inhibitor``, ``value`` (MFI of rhodamine 123,
+calcein, ...; > 0) and optional ``replicate``; or FCS files (``sample``, ``condition``,
+``inhibitor``, ``file``, optional ``replicate``) summarised by the median of one channel in a
+gate with the readers of :mod:`ressig.protein`. Per well ``log2(value)``; per sample and
+inhibitor the mean over replicate wells; every sample must be measured with and without the
+inhibitor. The per-sample log2 **retention ratio** ``d = log2 MFI(+inhibitor) − log2
+MFI(−inhibitor)`` is summarised per condition (mean, t-based CI) and compared treatment vs
+reference with the protein linear model of :func:`ressig.concordance.protein_effect`
+(``d ~ condition``, OLS), i.e. the ratio of retention ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ._log import logger
+from .errors import RessigError, input_error
+
+PLATE_COLUMNS = ("sample", "condition", "drug", "inhibitor", "concentration", "response")
+DYE_COLUMNS = ("sample", "condition", "inhibitor", "value")
+NO_INHIBITOR = "none"
+NORMALISATIONS = ("controls", "none")
+IC50_COLUMNS = [
+    "condition", "drug", "inhibitor", "ic50", "ic50_ci_low", "ic50_ci_high", "ic50_report", "estimable",
+    "hill", "top", "bottom", "log10_ic50", "se_log10_ic50", "n_points", "n_concentrations", "min_dose",
+    "max_dose", "sigma", "df", "flat_p", "converged", "note", "normalisation", "ci_method",
+]
+SHIFT_COLUMNS = [
+    "effect", "drug", "condition", "inhibitor", "numerator", "denominator", "fold", "ci_low", "ci_high",
+    "fold_report", "log2_fold", "se_log2_fold", "df", "p", "estimable", "note",
+]
+CI_METHOD = "delta method on log IC50, t(n - p)"
+
+
+def _norm_inhibitor(s: pd.Series) -> pd.Series:
+    s = s.astype(str).str.strip()
+    return s.where(~s.str.lower().isin({"", "none", "-", "na", "n/a", "no", "vehicle"}), NO_INHIBITOR)
+
+
+def _numbers(df: pd.DataFrame, col: str, path: str | Path | None, what: str) -> np.ndarray:
+    raw = df[col].astype(str).str.strip()
+    num = pd.to_numeric(raw, errors="coerce")
+    bad = num.isna() | ~np.isfinite(num.fillna(0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        shown = raw.iat[i] or "(empty)"
+        raise input_error(path, f"non-numeric {col!r} value {shown!r} at data row {i + 1}, column {col!r}",
+                          f"Column {col!r} of the {what} must hold finite numbers")
+    return num.to_numpy(dtype=float)
+
+
+def _strings(df: pd.DataFrame, cols: Sequence[str], path: str | Path | None, optional: Sequence[str] = ()) -> None:
+    for col in cols:
+        df[col] = df[col].astype(str).str.strip()
+        if col in optional:
+            continue
+        empty = df[col] == ""
+        if empty.any():
+            i = int(np.flatnonzero(empty.to_numpy())[0])
+            raise input_error(path, f"empty {col!r} at data row {i + 1}, column {col!r}", f"Fill in the {col}")
+
+
+def _require(df: pd.DataFrame, cols: Sequence[str], path: str | Path | None, what: str, expected: str) -> None:
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise input_error(path, f"{what} has no column(s) {', '.join(map(repr, missing))} "
+                          f"(columns: {', '.join(df.columns)})", f"Expected columns: {expected}")
+
+
+# --------------------------------------------------------------------------- plate input
+
+
+def validate_plate(df: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
+    """Validate a plate table (string cells) and return it typed (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``sample, condition, drug, inhibitor, replicate, type, concentration, response``;
+        ``inhibitor`` is :data:`NO_INHIBITOR` for no inhibitor; blank rows keep their sample.
+    """
+    df = df.copy()
+    _require(df, PLATE_COLUMNS, path, "plate table",
+             "sample, condition, drug, inhibitor, concentration, response, optional replicate, type")
+    if df.empty:
+        raise input_error(path, "plate table has no data rows", "Add one row per well")
+    kind = df["type"].astype(str).str.strip().str.lower() if "type" in df.columns else pd.Series("", index=df.index)
+    kind = kind.where(kind != "", "treated")
+    bad = ~kind.isin({"treated", "blank"})
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise input_error(path, f"unknown type {kind.iat[i]!r} at data row {i + 1}, column 'type'",
+                          "Use 'treated' (or leave empty) or 'blank' (medium-only well)")
+    blank = (kind == "blank").to_numpy()
+    _strings(df, ("sample", "condition", "drug", "inhibitor"), path, optional=("condition", "drug", "inhibitor"))
+    for col in ("condition", "drug"):  # blank wells need no condition/drug
+        empty = (df[col] == "").to_numpy() & ~blank
+        if empty.any():
+            i = int(np.flatnonzero(empty)[0])
+            raise input_error(path, f"empty {col!r} at data row {i + 1}, column {col!r}", f"Fill in the {col}")
+    raw_conc = df["concentration"].astype(str).str.strip()
+    df["concentration"] = raw_conc.where(~(blank & (raw_conc == "").to_numpy()), "0")  # blanks need no dose
+    conc = _numbers(df, "concentration", path, "plate table")
+    neg = conc < 0
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise input_error(path, f"negative concentration {conc[i]:g} at data row {i + 1}, column 'concentration'",
+                          "Concentrations must be >= 0 (linear scale, not log; 0 = untreated control)")
+    response = _numbers(df, "response", path, "plate table")
+    rep = df["replicate"].astype(str).str.strip() if "replicate" in df.columns else pd.Series("", index=df.index)
+    return pd.DataFrame({
+        "sample": df["sample"].to_numpy(), "condition": df["condition"].to_numpy(), "drug": df["drug"].to_numpy(),
+        "inhibitor": _norm_inhibitor(df["inhibitor"]).to_numpy(),
+        "replicate": rep.where(rep != "", "1").to_numpy(), "type": kind.to_numpy(),
+        "concentration": conc, "response": response,
+    })
+
+
+def read_plate(path: str | Path) -> pd.DataFrame:
+    """Read and validate a plate table file (:func:`validate_plate`)."""
+    from .io import read_table
+
+    plate = validate_plate(read_table(path, "plate table"), path)
+    logger.info("%s: %d wells, conditions %s, drugs %s, inhibitors %s", path, len(plate),
+                ", ".join(dict.fromkeys(plate.loc[plate["type"] == "treated", "condition"])),
+                ", ".join(dict.fromkeys(plate.loc[plate["type"] == "treated", "drug"])),
+                ", ".join(dict.fromkeys(plate["inhibitor"])))
+    return plate
+
+
+def normalise(plate: pd.DataFrame, method: str = "controls", source: str | Path | None = None) -> pd.DataFrame:
+    """Viability fractions of the treated wells (see the module docstring); adds column ``viability``."""
+    if method not in NORMALISATIONS:
+        raise RessigError(f"normalisation must be one of {', '.join(NORMALISATIONS)}, not {method!r}")
+    treated = plate[plate["type"] == "treated"].copy()
+    if method == "none":
+        treated["viability"] = treated["response"]
+        return treated.reset_index(drop=True)
+    neg = plate["response"] < 0
+    if neg.any():
+        i = int(np.flatnonzero(neg.to_numpy())[0])
+        raise input_error(source, f"negative raw signal {plate['response'].iat[i]:g} at data row {i + 1}, "
+                          "column 'response'",
+                          "Raw signals must be >= 0; for already normalised fractions use normalisation 'none'")
+    blanks = plate.loc[plate["type"] == "blank", "response"]
+    blank = float(blanks.mean()) if len(blanks) else 0.0
+    keys = ["sample", "drug", "inhibitor"]
+    untreated = treated[treated["concentration"] == 0].groupby(keys, sort=False)["response"].mean()
+    out = []
+    for key, g in treated.groupby(keys, sort=False):
+        if key not in untreated.index:
+            raise input_error(source, f"no untreated (concentration 0) wells for sample {key[0]!r}, drug {key[1]!r}, "
+                              f"inhibitor {key[2]!r}",
+                              "Add vehicle wells (concentration 0, same inhibitor) or use normalisation 'none' "
+                              "for responses that already are viability fractions")
+        span = float(untreated[key]) - blank
+        if span <= 0:
+            raise input_error(source, f"untreated wells of sample {key[0]!r}, drug {key[1]!r}, inhibitor {key[2]!r} "
+                              f"are not above the blank ({untreated[key]:g} <= {blank:g})",
+                              "Check the blank and untreated wells")
+        g = g.copy()
+        g["viability"] = (g["response"] - blank) / span
+        out.append(g)
+    logger.info("normalised to untreated wells per sample/drug/inhibitor; blank %.6g from %d well(s)",
+                blank, len(blanks))
+    return pd.concat(out).sort_index().reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- 4PL fit
+
+
+def four_pl(x: np.ndarray, log_ic50: float, hill: float, top: float, bottom: float) -> np.ndarray:
+    """``bottom + (top − bottom) / (1 + (x / IC50)^hill)`` with ``IC50 = exp(log_ic50)`` (``x ≥ 0``)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", over="ignore"):
+        z = np.exp(np.clip(hill * (np.log(x) - log_ic50), -700, 700))
+    return bottom + (top - bottom) / (1.0 + z)
+
+
+@dataclass
+class Fit:
+    """One 4PL fit; ``log_ic50`` and its SE are natural logs."""
+
+    n_points: int = 0
+    n_concentrations: int = 0
+    min_dose: float = math.nan
+    max_dose: float = math.nan
+    log_ic50: float = math.nan
+    se_log_ic50: float = math.nan
+    hill: float = math.nan
+    top: float = math.nan
+    bottom: float = math.nan
+    sigma: float = math.nan
+    df: int = 0
+    flat_p: float = math.nan
+    converged: bool = False
+    estimable: bool = False
+    report: str = ""
+    note: str = ""
+
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
+        """CI of IC50 (linear scale) by the delta method on log IC50."""
+        if not (self.estimable and np.isfinite(self.se_log_ic50) and self.df >= 1):
+            return math.nan, math.nan
+        q = float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se_log_ic50
+        return math.exp(self.log_ic50 - q), math.exp(self.log_ic50 + q)
+
+    @property
+    def ic50(self) -> float:
+        return math.exp(self.log_ic50) if self.estimable else math.nan
+
+
+def _ci_within(f: Fit, factor: float) -> bool:
+    """Whether the delta-method 95% CI of IC50 stays within ``factor`` x the tested dose range."""
+    q = float(stats.t.ppf(0.975, f.df)) * f.se_log_ic50
+    return bool(f.log_ic50 - q > math.log(f.min_dose / factor) and f.log_ic50 + q < math.log(f.max_dose * factor))
+
+
+def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | None = None,
+            fix_bottom: float | None = None, alpha: float = 0.05, include_zero: bool = True) -> Fit:
+    """Fit the 4PL model (see the module docstring).
+
+    Parameters
+    ----------
+    conc, response
+        Concentrations (>= 0) and viability fractions.
+    fix_top, fix_bottom
+        Fixed plateau values (e.g. 1 and 0) or ``None`` to estimate them.
+    alpha
+        Level of the flat-response F test.
+    include_zero
+        Concentration-0 (untreated) wells are points of the fit, where the model equals ``top``;
+        ``False`` drops them.
+    """
+    x = np.asarray(conc, dtype=float)
+    y = np.asarray(response, dtype=float)
+    keep = x >= 0 if include_zero else x > 0
+    x, y = x[keep], y[keep]
+    xpos = x[x > 0]
+    names = ["log_ic50", "hill"] + (["top"] if fix_top is None else []) + (["bottom"] if fix_bottom is None else [])
+    f = Fit(n_points=int(x.size), n_concentrations=int(np.unique(xpos).size))
+    if xpos.size:
+        f.min_dose, f.max_dose = float(xpos.min()), float(xpos.max())
+    needed = len(names) - (1 if fix_top is None and (x == 0).any() else 0)  # untreated wells measure top
+    if f.n_concentrations < needed or x.size <= len(names):
+        f.report = "not estimable"
+        f.note = (f"{f.n_concentrations} distinct positive concentration(s) and {x.size} point(s) for "
+                  f"{len(names)} free parameters")
+        return f
+    with np.errstate(divide="ignore"):
+        lx = np.log(x)  # -inf at concentration 0
+    lxp = np.log(xpos)
+    span = float(y.max() - y.min())
+    pad = max(span, 0.1)
+    lo = {"log_ic50": lxp.min() - math.log(100), "hill": 0.05, "top": y.min() - pad, "bottom": y.min() - pad}
+    hi = {"log_ic50": lxp.max() + math.log(100), "hill": 20.0, "top": y.max() + pad, "bottom": y.max() + pad}
+
+    def full(p: np.ndarray) -> tuple[float, float, float, float]:
+        d = dict(zip(names, p, strict=True))
+        return d["log_ic50"], d["hill"], d.get("top", fix_top), d.get("bottom", fix_bottom)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return four_pl(x, *full(p)) - y
+
+    top0 = float(np.mean(y[x == x.min()])) if fix_top is None else fix_top  # zero or lowest dose
+    bot0 = float(np.mean(y[x == x.max()])) if fix_bottom is None else fix_bottom
+    # start: the best point of a (log IC50, hill) grid with the plateaus at their crude values
+    grid_l = np.linspace(lxp.min(), lxp.max(), 25)
+    grid_h = np.array([0.5, 1.0, 2.0, 4.0])
+    gl, gh = np.meshgrid(grid_l, grid_h, indexing="ij")
+    z = np.exp(np.clip(gh[..., None] * (lx[None, None, :] - gl[..., None]), -700, 700))
+    sse = ((bot0 + (top0 - bot0) / (1.0 + z) - y) ** 2).sum(axis=-1)
+    i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
+    start = {"log_ic50": grid_l[i], "hill": grid_h[j], "top": top0, "bottom": bot0}
+    eps = 1e-9
+    p0 = np.clip([start[n] for n in names], [lo[n] + eps for n in names], [hi[n] - eps for n in names])
+    best = optimize.least_squares(resid, p0, bounds=([lo[n] for n in names], [hi[n] for n in names]),
+                                  method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=5000)
+    assert best is not None
+    p = best.x
+    f.log_ic50, f.hill, f.top, f.bottom = (float(v) for v in full(p))
+    f.converged = bool(best.success)
+    n, k = x.size, len(names)
+    f.df = n - k
+    rss = float(2 * best.cost)
+    f.sigma = math.sqrt(rss / f.df)
+    rss0 = float(((y - y.mean()) ** 2).sum())
+    if rss0 <= 0 or rss <= 0:
+        f.flat_p = 1.0 if rss0 <= 0 else 0.0
+    else:
+        fstat = ((rss0 - rss) / (k - 1)) / (rss / f.df)
+        f.flat_p = float(stats.f.sf(fstat, k - 1, f.df))
+    at_bound = [nm for nm, v in zip(names, p, strict=True) if np.isclose(v, lo[nm]) or np.isclose(v, hi[nm])]
+    jac = best.jac
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * f.sigma ** 2
+        f.se_log_ic50 = float(math.sqrt(cov[0, 0])) if cov[0, 0] > 0 else math.nan
+    except np.linalg.LinAlgError:
+        f.se_log_ic50 = math.nan
+    ic50 = math.exp(f.log_ic50)
+    if not (f.flat_p < alpha):
+        f.report, f.note = "not estimable", f"no dose response (4PL vs flat line F test p = {f.flat_p:.3g})"
+    elif f.top <= f.bottom:
+        f.report, f.note = "not estimable", "fitted curve increases with dose (top <= bottom)"
+    elif ic50 > f.max_dose:
+        f.report = f"> {f.max_dose:g}"
+        f.note = f"curve does not reach its midpoint within the tested range (fitted IC50 {ic50:.3g} > max dose)"
+    elif ic50 < f.min_dose:
+        f.report = f"< {f.min_dose:g}"
+        f.note = f"curve is past its midpoint at the lowest dose (fitted IC50 {ic50:.3g} < min dose)"
+    elif not np.isfinite(f.se_log_ic50):
+        f.report, f.note = "not estimable", "IC50 standard error not estimable (singular Jacobian)"
+    elif not _ci_within(f, 10.0):
+        f.report = "not estimable"
+        f.note = (f"IC50 not identified by the data: its 95% CI reaches more than 10x beyond the tested range "
+                  f"(fitted IC50 {ic50:.3g}, SE of log IC50 {f.se_log_ic50:.3g})")
+    else:
+        f.estimable = True
+        f.report = f"{ic50:.4g}"
+        if at_bound:
+            f.note = f"parameter(s) at a bound: {', '.join(at_bound)}"
+    if not f.converged:
+        f.note = "; ".join(x for x in (f.note, f"optimizer did not converge: {best.message}") if x)
+    return f
+
+
+def fit_curves(viability: pd.DataFrame, fix_top: float | None = None, fix_bottom: float | None = None,
+               normalisation: str = "controls") -> tuple[pd.DataFrame, dict[tuple[str, str, str], Fit]]:
+    """Fit every (condition, drug, inhibitor) curve; returns the ``ic50.tsv`` table and the fits."""
+    rows, fits = [], {}
+    for key, g in viability.groupby(["condition", "drug", "inhibitor"], sort=False):
+        f = fit_4pl(g["concentration"], g["viability"], fix_top, fix_bottom)
+        fits[key] = f
+        lo, hi = f.ci()
+        rows.append({"condition": key[0], "drug": key[1], "inhibitor": key[2], "ic50": f.ic50,
+                     "ic50_ci_low": lo, "ic50_ci_high": hi, "ic50_report": f.report, "estimable": f.estimable,
+                     "hill": f.hill, "top": f.top, "bottom": f.bottom, "log10_ic50": f.log_ic50 / math.log(10),
+                     "se_log10_ic50": f.se_log_ic50 / math.log(10), "n_points": f.n_points,
+                     "n_concentrations": f.n_concentrations, "min_dose": f.min_dose, "max_dose": f.max_dose,
+                     "sigma": f.sigma, "df": f.df, "flat_p": f.flat_p, "converged": f.converged, "note": f.note,
+                     "normalisation": normalisation, "ci_method": CI_METHOD})
+        logger.info("IC50 %s / %s / %s: %s (95%% CI %.4g-%.4g), hill %.3g, %d points%s", *key, f.report, lo, hi,
+                    f.hill, f.n_points, f"; {f.note}" if f.note else "")
+    return pd.DataFrame(rows, columns=IC50_COLUMNS), fits
+
+
+# --------------------------------------------------------------------------- shifts
+
+
+def _ratio(effect: str, drug: str, condition: str, inhibitor: str, num: tuple[str, Fit], den: tuple[str, Fit],
+           level: float = 0.95) -> dict:
+    (nname, a), (dname, b) = num, den
+    row = {"effect": effect, "drug": drug, "condition": condition, "inhibitor": inhibitor, "numerator": nname,
+           "denominator": dname, "fold": math.nan, "ci_low": math.nan, "ci_high": math.nan, "fold_report": "",
+           "log2_fold": math.nan, "se_log2_fold": math.nan, "df": math.nan, "p": math.nan, "estimable": False,
+           "note": ""}
+    if a.estimable and b.estimable:
+        d = a.log_ic50 - b.log_ic50
+        va, vb = a.se_log_ic50 ** 2, b.se_log_ic50 ** 2
+        se = math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / a.df + vb ** 2 / b.df)
+        q = float(stats.t.ppf(0.5 + level / 2, df))
+        row.update(fold=math.exp(d), ci_low=math.exp(d - q * se), ci_high=math.exp(d + q * se),
+                   log2_fold=d / math.log(2), se_log2_fold=se / math.log(2), df=df,
+                   p=float(2 * stats.t.sf(abs(d) / se, df)), estimable=True, fold_report=f"{math.exp(d):.4g}")
+        return row
+    # a bound on the ratio when one IC50 is censored by the dose range and the other is estimable
+    if b.estimable and a.report.startswith(">"):
+        row["fold_report"] = f"> {a.max_dose / b.ic50:.4g}"
+    elif b.estimable and a.report.startswith("<"):
+        row["fold_report"] = f"< {a.min_dose / b.ic50:.4g}"
+    elif a.estimable and b.report.startswith(">"):
+        row["fold_report"] = f"< {a.ic50 / b.max_dose:.4g}"
+    elif a.estimable and b.report.startswith("<"):
+        row["fold_report"] = f"> {a.ic50 / b.min_dose:.4g}"
+    else:
+        row["fold_report"] = "not estimable"
+    why = [f"{n} IC50 {f.report}" for n, f in ((nname, a), (dname, b)) if not f.estimable]
+    row["note"] = "not estimable: " + "; ".join(why)
+    return row
+
+
+def shifts(fits: dict[tuple[str, str, str], Fit], reference: str = "parental",
+           treatment: str = "resistant") -> pd.DataFrame:
+    """Fold resistance (treatment / reference per drug and inhibitor) and reversal (no inhibitor / inhibitor)."""
+    rows = []
+    drugs = list(dict.fromkeys(k[1] for k in fits))
+    for drug in drugs:
+        inhibitors = list(dict.fromkeys(k[2] for k in fits if k[1] == drug))
+        inhibitors.sort(key=lambda s: s != NO_INHIBITOR)
+        for inh in inhibitors:
+            t, r = fits.get((treatment, drug, inh)), fits.get((reference, drug, inh))
+            if t is not None and r is not None:
+                rows.append(_ratio("fold_resistance", drug, f"{treatment} / {reference}", inh, (treatment, t),
+                                   (reference, r)))
+        conditions = list(dict.fromkeys(k[0] for k in fits if k[1] == drug))
+        for cond in conditions:
+            base = fits.get((cond, drug, NO_INHIBITOR))
+            for inh in inhibitors:
+                if inh == NO_INHIBITOR or base is None or (cond, drug, inh) not in fits:
+                    continue
+                rows.append(_ratio("reversal", drug, cond, inh, (NO_INHIBITOR, base),
+                                   (f"+ {inh}", fits[(cond, drug, inh)])))
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+# --------------------------------------------------------------------------- dye efflux
+
+
+DYE_RESULT_COLUMNS = [
+    "comparison", "condition", "inhibitor", "retention_ratio", "ci_low", "ci_high", "log2_ratio", "se", "df",
+    "p", "n_samples", "note",
+]
+
+
+def validate_dye(df: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
+    """Validate a dye table (string cells): ``sample, condition, inhibitor, value[, replicate]``; values > 0."""
+    df = df.copy()
+    _require(df, DYE_COLUMNS, path, "dye table", "sample, condition, inhibitor, value, optional replicate")
+    if df.empty:
+        raise input_error(path, "dye table has no data rows", "Add one row per well")
+    _strings(df, ("sample", "condition", "inhibitor"), path, optional=("inhibitor",))
+    value = _numbers(df, "value", path, "dye table")
+    if (value <= 0).any():
+        i = int(np.flatnonzero(value <= 0)[0])
+        raise input_error(path, f"non-positive dye signal {value[i]:g} at data row {i + 1}, column 'value'",
+                          "Dye MFIs must be > 0 (linear scale, background already subtracted if at all)")
+    rep = df["replicate"].astype(str).str.strip() if "replicate" in df.columns else pd.Series("", index=df.index)
+    out = pd.DataFrame({"sample": df["sample"].to_numpy(), "condition": df["condition"].to_numpy(),
+                        "inhibitor": _norm_inhibitor(df["inhibitor"]).to_numpy(),
+                        "replicate": rep.where(rep != "", "1").to_numpy(), "value": value})
+    cond = out.groupby("sample")["condition"].nunique()
+    if (cond > 1).any():
+        s = cond.index[cond > 1][0]
+        raise input_error(path, f"sample {s!r} has more than one condition, column 'condition'",
+                          "A sample belongs to one condition")
+    dup = out.duplicated(["sample", "inhibitor", "replicate"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise input_error(path, f"duplicated sample/inhibitor/replicate at data row {i + 1}, column 'replicate'",
+                          "Give replicate wells distinct 'replicate' ids")
+    return out
+
+
+def read_dye(path: str | Path) -> pd.DataFrame:
+    """Read and validate a dye table file (:func:`validate_dye`)."""
+    from .io import read_table
+
+    return validate_dye(read_table(path, "dye table"), path)
+
+
+def read_dye_fcs(path: str | Path, channel: str, gate: dict | None = None, min_events: int = 100) -> pd.DataFrame:
+    """Dye table from FCS files: a table ``sample, condition, inhibitor, file[, replicate]``; value = gated median."""
+    from .io import read_table
+    from .protein import fcs_median, read_fcs
+
+    df = read_table(path, "dye FCS table")
+    _require(df, ("sample", "condition", "inhibitor", "file"), path, "dye FCS table",
+             "sample, condition, inhibitor, file, optional replicate")
+    _strings(df, ("file",), path)
+    df["value"] = [repr(fcs_median(read_fcs(f), channel, gate, min_events)[0]) for f in df["file"]]
+    return validate_dye(df.drop(columns="file"), path)
+
+
+def dye_retention(dye: pd.DataFrame, reference: str = "parental", treatment: str = "resistant",
+                  alpha: float = 0.05, source: str | Path | None = None) -> pd.DataFrame:
+    """Retention ratios per condition and the treatment-vs-reference ratio of ratios (module docstring)."""
+    from .concordance import protein_effect
+
+    d = dye.assign(log2=np.log2(dye["value"]))
+    per = d.groupby(["sample", "condition", "inhibitor"], sort=False)["log2"].mean().reset_index()
+    rows = []
+    for inh in [i for i in dict.fromkeys(per["inhibitor"]) if i != NO_INHIBITOR]:
+        wide = per[per["inhibitor"].isin([inh, NO_INHIBITOR])].pivot(index="sample", columns="inhibitor",
+                                                                         values="log2")
+        if NO_INHIBITOR not in wide.columns:
+            raise input_error(source, "no wells without inhibitor, column 'inhibitor'",
+                              "Measure every sample with and without the inhibitor (inhibitor 'none')")
+        missing = wide.index[wide.isna().any(axis=1)]
+        if len(missing):
+            raise input_error(source, f"sample {missing[0]!r} is not measured both with and without {inh!r}, "
+                              "column 'inhibitor'", "Measure every sample with and without the inhibitor")
+        ratio = (wide[inh] - wide[NO_INHIBITOR]).rename("d")
+        sheet = per.drop_duplicates("sample").set_index("sample").loc[ratio.index, ["condition"]]
+        for cond in dict.fromkeys(sheet["condition"]):
+            v = ratio[sheet["condition"] == cond].to_numpy(dtype=float)
+            n = v.size
+            row = {"comparison": "retention ratio (+ inhibitor / - inhibitor)", "condition": cond, "inhibitor": inh,
+                   "n_samples": n, "note": ""}
+            m = float(v.mean())
+            if n >= 2 and v.std(ddof=1) > 0:
+                se = float(v.std(ddof=1) / math.sqrt(n))
+                q = float(stats.t.ppf(1 - alpha / 2, n - 1))
+                row.update(log2_ratio=m, se=se, df=n - 1, ci_low=2 ** (m - q * se), ci_high=2 ** (m + q * se),
+                           p=float(2 * stats.t.sf(abs(m) / se, n - 1)))
+            else:
+                row.update(log2_ratio=m, se=math.nan, df=math.nan, ci_low=math.nan, ci_high=math.nan, p=math.nan,
+                           note="fewer than 2 samples or zero variance: no CI")
+            row["retention_ratio"] = 2 ** m
+            rows.append(row)
+        if {reference, treatment} <= set(sheet["condition"]):
+            keep = sheet["condition"].isin([reference, treatment])
+            e = protein_effect(ratio[keep], sheet[keep], "condition", reference, treatment, alpha=alpha)
+            rows.append({"comparison": "ratio of retention ratios (linear model)",
+                         "condition": f"{treatment} / {reference}", "inhibitor": inh,
+                         "retention_ratio": 2 ** e.log2fc, "ci_low": 2 ** e.ci_low, "ci_high": 2 ** e.ci_high,
+                         "log2_ratio": e.log2fc, "se": e.se, "df": e.df, "p": e.p,
+                         "n_samples": e.n_reference + e.n_treatment, "note": e.note})
+    if not rows:
+        raise input_error(source, "dye table has no inhibitor-treated wells, column 'inhibitor'",
+                          "Add wells with the P-gp inhibitor (e.g. zosuquidar)")
+    return pd.DataFrame(rows, columns=DYE_RESULT_COLUMNS)
+
+
+# --------------------------------------------------------------------------- file-level driver
+
+
+def run_dose_response(
+    plate_path: str | Path,
+    outdir: str | Path,
+    normalisation: str = "controls",
+    fix_top: float | None = None,
+    fix_bottom: float | None = None,
+    reference: str = "parental",
+    treatment: str = "resistant",
+    dye_path: str | Path | None = None,
+    dye_fcs_path: str | Path | None = None,
+    dye_channel: str | None = None,
+    gate: dict | None = None,
+    min_events: int = 100,
+) -> list[Path]:
+    """Read a plate (and optional dye assay), fit, and write every output (nothing is written on error).
+
+    Outputs in ``outdir``: ``ic50.tsv``, ``shift.tsv``, ``viability.tsv`` (normalised wells),
+    ``curves.png`` and, with a dye assay, ``dye.tsv``.
+    """
+    from . import plots
+    from ._atomic import save_figure, write_table
+
+    plate = read_plate(plate_path)
+    via = normalise(plate, normalisation, plate_path)
+    conds = set(via["condition"])
+    for level in (reference, treatment):
+        if level not in conds:
+            raise input_error(plate_path, f"condition {level!r} not in the plate table (conditions: "
+                              f"{', '.join(sorted(conds))}), column 'condition'",
+                              "Use the reference/treatment level names of the design")
+    ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation)
+    shift = shifts(fits, reference, treatment)
+    dye = None
+    if dye_path is not None and dye_fcs_path is not None:
+        raise RessigError("give at most one dye input: a dye table or a dye FCS table")
+    if dye_path is not None:
+        dye = dye_retention(read_dye(dye_path), reference, treatment, source=dye_path)
+    elif dye_fcs_path is not None:
+        if not dye_channel:
+            raise RessigError("a dye FCS table needs the dye channel ($PnN or $PnS)")
+        dye = dye_retention(read_dye_fcs(dye_fcs_path, dye_channel, gate, min_events), reference, treatment,
+                            source=dye_fcs_path)
+    fig = plots.dose_response_curves(via, fits, four_pl)
+    outdir = Path(outdir)
+    paths = [write_table(ic50, outdir / "ic50.tsv", index=False),
+             write_table(shift, outdir / "shift.tsv", index=False),
+             write_table(via, outdir / "viability.tsv", index=False)]
+    if dye is not None:
+        paths.append(write_table(dye, outdir / "dye.tsv", index=False))
+    paths.append(save_figure(fig, outdir / "curves.png"))
+    for _, r in shift.iterrows():
+        logger.info("%s %s %s %s: %s (95%% CI %.4g-%.4g)", r["effect"], r["drug"], r["condition"], r["inhibitor"],
+                    r["fold_report"], r["ci_low"], r["ci_high"])
+    return paths
+
+
+
+# --------------------------------------------------------------------------- evidence per mechanism
+
+
+EVIDENCE_COLUMNS = ["mechanism", "level", "evidence", "measure", "estimate", "ci_low", "ci_high", "p", "call",
+                    "supports", "detail"]
+
+
+def _ev(mechanism: str, level: str, evidence: str, measure: str, estimate: float = math.nan,
+        ci: tuple[float, float] = (math.nan, math.nan), p: float = math.nan, call: str = "", supports: str = "no",
+        detail: str = "") -> dict:
+    return {"mechanism": mechanism, "level": level, "evidence": evidence, "measure": measure, "estimate": estimate,
+            "ci_low": ci[0], "ci_high": ci[1], "p": p, "call": call, "supports": supports, "detail": detail}
+
+
+def _mrna_row(mechanism: str, de: pd.DataFrame, gene: str, direction: str, alpha: float) -> dict:
+    from .concordance import resolve_gene
+
+    try:
+        g = resolve_gene(gene, gene, de.index)
+    except RessigError:
+        return _ev(mechanism, "mRNA", f"{gene} mRNA", "log2FC", call="missing", supports="unknown",
+                   detail=f"{gene} has no row in the DE table")
+    r = de.loc[g]
+    lfc, se, padj = float(r["log2FoldChange"]), float(r["lfcSE"]), float(r["padj"])
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    sig = np.isfinite(padj) and padj < alpha
+    call = ("up" if lfc > 0 else "down") if sig else "not significant"
+    return _ev(mechanism, "mRNA", f"{g} mRNA", "log2FC (Wald CI, padj)", lfc, (lfc - q * se, lfc + q * se), padj,
+               call, "yes" if call == direction else "no", f"baseMean {float(r['baseMean']):.4g}")
+
+
+def _protein_row(mechanism: str, conc: pd.DataFrame | None, marker: str, direction: str) -> dict:
+    if conc is None or marker not in set(conc["marker"]):
+        return _ev(mechanism, "protein", f"{marker} protein", "log2FC", call="missing", supports="unknown",
+                   detail="no protein measurement (concordance step not run or marker absent)")
+    r = conc.set_index("marker").loc[marker]
+    state = str(r["protein_state"])
+    return _ev(mechanism, "protein", f"{marker} protein", "log2FC (linear model CI, p)",
+               float(r["protein_log2fc"]), (float(r["protein_ci_low"]), float(r["protein_ci_high"])),
+               float(r["protein_p"]), state, "yes" if state == direction else ("unknown" if state in
+                                                                             ("untested", "unclear") else "no"),
+               f"concordance call: {r['call']}")
+
+
+def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float) -> list[dict]:
+    rows = []
+    if shift is None or shift.empty:
+        return [_ev("efflux", "function", "dose-response", "IC50 ratio", call="missing", supports="unknown",
+                    detail="no dose-response plate")]
+    for _, r in shift.iterrows():
+        est = bool(str(r["estimable"]).lower() == "true")
+        fold, p = float(r["fold"]), float(r["p"])
+        if r["effect"] == "fold_resistance":
+            name, measure = f"fold resistance to {r['drug']} ({r['condition']}, inhibitor {r['inhibitor']})", \
+                "IC50 ratio"
+            shown = est and p < alpha and fold > 1
+            call = "resistant" if shown else ("not estimable" if not est else "not shown")
+            supports = "context"
+        else:
+            name = f"reversal of {r['drug']} by {r['inhibitor']} in {r['condition']}"
+            measure = "IC50 ratio (no inhibitor / inhibitor)"
+            shown = est and p < alpha and fold > 1
+            call = "reversed" if shown else ("not estimable" if not est else "not shown")
+            supports = ("yes" if shown else ("unknown" if not est else "no")) if r["condition"] == treatment \
+                else "control"
+        rows.append(_ev("efflux", "function", name, measure, fold, (float(r["ci_low"]), float(r["ci_high"])), p,
+                        call, supports, f"fold {r['fold_report']}" + (f"; {r['note']}" if str(r["note"]) else "")))
+    return rows
+
+
+def _dye_rows(dye: pd.DataFrame | None, alpha: float) -> list[dict]:
+    if dye is None:
+        return []
+    rows = []
+    for _, r in dye.iterrows():
+        cmp_row = r["comparison"].startswith("ratio of retention ratios")
+        ratio, p = float(r["retention_ratio"]), float(r["p"])
+        shown = np.isfinite(p) and p < alpha and ratio > 1
+        rows.append(_ev("efflux", "function", f"dye retention with {r['inhibitor']} ({r['condition']})",
+                        r["comparison"], ratio, (float(r["ci_low"]), float(r["ci_high"])), p,
+                        ("more inhibitor-sensitive efflux" if shown else "not shown") if cmp_row else
+                        ("inhibitor increases retention" if shown else "not shown"),
+                        ("yes" if shown else "no") if cmp_row else "context",
+                        f"{int(r['n_samples'])} samples" + (f"; {r['note']}" if str(r["note"]) else "")))
+    return rows
+
+
+def evidence_table(de: pd.DataFrame, concordance: pd.DataFrame | None = None, shift: pd.DataFrame | None = None,
+                   dye: pd.DataFrame | None = None, treatment: str = "resistant", alpha: float = 0.05,
+                   efflux_gene: str = "ABCB1", efflux_marker: str = "P-gp", antigen_gene: str = "IL3RA",
+                   antigen_marker: str = "CD123") -> pd.DataFrame:
+    """One row per line of evidence, grouped by mechanism, plus one ``summary`` row per mechanism.
+
+    Efflux: transporter mRNA (DE), protein (concordance), function (reversal of the IC50 by the
+    inhibitor in treatment cells, and the dye-retention ratio of ratios). ``supports`` is
+    ``yes``/``no``/``unknown`` for the lines that test the mechanism, ``context``/``control``
+    for the others. Antigen loss: target protein (tests the loss), target mRNA (context:
+    transcriptional vs post-transcriptional) and their concordance call.
+    """
+    rows = [_mrna_row("efflux", de, efflux_gene, "up", alpha), _protein_row("efflux", concordance, efflux_marker, "up"),
+            *_shift_rows(shift, treatment, alpha), *_dye_rows(dye, alpha)]
+    lines = {"mRNA": [], "protein": [], "function": []}
+    for r in rows:
+        if r["supports"] in ("yes", "no", "unknown"):
+            lines[r["level"]].append(r["supports"])
+    shown = [lv for lv, s in lines.items() if "yes" in s]
+    against = [lv for lv, s in lines.items() if s and "yes" not in s and "no" in s]
+    summary = (f"supported at {', '.join(shown)} level" if shown else "not supported") + \
+        (f"; not shown at {', '.join(against)} level" if against else "")
+    rows.append(_ev("efflux", "summary", "efflux (P-gp) mechanism", "lines of evidence", call=summary,
+                    supports="yes" if shown else "no", detail=f"{len(shown)} of 3 levels support"))
+    ant = [_mrna_row("antigen loss", de, antigen_gene, "down", alpha),
+           _protein_row("antigen loss", concordance, antigen_marker, "down")]
+    # the target's mRNA tells transcriptional from post-transcriptional loss; it does not test the loss itself
+    ant[0]["supports"] = "context"
+    if concordance is not None and antigen_marker in set(concordance["marker"]):
+        c = concordance.set_index("marker").loc[antigen_marker]
+        ant.append(_ev("antigen loss", "summary", f"{antigen_marker} vs {c['gene']} concordance", "call",
+                       call=str(c["call"]), supports="yes" if str(c["call"]).endswith("loss") else "no",
+                       detail=str(c["reason"])))
+    else:
+        ant.append(_ev("antigen loss", "summary", f"{antigen_marker} vs {antigen_gene} concordance", "call",
+                       call="missing", supports="unknown", detail="no concordance table"))
+    return pd.DataFrame(rows + ant, columns=EVIDENCE_COLUMNS)
+
+
+def run_evidence(de_path: str | Path, out: str | Path, concordance_path: str | Path | None = None,
+                 shift_path: str | Path | None = None, dye_path: str | Path | None = None, **kwargs) -> Path:
+    """Read the DE table, concordance table, ``shift.tsv`` and ``dye.tsv`` and write the evidence table."""
+    from ._atomic import write_table
+    from .de import read_de
+    from .io import read_table
+
+    def num(path: str | Path | None, what: str) -> pd.DataFrame | None:
+        if path is None:
+            return None
+        df = read_table(path, what)
+        for col in df.columns:
+            conv = pd.to_numeric(df[col].replace("", "nan"), errors="coerce")
+            if conv.notna().sum() == (df[col] != "").sum() and col not in ("note", "reason", "fold_report"):
+                df[col] = conv
+        return df
+
+    table = evidence_table(read_de(de_path), num(concordance_path, "concordance table"), num(shift_path, "shift table"),
+                           num(dye_path, "dye result table"), **kwargs)
+    for _, r in table[table["level"] == "summary"].iterrows():
+        logger.info("evidence %s: %s", r["mechanism"], r["call"])
+    return write_table(table, out, index=False)

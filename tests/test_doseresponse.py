@@ -1,0 +1,281 @@
+"""Functional evidence: 4PL fits, IC50 CIs, fold resistance / reversal, dye retention, evidence table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, stats
+
+from conftest import REPO
+from ressig import doseresponse as D
+from ressig.cli import main
+from ressig.errors import RessigError
+from ressig.simulate import DYE_TRUTH, PLATE_DOSES, PLATE_TRUTH, simulate_dye, simulate_plate
+
+BAR_TRUTH = {("parental", "none"): 0.1, ("resistant", "none"): 4.0, ("resistant", "zosuquidar"): 0.2}
+
+
+def _fit_plate(plate: pd.DataFrame, normalisation: str = "none", **kw) -> tuple[pd.DataFrame, dict]:
+    via = D.normalise(D.validate_plate(plate.astype(str)), normalisation)
+    return D.fit_curves(via, normalisation=normalisation, **kw)
+
+
+# --------------------------------------------------------------------------- the bar
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_bar_three_curves_within_20pct_and_covered(raw: bool) -> None:
+    """Parental, resistant, resistant + zosuquidar; 9 doses x 3 replicates, 5% noise."""
+    plate = simulate_plate(seed=7, truth=BAR_TRUTH, raw=raw, noise=0.05)
+    assert plate.loc[plate["concentration"] > 0, "concentration"].nunique() == 9
+    tab, _ = _fit_plate(plate, "controls" if raw else "none")
+    assert len(tab) == 3 and tab["estimable"].all() and tab["converged"].all()
+    assert (tab["n_points"] == 9 * 3 + 3 * 3).all()  # doses + untreated wells
+    for _, r in tab.iterrows():
+        true = BAR_TRUTH[(r["condition"], r["inhibitor"])]
+        assert abs(r["ic50"] / true - 1) < 0.20, (r["condition"], r["inhibitor"], r["ic50"])
+        assert r["ic50_ci_low"] < true < r["ic50_ci_high"]
+
+
+def test_repeated_plates_accuracy_and_ci_coverage() -> None:
+    """Over 120 seeded plates the delta-method 95% CI covers the truth ~95% of the time."""
+    rows = []
+    for seed in range(120):
+        tab, _ = _fit_plate(simulate_plate(seed=1000 + seed, truth=BAR_TRUTH, raw=False))
+        for _, r in tab.iterrows():
+            true = BAR_TRUTH[(r["condition"], r["inhibitor"])]
+            rows.append((r["ic50"] / true - 1, r["ic50_ci_low"] <= true <= r["ic50_ci_high"]))
+    err = np.array([r[0] for r in rows])
+    cover = np.mean([r[1] for r in rows])
+    assert 0.91 <= cover <= 0.99, cover  # 360 intervals: binomial sd of the coverage ~0.012
+    assert np.mean(np.abs(err) < 0.20) >= 0.85
+    assert abs(np.median(err)) < 0.03  # no systematic bias
+
+
+def test_demo_plate_recovers_planted_resistance_and_reversal() -> None:
+    plate = pd.read_csv(REPO / "resources/demo/plate.tsv", sep="\t", dtype=str, keep_default_na=False)
+    tab, fits = _fit_plate(plate, "controls")
+    for _, r in tab.iterrows():
+        true = PLATE_TRUTH[(r["condition"], r["inhibitor"])]
+        assert abs(r["ic50"] / true - 1) < 0.20 and r["ic50_ci_low"] < true < r["ic50_ci_high"]
+    sh = D.shifts(fits).set_index(["effect", "condition", "inhibitor"])
+    fr = sh.loc[("fold_resistance", "resistant / parental", "none")]
+    rev = sh.loc[("reversal", "resistant", "zosuquidar")]
+    ctrl = sh.loc[("reversal", "parental", "zosuquidar")]
+    assert fr["ci_low"] < 40 < fr["ci_high"] and fr["p"] < 1e-10
+    assert rev["ci_low"] < 20 < rev["ci_high"] and rev["p"] < 1e-10
+    assert ctrl["ci_low"] < 1 < ctrl["ci_high"] and ctrl["p"] > 0.05
+    # the numbers quoted in README.md
+    assert [round(fr["fold"]), round(fr["ci_low"]), round(fr["ci_high"])] == [38, 28, 52]
+    assert [round(rev["fold"]), round(rev["ci_low"]), round(rev["ci_high"])] == [18, 13, 25]
+
+
+# --------------------------------------------------------------------------- independent computations
+
+
+def test_fit_agrees_with_scipy_curve_fit() -> None:
+    """Levenberg-Marquardt (MINPACK, unbounded) on the same model gives the same optimum and SEs."""
+    plate = simulate_plate(seed=3, truth=BAR_TRUTH, raw=False)
+    for (cond, inh), _ in BAR_TRUTH.items():
+        g = plate[(plate["condition"] == cond) & (plate["inhibitor"] == inh)]
+        x, y = g["concentration"].to_numpy(float), g["response"].to_numpy(float)
+        f = D.fit_4pl(x, y)
+
+        def model(xx, li, h, t, b):
+            with np.errstate(divide="ignore"):
+                return b + (t - b) / (1 + np.exp(h * (np.log(xx) - li)))
+
+        popt, pcov = optimize.curve_fit(model, x, y, p0=[0.0, 1.0, 1.0, 0.0], method="lm", maxfev=20000)
+        assert f.log_ic50 == pytest.approx(popt[0], abs=1e-5)
+        assert [f.hill, f.top, f.bottom] == pytest.approx(list(popt[1:]), abs=1e-5)
+        assert f.se_log_ic50 == pytest.approx(math.sqrt(pcov[0, 0]), rel=1e-3)
+        lo, hi = f.ci()
+        q = stats.t.ppf(0.975, len(x) - 4) * math.sqrt(pcov[0, 0])
+        assert (lo, hi) == pytest.approx((math.exp(popt[0] - q), math.exp(popt[0] + q)), rel=1e-3)
+
+
+def test_fixed_plateaus_are_respected() -> None:
+    plate = simulate_plate(seed=4, truth=BAR_TRUTH, raw=False)
+    tab, _ = _fit_plate(plate, fix_top=1.0, fix_bottom=0.05)
+    assert (tab["top"] == 1.0).all() and (tab["bottom"] == 0.05).all()
+    assert (tab["df"] == 36 - 2).all()
+
+
+def test_shift_matches_hand_computation() -> None:
+    plate = simulate_plate(seed=5, truth=BAR_TRUTH, raw=False)
+    _, fits = _fit_plate(plate)
+    sh = D.shifts(fits).set_index(["effect", "condition"])
+    a, b = fits[("resistant", "PVEK", "none")], fits[("parental", "PVEK", "none")]
+    r = sh.loc[("fold_resistance", "resistant / parental")]
+    se = math.hypot(a.se_log_ic50, b.se_log_ic50)
+    df = se ** 4 / (a.se_log_ic50 ** 4 / a.df + b.se_log_ic50 ** 4 / b.df)
+    assert r["fold"] == pytest.approx(a.ic50 / b.ic50, rel=1e-12)
+    assert r["ci_high"] == pytest.approx(a.ic50 / b.ic50 * math.exp(stats.t.ppf(0.975, df) * se), rel=1e-9)
+    assert r["p"] == pytest.approx(2 * stats.t.sf(abs(math.log(a.ic50 / b.ic50)) / se, df), rel=1e-9)
+
+
+def test_controls_normalisation_by_hand() -> None:
+    plate = simulate_plate(seed=6, raw=True)
+    via = D.normalise(D.validate_plate(plate.astype(str)), "controls")
+    blank = plate.loc[plate["type"] == "blank", "response"].mean()
+    g = plate[(plate["sample"] == "GEN2.2-R2") & (plate["inhibitor"] == "zosuquidar") & (plate["type"] == "treated")]
+    untreated = g.loc[g["concentration"] == 0, "response"].mean()
+    v = via[(via["sample"] == "GEN2.2-R2") & (via["inhibitor"] == "zosuquidar")]
+    assert v["viability"].to_numpy() == pytest.approx(((g["response"] - blank) / (untreated - blank)).to_numpy())
+
+
+# --------------------------------------------------------------------------- degenerate inputs
+
+
+def test_curve_not_reaching_half_is_not_estimable_and_bounded() -> None:
+    truth = {("parental", "none"): 0.1, ("resistant", "none"): 5000.0}
+    plate = simulate_plate(seed=8, truth=truth, raw=False, noise=0.02)
+    tab, fits = _fit_plate(plate)
+    res = tab.set_index("condition").loc["resistant"]
+    assert not res["estimable"] and math.isnan(res["ic50"]) and math.isnan(res["ic50_ci_low"])
+    assert res["ic50_report"] == f"> {max(PLATE_DOSES):g}" or res["ic50_report"] == "not estimable"
+    sh = D.shifts(fits).iloc[0]
+    assert not sh["estimable"] and math.isnan(sh["fold"])
+    if res["ic50_report"].startswith(">"):
+        bound = max(PLATE_DOSES) / fits[("parental", "PVEK", "none")].ic50
+        assert sh["fold_report"] == f"> {bound:.4g}"
+
+
+def test_flat_response_not_estimable() -> None:
+    """Noise around a flat line is never given an IC50 (F test, or a CI beyond 10x the dose range)."""
+    x = np.repeat(PLATE_DOSES, 3)
+    notes = set()
+    for seed in range(30):
+        f = D.fit_4pl(x, 1 + np.random.default_rng(seed).normal(0, 0.05, x.size))
+        assert not f.estimable and math.isnan(f.ic50) and all(math.isnan(v) for v in f.ci())
+        notes.add(f.note.split(" (")[0].split(":")[0])
+    assert notes <= {"no dose response", "IC50 not identified by the data",
+                     "curve does not reach its midpoint within the tested range",
+                     "curve is past its midpoint at the lowest dose", "fitted curve increases with dose"}, notes
+    assert "no dose response" in notes
+
+
+def test_one_concentration_not_estimable() -> None:
+    f = D.fit_4pl([1.0] * 6, [0.5, 0.6, 0.4, 0.5, 0.55, 0.45], include_zero=False)
+    assert not f.estimable and f.note == "1 distinct positive concentration(s) and 6 point(s) for 4 free parameters"
+
+
+def _plate_text(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "plate.tsv"
+    p.write_text(text.replace("|", "\t"))
+    return p
+
+
+HEAD = "sample|condition|drug|inhibitor|concentration|response\n"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("a|parental|X|none|-1|100\n",
+     "negative concentration -1 at data row 1, column 'concentration'. Concentrations must be >= 0"),
+    ("a|parental|X|none|1|abc\n", "non-numeric 'response' value 'abc' at data row 1, column 'response'"),
+    ("a||X|none|1|5\n", "empty 'condition' at data row 1, column 'condition'"),
+])
+def test_bad_plate_one_line_error(tmp_path: Path, body: str, expected: str) -> None:
+    path = _plate_text(tmp_path, HEAD + body)
+    with pytest.raises(RessigError) as e:
+        D.read_plate(path)
+    assert str(e.value).startswith(f"{path}: {expected}") and "\n" not in str(e.value)
+
+
+def test_missing_untreated_and_negative_raw_signal(tmp_path: Path) -> None:
+    path = _plate_text(tmp_path, HEAD + "a|parental|X|none|1|100\na|parental|X|none|10|50\n")
+    with pytest.raises(RessigError, match=r"no untreated \(concentration 0\) wells for sample 'a', drug 'X', "
+                                          r"inhibitor 'none'. Add vehicle wells"):
+        D.normalise(D.read_plate(path), "controls", path)
+    path = _plate_text(tmp_path, HEAD + "a|parental|X|none|0|100\na|parental|X|none|10|-5\n")
+    with pytest.raises(RessigError, match=r"negative raw signal -5 at data row 2, column 'response'"):
+        D.normalise(D.read_plate(path), "controls", path)
+    out = tmp_path / "out"
+    assert main(["-q", "dose-response", "--input", str(path), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_missing_columns_error(tmp_path: Path) -> None:
+    path = _plate_text(tmp_path, "sample|drug|concentration|response\na|X|1|2\n")
+    with pytest.raises(RessigError, match=r"plate table has no column\(s\) 'condition', 'inhibitor'"):
+        D.read_plate(path)
+
+
+# --------------------------------------------------------------------------- dye efflux
+
+
+def test_dye_retention_matches_t_tests() -> None:
+    dye = simulate_dye(seed=11)
+    res = D.dye_retention(D.validate_dye(dye.astype(str))).set_index("condition")
+    per = dye.assign(l=np.log2(dye["value"])).groupby(["sample", "condition", "inhibitor"])["l"].mean().unstack()
+    d = (per["zosuquidar"] - per["none"]).reset_index(level="condition")
+    for cond in ("parental", "resistant"):
+        v = d.loc[d["condition"] == cond, 0].to_numpy()
+        t = stats.ttest_1samp(v, 0.0)
+        assert res.loc[cond, "log2_ratio"] == pytest.approx(v.mean(), rel=1e-12)
+        assert res.loc[cond, "p"] == pytest.approx(t.pvalue, rel=1e-9)
+    both = res.loc["resistant / parental"]
+    t = stats.ttest_ind(d.loc[d["condition"] == "resistant", 0], d.loc[d["condition"] == "parental", 0])
+    assert both["p"] == pytest.approx(t.pvalue, rel=1e-9)  # OLS d ~ condition = pooled two-sample t
+    true = (DYE_TRUTH[("resistant", "zosuquidar")] / DYE_TRUTH[("resistant", "none")]) / \
+        (DYE_TRUTH[("parental", "zosuquidar")] / DYE_TRUTH[("parental", "none")])
+    assert both["ci_low"] < true < both["ci_high"]
+
+
+def test_dye_unpaired_sample_is_an_error() -> None:
+    dye = simulate_dye(seed=11)
+    dye = dye[~((dye["sample"] == "GEN2.2-R3") & (dye["inhibitor"] == "zosuquidar"))]
+    with pytest.raises(RessigError, match="sample 'GEN2.2-R3' is not measured both with and without 'zosuquidar'"):
+        D.dye_retention(D.validate_dye(dye.astype(str)))
+
+
+# --------------------------------------------------------------------------- CLI + evidence
+
+
+def test_cli_outputs_and_byte_identical_rerun(tmp_path: Path) -> None:
+    args = ["-q", "dose-response", "--input", str(REPO / "resources/demo/plate.tsv"),
+            "--dye", str(REPO / "resources/demo/dye.tsv")]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    for f in ("ic50.tsv", "shift.tsv", "viability.tsv", "dye.tsv", "curves.png"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    ic50 = pd.read_csv(tmp_path / "a/ic50.tsv", sep="\t")
+    assert {"condition", "drug", "inhibitor", "ic50", "ic50_ci_low", "ic50_ci_high", "hill", "top", "bottom",
+            "n_points", "converged"} <= set(ic50.columns)
+    assert (ic50["ci_method"] == D.CI_METHOD).all() and (ic50["normalisation"] == "controls").all()
+
+
+def test_demo_workflow_evidence(demo_run: Path) -> None:
+    ev = pd.read_csv(demo_run / "results/functional/evidence.tsv", sep="\t", keep_default_na=False)
+    summary = ev[ev["level"] == "summary"].set_index("mechanism")
+    assert summary.loc["efflux", "call"] == "supported at mRNA, protein, function level"
+    assert summary.loc["antigen loss", "call"] == "post-transcriptional loss"
+    ant = ev[ev["mechanism"] == "antigen loss"].set_index("level")
+    assert ant.loc["mRNA", "supports"] == "context" and ant.loc["protein", "supports"] == "yes"
+    eff = ev[ev["mechanism"] == "efflux"].set_index("level")
+    assert eff.loc["mRNA", "call"] == "up" and eff.loc["protein", "call"] == "up"
+    rev = ev[ev["evidence"] == "reversal of PVEK by zosuquidar in resistant"].iloc[0]
+    assert rev["call"] == "reversed" and float(rev["ci_low"]) < 20 < float(rev["ci_high"])
+    for f in ("ic50.tsv", "shift.tsv", "dye.tsv", "curves.png"):
+        assert (demo_run / "results/functional" / f).stat().st_size > 0
+
+
+def test_dye_from_fcs_files_equals_table(tmp_path: Path) -> None:
+    """FCS dye input (gated median through the protein FCS reader) gives the same result as the MFI table."""
+    from test_concordance import write_fcs
+
+    dye = simulate_dye(seed=12, wells=1)
+    rows = ["sample\tcondition\tinhibitor\tfile"]
+    for i, r in dye.iterrows():
+        f = write_fcs(tmp_path / f"w{i}.fcs", float(r["value"]), 100.0)
+        rows.append(f"{r['sample']}\t{r['condition']}\t{r['inhibitor']}\t{f}")
+    (tmp_path / "dye_fcs.tsv").write_text("\n".join(rows) + "\n")
+    from_fcs = D.read_dye_fcs(tmp_path / "dye_fcs.tsv", "PE-A", {"FSC-A": [1000, 1e6]})
+    assert from_fcs["value"].to_numpy() == pytest.approx(dye["value"].to_numpy(), rel=1e-6)  # FCS stores float32
+    a = D.dye_retention(from_fcs)
+    b = D.dye_retention(D.validate_dye(dye.astype(str)))
+    assert a["log2_ratio"].to_numpy() == pytest.approx(b["log2_ratio"].to_numpy(), abs=1e-6)
