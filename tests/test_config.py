@@ -89,7 +89,7 @@ def test_demo_config_is_valid_and_complete(schema):
      "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
     ({"cohort": {}},
-     "my.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, genesets, "
+     "my.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, functional, genesets, "
      "efflux, signature, scoring, cohorts. Fix the spelling or remove it (every key is documented in "
      "config/README.md)"),
     ({"de": {"alpha": 2}}, "my.yaml: config key de.alpha: 2 is greater than or equal to the maximum of 1 "

@@ -52,7 +52,8 @@ def _third_party_imports(root) -> dict[str, set[str]]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in ("ressig", "conftest", "__future__"):
+                local = (path.parent / f"{top}.py").exists()  # a sibling module (e.g. one test file importing another)
+                if not local and top not in sys.stdlib_module_names and top not in ("ressig", "conftest", "__future__"):
                     found.setdefault(top, set()).add(path.name)
     return found
 
