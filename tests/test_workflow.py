@@ -89,7 +89,7 @@ _PATH_FIX = "Fix the path (relative paths are relative to the directory snakemak
      "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
     ({"cohort": {"x": {"path": "x.tsv"}}},  # unknown top-level key
-     "bad.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, genesets, "
+     "bad.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, functional, genesets, "
      "efflux, signature, scoring, cohorts. Fix the spelling or remove it (every key is documented in "
      "config/README.md)"),
     ({"counts": {"path": "data/nope.tsv"}}, f"bad.yaml: file not found: counts.path = data/nope.tsv. {_PATH_FIX}"),
