@@ -230,16 +230,25 @@ def test_h5ad_pseudobulk_equals_scoring_summed_counts(sig_path, tmp_path):
 
 
 def test_h5ad_output_has_scores_in_obs_and_untouched_matrix(sig_path, tmp_path):
+    """Cells are written wide (one column per signature, extras on request); --out-h5ad puts the
+    same columns in obs; the values equal the long layout's."""
     X = sc_matrix(50)
     obs = pd.DataFrame({"patient": ["p1"] * 25 + ["p2"] * 25}, index=[f"c{i}" for i in range(50)])
     path = write_h5ad(tmp_path / "in.h5ad", sp.csr_matrix(X), obs=obs)
-    score_cohort(sig_path, path, tmp_path / "s.tsv", h5ad_out=tmp_path / "out.h5ad", plot_out=tmp_path / "d.png")
+    opts = CohortOptions(columns=("n_genes_used", "dispersion"), chunk_size=7, progress=False)
+    score_cohort(sig_path, path, tmp_path / "s.tsv", opts=opts, h5ad_out=tmp_path / "out.h5ad",
+                 plot_out=tmp_path / "d.png")
     out = ad.read_h5ad(tmp_path / "out.h5ad")
     tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert list(tsv.columns) == ["sample", "RES", "RES_n_genes_used", "RES_dispersion"]
     np.testing.assert_array_equal(out.X.toarray(), X)
     assert list(out.obs["patient"]) == list(obs["patient"])
-    np.testing.assert_allclose(out.obs["ressig_RES_score"].to_numpy(), tsv["score"].to_numpy())
-    assert (out.obs["ressig_RES_n_genes_used"] == 7).all()
+    for col in ("RES", "RES_n_genes_used", "RES_dispersion"):
+        np.testing.assert_allclose(out.obs[col].to_numpy(), tsv[col].to_numpy())
+    assert (out.obs["RES_n_genes_used"] == 7).all()
+    long = score_h5ad(path, load_signatures(sig_path), CohortOptions(progress=False)).scores
+    np.testing.assert_allclose(tsv["RES"], long["score"], rtol=0, atol=5e-10)
+    np.testing.assert_allclose(tsv["RES_dispersion"], long["dispersion"], rtol=0, atol=5e-10)
     assert (tmp_path / "d.png").stat().st_size > 1000
 
 

@@ -270,8 +270,9 @@ def _mad(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts):
-    """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks."""
+def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, dispersion: bool = True):
+    """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks
+    (NaN when ``dispersion`` is False: the medians are most of the cost with many signatures)."""
     measured = ~np.isnan(gathered)
     filled = np.where(measured, gathered, 0.0)
     mt = parts.membership.T.tocsr()  # parts × gathered genes
@@ -286,8 +287,12 @@ def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts):
         ok = (used > 0) & (span > 0)
         up_norm = np.where(ok, (mean - low) / np.where(ok, span, 1.0), np.nan)
         down_norm = np.where(ok, (high - mean) / np.where(ok, span, 1.0), np.nan)  # reversed ranks
-    mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes]) if parts.part_genes else \
-        np.empty((gathered.shape[0], 0))
+    if not dispersion:
+        mad = np.full((gathered.shape[0], len(parts.part_genes)), np.nan)
+    elif parts.part_genes:
+        mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes])
+    else:
+        mad = np.empty((gathered.shape[0], 0))
     return up_norm - 0.5, down_norm - 0.5, used, mad
 
 
@@ -296,7 +301,7 @@ def _block_rows(n_rows: int, n_genes: int) -> int:
 
 
 def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
-                 min_coverage: float = 0.0) -> pd.DataFrame:
+                 min_coverage: float = 0.0, dispersion: bool = True) -> pd.DataFrame:
     """Score every sample against every signature (single-sample, rank-based).
 
     Parameters
@@ -314,6 +319,10 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     min_coverage
         Refuse (``RessigError`` naming the signature) when a signature's genes used / total is below
         this fraction in any sample.
+    dispersion
+        Compute ``dispersion`` (median absolute deviation of ranks); ``False`` leaves it NaN and
+        saves most of the time when many signatures are scored (wide single-cell outputs that
+        do not ask for it).
 
     Returns
     -------
@@ -364,7 +373,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         else:
             ranks, n_measured = rank_dense(X[lo:hi])
             gathered = ranks[:, parts.cols]
-        up, down, used, mad = _part_scores(gathered, n_measured, parts)
+        up, down, used, mad = _part_scores(gathered, n_measured, parts, dispersion)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
         if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
             logger.info("scored %d/%d samples", hi, n_samp)

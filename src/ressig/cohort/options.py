@@ -9,13 +9,15 @@ import pandas as pd
 
 from ..errors import RessigError
 
-INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad")
+INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad", "10x")
 ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
 COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
 SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
                  "n_genes_used", "n_genes_missing", "percentile"]
 OBS_COLUMNS = SCORE_COLUMNS[2:]
 DEFAULT_MIN_COVERAGE = 0.5
+#: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
+LAYOUTS = ("auto", "long", "wide")
 
 
 @dataclass
@@ -33,6 +35,8 @@ class CohortOptions:
     gene_table: str | Path | None = None
     shard: tuple[int, int] = (0, 1)
     progress: bool = True
+    layout: str = "auto"
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -45,6 +49,9 @@ class CohortOptions:
             raise RessigError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.min_coverage is not None and not 0 <= self.min_coverage <= 1:
             raise RessigError(f"min_coverage must be in [0, 1], got {self.min_coverage}")
+        if self.layout not in LAYOUTS:
+            raise RessigError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
+        self.columns = tuple(self.columns)
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
@@ -59,3 +66,4 @@ class CohortScores:
     n_samples: int
     kind: str
     mapping: dict[str, int] = field(default_factory=dict)
+    mapping_report: pd.DataFrame | None = None

@@ -8,23 +8,26 @@ import numpy as np
 import pandas as pd
 
 from ..signature import FrozenSignature
+from .sinks import score_vectors
 
 
 def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature], cohort: str = "cohort",
                             max_points: int = 3000):
-    """One panel per signature: training parental / resistant scores and the cohort's distribution."""
+    """One panel per signature: training parental / resistant scores and the cohort's distribution
+    (``scores``: a long or a wide score table)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [s for s in sigs if s.name in set(scores["signature"])][:8]
+    vectors = score_vectors(scores, [s.name for s in sigs])
+    shown = [s for s in sigs if s.name in vectors][:8]
     fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(3.6 * max(1, len(shown)), 3.8), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, s in zip(axes[0], shown, strict=False):
         ref = s.reference_frame()
         groups = list(dict.fromkeys(ref["group"])) if len(ref) else []
-        v = scores.loc[scores["signature"] == s.name, "score"].to_numpy(dtype=float)
+        v = vectors[s.name]
         v = v[np.isfinite(v)]
         data, labels = [], []
         for g in groups:
