@@ -59,6 +59,7 @@ from .options import (
     COLLAPSE_RULES,
     DEFAULT_MIN_COVERAGE,
     INPUT_KINDS,
+    LAYOUTS,
     OBS_COLUMNS,
     ORIENTATIONS,
     SCORE_COLUMNS,
@@ -70,7 +71,7 @@ from .readers import read_expression, read_probe_map
 from .writers import ScoreOutputs, format_scores, parse_scores, score_cohort, write_outputs
 
 __all__ = [
-    "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "OBS_COLUMNS", "ORIENTATIONS", "SCORE_COLUMNS",
+    "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "OBS_COLUMNS", "ORIENTATIONS", "SCORE_COLUMNS",
     "CohortOptions", "CohortScores", "ScoreOutputs", "_Matrix", "add_percentiles", "annotate_h5ad",
     "check_coverage", "collapse_dense", "coverage_report", "format_scores", "gather_scores", "map_signatures",
     "parse_scores", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map",
