@@ -315,10 +315,12 @@ def _sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.nd
     ``zero_rank × (part size − stored genes of the part)``."""
     shape = ranks.shape
     stored = sp.csr_matrix(((~is_nan).astype(float), ranks.indices, ranks.indptr), shape=shape)
-    nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=shape)
     rank_sum = (ranks @ full_membership).toarray()  # stored NaN carry rank 0
     n_stored = (stored @ full_membership).toarray()
-    n_nan = (nan @ full_membership).toarray()
+    n_nan = np.zeros_like(n_stored)
+    if is_nan.any():
+        nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=shape)
+        n_nan = (nan @ full_membership).toarray()
     size = np.asarray(full_membership.sum(axis=0), dtype=float).reshape(1, -1)
     used = size - n_nan
     sums = rank_sum + zero_rank.reshape(-1, 1) * (size - n_stored - n_nan)

@@ -85,7 +85,7 @@ def _tsv(df: pd.DataFrame, header: bool) -> str:
     kinds = [df[c].dtype.kind for c in df.columns]
     text_cols = [c for c, k in zip(df.columns, kinds, strict=True) if k not in "fiub"]
     if header or not len(df) or any(k == "b" for k in kinds) or \
-            any(_SPECIAL.search(str(v)) for c in text_cols for v in df[c].tolist()):
+            any(_SPECIAL.search("".join(map(str, df[c].tolist()))) for c in text_cols):
         return df.to_csv(sep="\t", index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n")
     fmt = "\t".join(FLOAT_FORMAT if k == "f" else "%d" if k in "iu" else "%s" for k in kinds) + "\n"
     rows = zip(*(df[c].tolist() for c in df.columns), strict=True)
