@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._log import logger
 from ..errors import RessigError, input_error
 from ..io import delimiter_for
 from .options import ORIENTATIONS
@@ -26,29 +27,46 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _header(path: Path, sep: str) -> list[str]:
+def _header(path: Path, sep: str) -> tuple[list[str], int]:
+    """The header fields and the number of lines before it (blank lines and whole-line ``#``
+    comments at the top of the file; a ``#`` anywhere else is data)."""
     try:
         with _open_text(path) as fh:
-            for line in fh:
+            for n, line in enumerate(fh):
                 if line.strip() and not line.startswith("#"):
-                    return next(csv.reader([line.rstrip("\r\n")], delimiter=sep))
+                    return next(csv.reader([line.rstrip("\r\n")], delimiter=sep)), n
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise input_error(path, f"cannot read ({type(exc).__name__}: {exc})", "Check the file is complete text") from None
     raise input_error(path, "is empty", "Provide a matrix with a header row")
+
+
+#: Cell texts read as "not measured": empty, NA-like, and spreadsheet error values (``#N/A`` ...).
+MISSING_TEXTS = ("", "NA", "N/A", "NAN", "NONE", "NULL", "#N/A", "#N/A N/A", "#NA", "#VALUE!", "#DIV/0!",
+                 "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!")
 
 
 def _numeric(df: pd.DataFrame, path: Path, row_what: str, col_what: str) -> pd.DataFrame:
     """Cells → float; empty/NA → NaN (not measured); anything else non-numeric is an error."""
     if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):
         return df.astype(float)
-    out = df.apply(pd.to_numeric, errors="coerce")
-    raw = df.astype(str).map(lambda s: s.strip().upper())
-    bad = out.isna().to_numpy() & ~raw.isin(["", "NA", "NAN", "NONE", "NULL"]).to_numpy()
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
+    out = df.apply(lambda s: pd.to_numeric(s.str.strip() if s.dtype == object else s, errors="coerce"))
+    na = np.argwhere(out.isna().to_numpy())
+    missing = set(MISSING_TEXTS)
+    bad = [(r, c) for r, c in na if str(df.iat[r, c]).strip().upper() not in missing]
+    if bad:
+        r, c = bad[0]
         raise input_error(path, f"non-numeric value {df.iat[r, c]!r} at {row_what} {df.index[r]!r}, "
-                          f"{col_what} {df.columns[c]!r}", "Expression values must be numbers (empty/NA = not measured)")
+                          f"{col_what} {df.columns[c]!r}", "Expression values must be numbers (empty/NA/#N/A = not measured)")
     return out.astype(float)
+
+
+def _log_missing(df: pd.DataFrame, path: Path, orientation: str) -> None:
+    """Count the missing cells of each sample (each is left out of that sample's ranking only)."""
+    per = df.isna().sum(axis=0 if orientation == "genes-x-samples" else 1)
+    per = per[per > 0]
+    if len(per):
+        logger.warning("%s: %d cell(s) not numbers (empty, NA, #N/A ...) read as not measured, in %d sample(s): %s",
+                       path, int(per.sum()), len(per), ", ".join(f"{k} {v}" for k, v in list(per.items())[:10]))
 
 
 def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> pd.DataFrame:
@@ -80,11 +98,12 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
         header = list(df.columns)
     else:
         sep = delimiter_for(path)
-        header = [h.strip() for h in _header(path, sep)][1:]
+        fields, skip = _header(path, sep)
+        header = [h.strip() for h in fields][1:]
         try:
             with _open_text(path) as fh:
-                df = pd.read_csv(fh, sep=sep, index_col=0, comment="#", low_memory=False,
-                                 na_values=["", "NA", "NaN", "nan", "null", "NULL"], keep_default_na=False)
+                df = pd.read_csv(fh, sep=sep, index_col=0, skiprows=skip, low_memory=False, dtype=str,
+                                 keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
             msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise input_error(path, f"cannot parse matrix: {msg}",
@@ -105,6 +124,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
             raise input_error(path, f"duplicated sample name(s): {', '.join(map(str, dup.unique()[:5]))}",
                               "Sample names must be unique")
     df = _numeric(df, path, rows, cols)
+    _log_missing(df, path, orientation)
     if not np.isfinite(df.to_numpy()[~np.isnan(df.to_numpy())]).all():
         raise input_error(path, "matrix holds infinite values", "Replace them (or leave the cell empty = not measured)")
     return df.T if orientation == "genes-x-samples" else df
