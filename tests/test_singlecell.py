@@ -298,3 +298,21 @@ def test_excel_errors_are_missing_cells_and_hash_names_kept(sig_path, tmp_path, 
     inp.write_text(text.to_csv(sep="\t"), encoding="utf-8")
     with pytest.raises(RessigError, match=r"non-numeric value 'high' at gene 'ABCB1', sample 'S04'"):
         score_cohort(sig_path, inp, tmp_path / "bad.tsv")
+
+
+def test_embedding_and_group_plots(sig_path, tmp_path):
+    X = sc_matrix(80)
+    a = ad.AnnData(X=sp.csr_matrix(X), obs=pd.DataFrame({"patient": np.repeat(["p1", "p2", "p3", "p4"], 20)},
+                                                        index=[f"c{i}" for i in range(80)]),
+                   var=pd.DataFrame(index=list(GENES)))
+    a.obsm["X_umap"] = np.random.default_rng(0).normal(size=(80, 2))
+    a.write_h5ad(tmp_path / "in.h5ad")
+    score_cohort(sig_path, tmp_path / "in.h5ad", tmp_path / "s.tsv")
+    files = gather_scores([tmp_path / "s.tsv"], sig_path, None, input_path=tmp_path / "in.h5ad",
+                          embedding_out=tmp_path / "umap.png", groups_out=tmp_path / "groups.png", group_by="patient")
+    assert sorted(Path(f).name for f in files) == ["groups.png", "umap.png"]
+    assert (tmp_path / "umap.png").stat().st_size > 5000 and (tmp_path / "groups.png").stat().st_size > 5000
+    with pytest.raises(RessigError, match="obs has no column 'cluster' to group scores by"):
+        gather_scores([tmp_path / "s.tsv"], sig_path, None, input_path=tmp_path / "in.h5ad",
+                      groups_out=tmp_path / "g2.png", group_by="cluster")
+    assert not (tmp_path / "g2.png").exists()

@@ -31,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help="obs key the cohort was pseudobulked by")
     p.add_argument("--plot", default=None, help="score distribution plot")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--embedding-plot", default=None,
+                   help=".h5ad input: obsm X_umap (else X_tsne) coloured by each score (scanpy)")
+    p.add_argument("--group-plot", default=None, help=".h5ad input: per-group score distributions (needs --group-by)")
+    p.add_argument("--group-by", default=None, metavar="OBS_KEY", help="obs key of the groups (patient, cluster ...)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -40,5 +44,6 @@ def run(args: argparse.Namespace) -> None:
     for f in gather_scores(args.shards, args.signature, args.out, coverage=args.coverage,
                            coverage_out=args.coverage_out, input_path=args.input, h5ad_out=args.out_h5ad,
                            plot_out=args.plot, pseudobulk=args.pseudobulk, cohort=args.cohort_name, opts=opts,
-                           mapping=args.mapping, mapping_out=args.mapping_out):
+                           mapping=args.mapping, mapping_out=args.mapping_out, embedding_out=args.embedding_plot,
+                           groups_out=args.group_plot, group_by=args.group_by):
         print(f)

@@ -92,7 +92,9 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
                   input_path: str | Path | None = None, h5ad_out: str | Path | None = None,
                   plot_out: str | Path | None = None, pseudobulk: str | None = None,
                   cohort: str | None = None, opts: CohortOptions | None = None,
-                  mapping: str | Path | None = None, mapping_out: str | Path | None = None) -> list[Path]:
+                  mapping: str | Path | None = None, mapping_out: str | Path | None = None,
+                  embedding_out: str | Path | None = None, groups_out: str | Path | None = None,
+                  group_by: str | None = None) -> list[Path]:
     """Concatenate shard score tables (in shard order) into the unsharded table's exact bytes.
 
     Long tables are regrouped by signature (signature order of the first shard, samples in shard
@@ -140,7 +142,8 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
     map_df = None
     if mapping is not None:
         map_df = pd.read_csv(mapping, sep="\t", dtype=str, keep_default_na=False)
-    written = write_outputs(scores, cov_text, sigs, ScoreOutputs(_p(out), _p(coverage_out), _p(h5ad_out), _p(plot_out),
-                                                                _p(mapping_out)),
+    outputs = ScoreOutputs(_p(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out), _p(embedding_out),
+                           _p(groups_out), group_by)
+    written = write_outputs(scores, cov_text, sigs, outputs,
                             input_path, pseudobulk, cohort, map_df)
     return written

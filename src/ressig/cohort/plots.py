@@ -1,8 +1,10 @@
-"""Cohort score distribution plot (cohort vs training samples)."""
+"""Cohort plots: score distribution vs training samples; for single cells, the embedding coloured by
+each score (scanpy) and per-group distributions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,5 +54,78 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
         ax.set_title(s.name, fontsize=9)
         ax.axhline(0, color="grey", lw=0.5, ls=":")
     fig.suptitle(f"{cohort}: signature scores vs training samples", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _obs_with_scores(h5ad_path: str | Path, scores: pd.DataFrame, pseudobulk: str | None = None):
+    """The cohort's obs and obsm embeddings (X never read) with the wide score columns added."""
+    import anndata as ad
+    import h5py
+    from anndata.io import read_elem
+
+    from .annotate import obs_columns
+
+    with h5py.File(h5ad_path, "r") as f:
+        obs = read_elem(f["obs"])
+        obsm = {k: read_elem(f["obsm"][k]) for k in ("X_umap", "X_tsne") if "obsm" in f and k in f["obsm"]}
+    wide = obs_columns(scores)
+    keys = obs[pseudobulk].astype(str) if pseudobulk else obs.index.astype(str)
+    for c in wide.columns:
+        obs[c] = wide[c].reindex(keys).to_numpy()
+    return ad.AnnData(obs=obs, obsm=obsm), list(wide.columns)
+
+
+def plot_embedding(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str],
+                   pseudobulk: str | None = None):
+    """The cohort's UMAP (else t-SNE) coloured by each signature's score, with scanpy's
+    :func:`scanpy.pl.embedding`; a figure saying so when the file has neither embedding."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
+    basis = next((b for b in ("X_umap", "X_tsne") if b in adata.obsm), None)
+    shown = [s for s in sig_names if s in adata.obs.columns][:8]
+    if basis is None or not shown:
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obsm['X_umap'] or obsm['X_tsne'] to draw",
+                ha="center", va="center", fontsize=9)
+        return fig
+    import scanpy as sc
+
+    fig = sc.pl.embedding(adata, basis=basis, color=shown, return_fig=True, show=False, cmap="viridis",
+                          frameon=False, ncols=min(4, len(shown)))
+    return fig
+
+
+def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str], group_by: str,
+                      pseudobulk: str | None = None):
+    """Per-group (patient, cluster ...: ``obs[group_by]``) distribution of each signature's score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
+    from ..errors import input_error
+
+    if group_by not in adata.obs.columns:
+        raise input_error(h5ad_path, f"obs has no column {group_by!r} to group scores by "
+                          f"(columns: {', '.join(map(str, adata.obs.columns[:10]))})", "Check group_by")
+    shown = [s for s in sig_names if s in adata.obs.columns][:8]
+    groups = adata.obs[group_by].astype(str)
+    levels = sorted(groups[adata.obs[group_by].notna()].unique())[:40]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, 0.45 * len(levels) + 2), 2.6 * len(shown)),
+                             squeeze=False)
+    for ax, s in zip(axes[:, 0], shown, strict=False):
+        data = [adata.obs.loc[(groups == g).to_numpy(), s].dropna().to_numpy(dtype=float) for g in levels]
+        ax.boxplot(data, showfliers=False)
+        ax.set_xticks(range(1, len(levels) + 1), levels, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel(f"{s}\nscore", fontsize=8)
+        ax.axhline(0, color="grey", lw=0.5, ls=":")
+    axes[0, 0].set_title(f"{Path(h5ad_path).name}: scores by {group_by}", fontsize=9)
     fig.tight_layout()
     return fig

@@ -16,7 +16,7 @@ from ..signature import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
 from .options import SCORE_COLUMNS, CohortOptions
-from .plots import plot_score_distribution
+from .plots import plot_embedding, plot_group_scores, plot_score_distribution
 from .sinks import ScoreSink, read_scores
 
 
@@ -42,6 +42,9 @@ class ScoreOutputs:
     h5ad: Path | None = None
     plot: Path | None = None
     mapping: Path | None = None
+    embedding: Path | None = None
+    groups: Path | None = None
+    group_by: str | None = None
 
 
 def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None, sigs: Sequence[FrozenSignature],
@@ -61,7 +64,7 @@ def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None,
         table = None
         if sink is not None:
             sink.finish()
-        if outputs.h5ad is not None or outputs.plot is not None:
+        if any(x is not None for x in (outputs.h5ad, outputs.plot, outputs.embedding, outputs.groups)):
             table = sink.read_back() if sink is not None else read_scores(scores)
         if outputs.h5ad is not None:
             if input_path is None or not str(input_path).endswith(".h5ad"):
@@ -70,6 +73,17 @@ def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None,
         if outputs.plot is not None:
             fig = plot_score_distribution(table, sigs, cohort or (Path(input_path).name if input_path else "cohort"))
             written.append(save_figure(fig, outputs.plot))
+        if outputs.embedding is not None or outputs.groups is not None:
+            if input_path is None or not str(input_path).endswith(".h5ad"):
+                raise RessigError("embedding and per-group plots need an .h5ad input")
+            names = [s.name for s in sigs]
+            if outputs.embedding is not None:
+                written.append(save_figure(plot_embedding(input_path, table, names, pseudobulk), outputs.embedding))
+            if outputs.groups is not None:
+                if not outputs.group_by:
+                    raise RessigError("a per-group plot needs the obs key to group by (--group-by)")
+                fig = plot_group_scores(input_path, table, names, outputs.group_by, pseudobulk)
+                written.append(save_figure(fig, outputs.groups))
         if outputs.coverage is not None and isinstance(coverage, str):  # a shard's table, verbatim
             written.append(write_text(coverage, outputs.coverage))
         elif outputs.coverage is not None and coverage is not None:
