@@ -404,17 +404,21 @@ def test_workflow_demo_bulk_cohort_auc(demo_run: Path):
 def test_workflow_single_cell_cohorts(demo_run: Path):
     truth = pd.read_csv(demo_run / "results/cohorts/demo_sc_truth.tsv", sep="\t")
     cells = pd.read_csv(demo_run / "results/scores/demo_sc/scores.tsv", sep="\t").merge(
-        truth, left_on="sample", right_on="cell")
-    per_patient = cells.groupby("patient").agg(score=("score", "median"), res=("resistant_like", "first"))
+        truth, left_on="sample", right_on="cell")  # cells: wide, one column per signature
+    per_patient = cells.groupby("patient").agg(score=("GEN22_RESISTANCE", "median"), res=("resistant_like", "first"))
     assert per_patient.loc[per_patient.res, "score"].min() > per_patient.loc[~per_patient.res, "score"].max()
     pb = pd.read_csv(demo_run / "results/scores/demo_sc_pseudobulk/scores.tsv", sep="\t")
     res = truth.groupby("patient")["resistant_like"].first()
     assert pb.loc[pb["sample"].map(res), "score"].min() > pb.loc[~pb["sample"].map(res), "score"].max()
     out = ad.read_h5ad(demo_run / "results/scores/demo_sc/scores.h5ad", backed="r")
     assert out.n_obs == len(truth)
-    np.testing.assert_allclose(out.obs["ressig_GEN22_RESISTANCE_score"].to_numpy(), cells["score"].to_numpy())
+    np.testing.assert_allclose(out.obs["GEN22_RESISTANCE"].to_numpy(), cells["GEN22_RESISTANCE"].to_numpy())
     for cohort in ("demo_bulk", "demo_sc", "demo_sc_pseudobulk"):
         assert (demo_run / f"results/scores/{cohort}/score_distribution.png").stat().st_size > 5000
+        mapping = pd.read_csv(demo_run / f"results/scores/{cohort}/gene_mapping.tsv", sep="\t", keep_default_na=False)
+        assert list(mapping.columns) == ["input_id", "gene", "how"] and (mapping["how"] == "symbol").any()
+    assert (demo_run / "results/scores/demo_sc/score_groups.png").stat().st_size > 5000
+    assert (demo_run / "results/scores/demo_sc/score_embedding.png").exists()
 
 
 @pytest.mark.workflow

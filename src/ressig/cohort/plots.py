@@ -101,6 +101,10 @@ def plot_embedding(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Seque
     return fig
 
 
+#: obs keys tried, in order, when the per-group plot's key is ``auto``.
+AUTO_GROUP_KEYS = ("patient", "donor", "sample", "cluster", "leiden", "louvain", "cell_type")
+
+
 def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str], group_by: str,
                       pseudobulk: str | None = None):
     """Per-group (patient, cluster ...: ``obs[group_by]``) distribution of each signature's score."""
@@ -112,6 +116,14 @@ def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Se
     adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
     from ..errors import input_error
 
+    if group_by == "auto":  # the workflow's default: a usual grouping column, if there is one
+        group_by = next((k for k in AUTO_GROUP_KEYS if k in adata.obs.columns), "")
+        if not group_by:
+            fig, ax = plt.subplots(figsize=(5, 1.5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obs column to group by (set group_by)",
+                    ha="center", va="center", fontsize=9)
+            return fig
     if group_by not in adata.obs.columns:
         raise input_error(h5ad_path, f"obs has no column {group_by!r} to group scores by "
                           f"(columns: {', '.join(map(str, adata.obs.columns[:10]))})", "Check group_by")
