@@ -17,6 +17,7 @@ Formats: TSV (fixed float format, ``\\n`` line ends) or parquet (``.parquet``/``
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import re
 import shutil
@@ -113,7 +114,7 @@ class ScoreSink:
     """
 
     def __init__(self, path: str | Path, layout: str, sig_names: Sequence[str], extra: Sequence[str] = (),
-                 raw: bool = False):
+                 raw: bool = False, background: bool = False):
         if layout not in ("long", "wide"):
             raise RessigError(f"unknown layout {layout!r}; use long or wide")
         self.path = Path(path)
@@ -136,6 +137,15 @@ class ScoreSink:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in commit/abort
         elif not self.parquet:
             self._spill_dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        # wide TSV: format chunk k in a helper process while chunk k+1 is scored (formatting
+        # 10-digit floats in Python costs about as much as scoring them with many signatures)
+        self._pool = None
+        self._pending: collections.deque = collections.deque()
+        if background and self._fh is not None and not raw:
+            import concurrent.futures
+            import multiprocessing
+
+            self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
 
     def write_raw(self, text: str) -> None:
         """Append ready-made TSV text (``raw`` sinks: gathering shard tables)."""
@@ -166,7 +176,12 @@ class ScoreSink:
                 self._writer = pq.ParquetWriter(self.tmp, self._schema)
             self._writer.write_table(table.cast(self._schema))
         elif self._fh is not None:
-            self._fh.write(_tsv(frame, header=False))
+            if self._pool is not None:
+                self._pending.append(self._pool.submit(_tsv, frame, False))
+                while len(self._pending) > 1:
+                    self._fh.write(self._pending.popleft().result())
+            else:
+                self._fh.write(_tsv(frame, header=False))
         else:
             for sig, sub in frame.groupby("signature", sort=False):
                 fh = self._spills.get(sig)
@@ -174,6 +189,16 @@ class ScoreSink:
                     fh = self._spills[sig] = open(self._spill_dir / f"{len(self._spills)}.tsv", "w",  # noqa: SIM115
                                                   encoding="utf-8", newline="")
                 fh.write(_tsv(sub, header=False))
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._fh.write(self._pending.popleft().result())
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
 
     def _close_files(self) -> None:
         if self._fh is not None:
@@ -189,6 +214,10 @@ class ScoreSink:
             return self.tmp
         self._finished = True
         self._write_header()
+        try:
+            self._drain()
+        finally:
+            self._stop_pool()
         if self.parquet and self._writer is None:  # no chunk at all: an empty table with the columns
             frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("signature", "sample") else float)
                                   for c in self.columns})
@@ -226,6 +255,7 @@ class ScoreSink:
         """Remove everything written (no partial output)."""
         if self._done:
             return
+        self._stop_pool()
         self._close_files()
         if self._spill_dir is not None:
             shutil.rmtree(self._spill_dir, ignore_errors=True)

@@ -142,7 +142,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     if cells:
         with open_cells(input_path, opts) as data:
             plan = plan_genes(data.var_names, sigs, opts, input_path)
-            sink = ScoreSink(out, layout, names, opts.columns)
+            sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
             try:
                 dispersion = layout == "long" or "dispersion" in opts.columns
                 for chunk in iter_cell_scores(data, plan, sigs, opts, dispersion=dispersion):
