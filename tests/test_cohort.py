@@ -230,16 +230,25 @@ def test_h5ad_pseudobulk_equals_scoring_summed_counts(sig_path, tmp_path):
 
 
 def test_h5ad_output_has_scores_in_obs_and_untouched_matrix(sig_path, tmp_path):
+    """Cells are written wide (one column per signature, extras on request); --out-h5ad puts the
+    same columns in obs; the values equal the long layout's."""
     X = sc_matrix(50)
     obs = pd.DataFrame({"patient": ["p1"] * 25 + ["p2"] * 25}, index=[f"c{i}" for i in range(50)])
     path = write_h5ad(tmp_path / "in.h5ad", sp.csr_matrix(X), obs=obs)
-    score_cohort(sig_path, path, tmp_path / "s.tsv", h5ad_out=tmp_path / "out.h5ad", plot_out=tmp_path / "d.png")
+    opts = CohortOptions(columns=("n_genes_used", "dispersion"), chunk_size=7, progress=False)
+    score_cohort(sig_path, path, tmp_path / "s.tsv", opts=opts, h5ad_out=tmp_path / "out.h5ad",
+                 plot_out=tmp_path / "d.png")
     out = ad.read_h5ad(tmp_path / "out.h5ad")
     tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert list(tsv.columns) == ["sample", "RES", "RES_n_genes_used", "RES_dispersion"]
     np.testing.assert_array_equal(out.X.toarray(), X)
     assert list(out.obs["patient"]) == list(obs["patient"])
-    np.testing.assert_allclose(out.obs["ressig_RES_score"].to_numpy(), tsv["score"].to_numpy())
-    assert (out.obs["ressig_RES_n_genes_used"] == 7).all()
+    for col in ("RES", "RES_n_genes_used", "RES_dispersion"):
+        np.testing.assert_allclose(out.obs[col].to_numpy(), tsv[col].to_numpy())
+    assert (out.obs["RES_n_genes_used"] == 7).all()
+    long = score_h5ad(path, load_signatures(sig_path), CohortOptions(progress=False)).scores
+    np.testing.assert_allclose(tsv["RES"], long["score"], rtol=0, atol=5e-10)
+    np.testing.assert_allclose(tsv["RES_dispersion"], long["dispersion"], rtol=0, atol=5e-10)
     assert (tmp_path / "d.png").stat().st_size > 1000
 
 
@@ -395,17 +404,21 @@ def test_workflow_demo_bulk_cohort_auc(demo_run: Path):
 def test_workflow_single_cell_cohorts(demo_run: Path):
     truth = pd.read_csv(demo_run / "results/cohorts/demo_sc_truth.tsv", sep="\t")
     cells = pd.read_csv(demo_run / "results/scores/demo_sc/scores.tsv", sep="\t").merge(
-        truth, left_on="sample", right_on="cell")
-    per_patient = cells.groupby("patient").agg(score=("score", "median"), res=("resistant_like", "first"))
+        truth, left_on="sample", right_on="cell")  # cells: wide, one column per signature
+    per_patient = cells.groupby("patient").agg(score=("GEN22_RESISTANCE", "median"), res=("resistant_like", "first"))
     assert per_patient.loc[per_patient.res, "score"].min() > per_patient.loc[~per_patient.res, "score"].max()
     pb = pd.read_csv(demo_run / "results/scores/demo_sc_pseudobulk/scores.tsv", sep="\t")
     res = truth.groupby("patient")["resistant_like"].first()
     assert pb.loc[pb["sample"].map(res), "score"].min() > pb.loc[~pb["sample"].map(res), "score"].max()
     out = ad.read_h5ad(demo_run / "results/scores/demo_sc/scores.h5ad", backed="r")
     assert out.n_obs == len(truth)
-    np.testing.assert_allclose(out.obs["ressig_GEN22_RESISTANCE_score"].to_numpy(), cells["score"].to_numpy())
+    np.testing.assert_allclose(out.obs["GEN22_RESISTANCE"].to_numpy(), cells["GEN22_RESISTANCE"].to_numpy())
     for cohort in ("demo_bulk", "demo_sc", "demo_sc_pseudobulk"):
         assert (demo_run / f"results/scores/{cohort}/score_distribution.png").stat().st_size > 5000
+        mapping = pd.read_csv(demo_run / f"results/scores/{cohort}/gene_mapping.tsv", sep="\t", keep_default_na=False)
+        assert list(mapping.columns) == ["input_id", "gene", "how"] and (mapping["how"] == "symbol").any()
+    assert (demo_run / "results/scores/demo_sc/score_groups.png").stat().st_size > 5000
+    assert (demo_run / "results/scores/demo_sc/score_embedding.png").exists()
 
 
 @pytest.mark.workflow

@@ -75,7 +75,7 @@ def test_user_values_win_and_cohort_defaults_are_filled():
     assert cfg["de"]["alpha"] == 0.1 and cfg["de"]["min_count"] == 10
     assert cfg["cohorts"]["mine"] == {"path": "m.tsv", "kind": "auto", "orientation": "genes-x-samples",
                                       "probe_map": None, "collapse": "mean", "layer": None, "pseudobulk": None,
-                                      "min_coverage": None, "shards": None}
+                                      "group_by": None, "min_coverage": None, "shards": None}
 
 
 def test_demo_config_is_valid_and_complete(schema):

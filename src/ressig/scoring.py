@@ -161,12 +161,17 @@ def _rank_sparse(block: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.nd
 
 
 def _gather_sparse(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Dense samples × ``cols`` ranks of a ranked CSR block (NaN = not measured)."""
-    m = ranks.shape[0]
-    stored = sp.csr_matrix((np.ones(is_nan.size), ranks.indices, ranks.indptr), shape=ranks.shape)[:, cols]
-    nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=ranks.shape)[:, cols]
-    out = np.where(stored.toarray() > 0, ranks[:, cols].toarray(), zero_rank.reshape(m, 1))
-    out[nan.toarray() > 0] = np.nan
+    """Dense samples × ``cols`` ranks of a ranked CSR block (NaN = not measured): every cell
+    starts at its row's zero rank, then the stored values in ``cols`` are scattered in (one
+    vectorised pass over the stored values, whatever the number of columns)."""
+    m, g = ranks.shape
+    out = np.repeat(zero_rank.reshape(m, 1).astype(float), len(cols), axis=1)
+    colpos = np.full(g, -1, dtype=np.int64)
+    colpos[cols] = np.arange(len(cols))
+    pos = colpos[ranks.indices]
+    hit = pos >= 0
+    row = np.repeat(np.arange(m), np.diff(ranks.indptr))
+    out[row[hit], pos[hit]] = np.where(is_nan, np.nan, ranks.data)[hit]
     return out
 
 
@@ -270,13 +275,9 @@ def _mad(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts):
-    """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks."""
-    measured = ~np.isnan(gathered)
-    filled = np.where(measured, gathered, 0.0)
-    mt = parts.membership.T.tocsr()  # parts × gathered genes
-    sums = np.asarray(mt @ filled.T).T  # samples × parts
-    used = np.asarray(mt @ measured.T.astype(float)).T
+def _normalise(sums: np.ndarray, used: np.ndarray, n_measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank sums of each part → centred normalised up score (ascending ranks) and down score
+    (reversed ranks), NaN where a part has no measured gene."""
     big_n = n_measured.reshape(-1, 1).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / used
@@ -286,9 +287,44 @@ def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts):
         ok = (used > 0) & (span > 0)
         up_norm = np.where(ok, (mean - low) / np.where(ok, span, 1.0), np.nan)
         down_norm = np.where(ok, (high - mean) / np.where(ok, span, 1.0), np.nan)  # reversed ranks
-    mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes]) if parts.part_genes else \
-        np.empty((gathered.shape[0], 0))
-    return up_norm - 0.5, down_norm - 0.5, used, mad
+    return up_norm - 0.5, down_norm - 0.5
+
+
+def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, dispersion: bool = True):
+    """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks
+    (NaN when ``dispersion`` is False: the medians are most of the cost with many signatures)."""
+    measured = ~np.isnan(gathered)
+    filled = np.where(measured, gathered, 0.0)
+    mt = parts.membership.T.tocsr()  # parts × gathered genes
+    sums = np.asarray(mt @ filled.T).T  # samples × parts
+    used = np.asarray(mt @ measured.T.astype(float)).T
+    up, down = _normalise(sums, used, n_measured)
+    if not dispersion:
+        mad = np.full((gathered.shape[0], len(parts.part_genes)), np.nan)
+    elif parts.part_genes:
+        mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes])
+    else:
+        mad = np.empty((gathered.shape[0], 0))
+    return up, down, used, mad
+
+
+def _sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.ndarray,
+                      full_membership: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Rank sums and measured-gene counts per part straight from a ranked CSR block, without a
+    dense samples × genes array: stored ranks through one sparse product, the implicit zeros as
+    ``zero_rank × (part size − stored genes of the part)``."""
+    shape = ranks.shape
+    stored = sp.csr_matrix(((~is_nan).astype(float), ranks.indices, ranks.indptr), shape=shape)
+    rank_sum = (ranks @ full_membership).toarray()  # stored NaN carry rank 0
+    n_stored = (stored @ full_membership).toarray()
+    n_nan = np.zeros_like(n_stored)
+    if is_nan.any():
+        nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=shape)
+        n_nan = (nan @ full_membership).toarray()
+    size = np.asarray(full_membership.sum(axis=0), dtype=float).reshape(1, -1)
+    used = size - n_nan
+    sums = rank_sum + zero_rank.reshape(-1, 1) * (size - n_stored - n_nan)
+    return sums, used
 
 
 def _block_rows(n_rows: int, n_genes: int) -> int:
@@ -296,7 +332,7 @@ def _block_rows(n_rows: int, n_genes: int) -> int:
 
 
 def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
-                 min_coverage: float = 0.0) -> pd.DataFrame:
+                 min_coverage: float = 0.0, dispersion: bool = True) -> pd.DataFrame:
     """Score every sample against every signature (single-sample, rank-based).
 
     Parameters
@@ -314,6 +350,10 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     min_coverage
         Refuse (``RessigError`` naming the signature) when a signature's genes used / total is below
         this fraction in any sample.
+    dispersion
+        Compute ``dispersion`` (median absolute deviation of ranks); ``False`` leaves it NaN and
+        saves most of the time when many signatures are scored (wide single-cell outputs that
+        do not ask for it).
 
     Returns
     -------
@@ -355,16 +395,26 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     used_all = np.zeros((n_samp, n_parts))
     mad_all = np.full((n_samp, n_parts), np.nan)
     step = _block_rows(n_samp, len(genes))
+    full_membership = None
+    if is_sparse and not dispersion:  # membership over all genes of X (genes × parts)
+        m = parts.membership.tocoo()
+        full_membership = sp.csr_matrix((m.data, (parts.cols[m.row], m.col)), shape=(len(genes), m.shape[1]))
     n_blocks = (n_samp + step - 1) // step
     for b, lo in enumerate(range(0, n_samp, step)):
         hi = min(n_samp, lo + step)
-        if is_sparse:
+        if is_sparse and not dispersion:  # no dense gathered ranks needed
             ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
-            gathered = _gather_sparse(ranks, is_nan, zero_rank, parts.cols)
+            sums, used = _sparse_part_sums(ranks, is_nan, zero_rank, full_membership)
+            up, down = _normalise(sums, used, n_measured)
+            mad = np.full(up.shape, np.nan)
         else:
-            ranks, n_measured = rank_dense(X[lo:hi])
-            gathered = ranks[:, parts.cols]
-        up, down, used, mad = _part_scores(gathered, n_measured, parts)
+            if is_sparse:
+                ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
+                gathered = _gather_sparse(ranks, is_nan, zero_rank, parts.cols)
+            else:
+                ranks, n_measured = rank_dense(X[lo:hi])
+                gathered = ranks[:, parts.cols]
+            up, down, used, mad = _part_scores(gathered, n_measured, parts, dispersion)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
         if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
             logger.info("scored %d/%d samples", hi, n_samp)

@@ -37,6 +37,7 @@ rule score_shard:
     output:
         scores=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.tsv"),
         coverage=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.coverage.tsv"),
+        mapping=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.mapping.tsv"),
     params:
         options=cohort_options,
     log:
@@ -52,13 +53,15 @@ rule score_shard:
     shell:
         "ressig score --signature {input.signature} --input {input.data} {params.options} "
         "--shard {wildcards.shard}/{wildcards.nshards} --no-progress "
-        "--out {output.scores} --coverage-out {output.coverage} > {log} 2>&1"
+        "--out {output.scores} --coverage-out {output.coverage} --mapping-out {output.mapping} > {log} 2>&1"
 
 
 rule score_gather:
     input:
         shards=lambda wc: shard_files(wc.cohort, "scores"),
         coverage=lambda wc: shard_files(wc.cohort, "coverage"),
+        mapping=lambda wc: shard_files(wc.cohort, "mapping")[0],
+        data=lambda wc: COHORTS[wc.cohort]["path"],
         signature=SIG_JSON,
     output:
         scores=report(
@@ -68,6 +71,7 @@ rule score_gather:
             subcategory="{cohort}",
         ),
         coverage="results/scores/{cohort}/coverage.tsv",
+        mapping="results/scores/{cohort}/gene_mapping.tsv",
         plot=report(
             "results/scores/{cohort}/score_distribution.png",
             caption="../report/cohort_score_distribution.rst",
@@ -76,6 +80,7 @@ rule score_gather:
         ),
     params:
         name="{cohort}",
+        input=gather_input_options,
     log:
         "logs/score/{cohort}.gather.log",
     threads: 1
@@ -87,6 +92,7 @@ rule score_gather:
     shell:
         "ressig score-gather --shards {input.shards} --coverage {input.coverage} "
         "--signature {input.signature} --out {output.scores} --coverage-out {output.coverage} "
+        "--mapping {input.mapping} --mapping-out {output.mapping} --input {input.data} {params.input} "
         "--plot {output.plot} --cohort-name {params.name} > {log} 2>&1"
 
 
@@ -97,8 +103,21 @@ rule score_h5ad:
         signature=SIG_JSON,
     output:
         h5ad="results/scores/{cohort}/scores.h5ad",
+        embedding=report(
+            "results/scores/{cohort}/score_embedding.png",
+            caption="../report/cohort_score_embedding.rst",
+            category="Cohort scores",
+            subcategory="{cohort}",
+        ),
+        groups=report(
+            "results/scores/{cohort}/score_groups.png",
+            caption="../report/cohort_score_groups.rst",
+            category="Cohort scores",
+            subcategory="{cohort}",
+        ),
     params:
         pseudobulk=lambda wc: opt("--pseudobulk", COHORTS[wc.cohort].get("pseudobulk")),
+        group_by=lambda wc: cohort_group_by(wc.cohort),
     log:
         "logs/score/{cohort}.h5ad.log",
     threads: 1
@@ -109,10 +128,14 @@ rule score_h5ad:
         ENV
     shell:
         "ressig score-gather --shards {input.scores} --signature {input.signature} "
-        "--input {input.data} --out-h5ad {output.h5ad} {params.pseudobulk} > {log} 2>&1"
+        "--input {input.data} --out-h5ad {output.h5ad} {params.pseudobulk} "
+        "--embedding-plot {output.embedding} --group-plot {output.groups} --group-by {params.group_by} "
+        "> {log} 2>&1"
 
 
 for _name in COHORTS:
-    register_targets(f"results/scores/{_name}/scores.tsv", f"results/scores/{_name}/score_distribution.png")
+    register_targets(f"results/scores/{_name}/scores.tsv", f"results/scores/{_name}/score_distribution.png",
+                     f"results/scores/{_name}/gene_mapping.tsv")
     if cohort_is_h5ad(_name):
-        register_targets(f"results/scores/{_name}/scores.h5ad")
+        register_targets(f"results/scores/{_name}/scores.h5ad", f"results/scores/{_name}/score_embedding.png",
+                         f"results/scores/{_name}/score_groups.png")

@@ -23,7 +23,7 @@ def cohort_shards(name):
 
 def shard_files(name, kind):
     n = cohort_shards(name)
-    suffix = "tsv" if kind == "scores" else "coverage.tsv"
+    suffix = {"scores": "tsv", "coverage": "coverage.tsv", "mapping": "mapping.tsv"}[kind]
     return [f"results/scores/{name}/shards/{i}-of-{n}.{suffix}" for i in range(1, n + 1)]
 
 
@@ -50,3 +50,22 @@ def cohort_inputs(wildcards):
     if c.get("probe_map"):
         files["probe_map"] = c["probe_map"]
     return files
+
+
+def gather_input_options(wildcards):
+    """Options telling score-gather how to read the cohort's samples (shard checks)."""
+    c = COHORTS[wildcards.cohort]
+    return " ".join(
+        [
+            f"--kind {c.get('kind', 'auto')}",
+            f"--orientation {c.get('orientation', 'genes-x-samples')}",
+            opt("--pseudobulk", c.get("pseudobulk")),
+        ]
+    )
+
+
+def cohort_group_by(name):
+    """obs key of the per-group plot: `group_by`, else the pseudobulk key, else the first of
+    patient/sample/donor/cluster/louvain/leiden present is chosen at run time (`auto`)."""
+    c = COHORTS[name]
+    return c.get("group_by") or c.get("pseudobulk") or "auto"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cohort import COLLAPSE_RULES, INPUT_KINDS, ORIENTATIONS
+from ..cohort import COLLAPSE_RULES, INPUT_KINDS, LAYOUTS, ORIENTATIONS
 
 NAME = "score"
 HELP = "score a cohort (bulk, microarray, .h5ad) with a frozen signature or GMT"
@@ -33,8 +33,14 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signature", required=True, help="*.ressig.json artefact or .gmt (NAME_UP/NAME_DN pairs combined)")
-    p.add_argument("--input", required=True, help="cohort file: .tsv/.csv(.gz), .parquet or .h5ad")
-    p.add_argument("--out", required=True, help="score table (TSV)")
+    p.add_argument("--input", required=True,
+                   help="cohort file: .tsv/.csv(.gz), .parquet, .h5ad, or 10x output (Cell Ranger .h5 or matrix.mtx dir)")
+    p.add_argument("--out", required=True, help="score table: TSV, or parquet (.parquet/.pq)")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto",
+                   help="long: a row per signature x sample (bulk default); wide: a row per sample/cell, a column "
+                        "per signature (default for cells of .h5ad/10x input)")
+    p.add_argument("--columns", default="", metavar="COL,COL",
+                   help="wide layout: extra per-signature columns, e.g. up_score,down_score,dispersion,percentile")
     p.add_argument("--kind", choices=INPUT_KINDS, default="auto", help="input kind")
     p.add_argument("--orientation", choices=ORIENTATIONS, default="genes-x-samples",
                    help="layout of a matrix input (first column = gene id, or = sample name)")
@@ -49,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gene-table", default=None, help="gene-id table (default: the one shipped in the package)")
     p.add_argument("--shard", default=None, metavar="I/N", help="score only the I-th of N blocks of samples/cells")
     p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
+    p.add_argument("--mapping-out", default=None, help="gene-id mapping report (TSV: input_id, gene, how)")
     p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
     p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
@@ -61,7 +68,9 @@ def run(args: argparse.Namespace) -> None:
     opts = CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
                          collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
                          min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
-                         progress=args.progress)
+                         progress=args.progress, layout=args.layout,
+                         columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()))
     for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
-                          h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name):
+                          h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name,
+                          mapping_out=args.mapping_out):
         print(f)

@@ -1,0 +1,79 @@
+"""Score patient cohorts with frozen signatures: bulk, microarray-style and single-cell ``.h5ad``.
+
+Inputs (``kind``)
+    ``bulk``        counts or normalised expression, TSV/CSV (optionally ``.gz``) or parquet,
+                    ``genes-x-samples`` (default; first column = gene id) or ``samples-x-genes``
+                    (first column = sample name), stated with ``orientation``. Empty/``NA``
+                    cells are "not measured" (left out of that sample's ranking).
+    ``microarray``  the same matrix with probe ids, plus ``probe_map`` (TSV/CSV: probe id, gene);
+                    probes absent from the map or mapped to no gene are dropped, then probes of
+                    one gene are collapsed by ``collapse`` (below).
+    ``h5ad``        AnnData file, cells in ``obs``, genes in ``var``; ``X`` or a named ``layer``,
+                    dense or sparse (CSR or CSC). Read with h5py + :func:`anndata.io.sparse_dataset`
+                    in chunks of ``chunk_size`` cells, so memory is bounded by the chunk, never
+                    the whole matrix. CSR is read by contiguous row slices; CSC is read column
+                    block by column block for every chunk (bounded memory, but the time grows
+                    with the number of chunks: store CSR for big files).
+                    ``pseudobulk``: sum the cells of each ``obs[key]`` group (patient/sample)
+                    and score the groups instead of cells.
+    ``auto``        ``.h5ad`` → h5ad; a ``probe_map`` given → microarray; else bulk.
+
+Gene ids (symbols, aliases, Ensembl with or without version) are mapped to official symbols
+through the offline gene table (:func:`ressig.genes.load_gene_table`). Ids that end up
+duplicated (several probes or aliases of one gene) are collapsed **within each sample**, so a
+sample's value never depends on the other samples: ``mean`` (default), ``sum``, ``max``,
+``first``, or ``error``. ``maxmean`` (keep the probe with the highest mean across the cohort —
+the classic ``collapseRows`` rule) is offered for dense inputs, but is **cohort-dependent** and
+logged as such.
+
+Coverage (signature genes found / signature genes) is reported per signature; scoring is refused
+when no signature gene is found at all or when a signature is below ``min_coverage`` (default:
+the artefact's ``scoring.min_coverage``, 0.5 for plain GMT files).
+
+Outputs: a TSV with one row per signature × sample (``signature, sample, score, up_score,
+down_score, dispersion, n_genes_used, n_genes_missing, percentile``; ``percentile`` = mid-rank
+percentile of the score among the artefact's training samples, empty for GMT signatures), a
+coverage TSV, a plot of the cohort's score distribution beside the parental and resistant
+training samples and, for ``.h5ad`` input, a copy of the input file whose ``obs`` gains the
+same columns as ``ressig_<signature>_<column>`` (the file is copied byte for byte and only its
+``obs`` group is rewritten: ``X`` is never loaded). Every file is written atomically and only
+after all scoring succeeded; if writing one output fails, the outputs already written by the
+call are removed, so a failure leaves no partial output.
+
+Sharding: ``shard=(i, n)`` scores only the ``i``-th of ``n`` contiguous blocks of samples/cells
+(:func:`shard_bounds`); :func:`gather_scores` concatenates shard tables into exactly the bytes
+an unsharded run writes.
+
+Modules: :mod:`.options` (options, constants), :mod:`.readers` (dense matrices, probe maps),
+:mod:`.idmap` (gene ids, collapsing, coverage), :mod:`.h5` (backed ``.h5ad`` access),
+:mod:`.engine` (driving the scoring engine), :mod:`.writers` (score table, all-or-nothing
+outputs), :mod:`.gather` (shards), :mod:`.plots`, :mod:`.annotate` (``.h5ad`` ``obs``).
+"""
+
+from .annotate import annotate_h5ad
+from .engine import add_percentiles, read_and_score, score_dense, score_h5ad, shard_bounds
+from .gather import gather_scores
+from .h5 import _Matrix
+from .idmap import check_coverage, collapse_dense, coverage_report, map_signatures
+from .options import (
+    COLLAPSE_RULES,
+    DEFAULT_MIN_COVERAGE,
+    INPUT_KINDS,
+    LAYOUTS,
+    OBS_COLUMNS,
+    ORIENTATIONS,
+    SCORE_COLUMNS,
+    CohortOptions,
+    CohortScores,
+)
+from .plots import plot_score_distribution
+from .readers import read_expression, read_probe_map
+from .writers import ScoreOutputs, format_scores, parse_scores, score_cohort, write_outputs
+
+__all__ = [
+    "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "OBS_COLUMNS", "ORIENTATIONS", "SCORE_COLUMNS",
+    "CohortOptions", "CohortScores", "ScoreOutputs", "_Matrix", "add_percentiles", "annotate_h5ad",
+    "check_coverage", "collapse_dense", "coverage_report", "format_scores", "gather_scores", "map_signatures",
+    "parse_scores", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map",
+    "score_cohort", "score_dense", "score_h5ad", "shard_bounds", "write_outputs",
+]

@@ -1,0 +1,393 @@
+"""Drive the scoring engine over dense and ``.h5ad`` cohorts (sharding, percentiles)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .._log import logger
+from ..errors import RessigError, input_error
+from ..signature import FrozenSignature
+from .h5 import _h5_open, _Matrix, _read_elem
+from .idmap import (
+    _aggregation_matrix,
+    _collapse_plan,
+    _gene_table,
+    check_coverage,
+    collapse_dense,
+    coverage_report,
+    map_signatures,
+    mapping_report,
+)
+from .options import DEFAULT_MIN_COVERAGE, SCORE_COLUMNS, CohortOptions, CohortScores
+from .readers import read_expression, read_probe_map
+
+# scoring
+# ---------------------------------------------------------------------------------------------
+
+
+def shard_bounds(n: int, shard: tuple[int, int]) -> tuple[int, int]:
+    """Contiguous ``[start, stop)`` of the ``shard[0]``-th of ``shard[1]`` blocks of ``n`` items."""
+    i, k = shard
+    edges = np.linspace(0, n, k + 1).round().astype(int) if k > 1 else np.array([0, n])
+    return int(edges[i]), int(edges[i + 1])
+
+
+def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd.DataFrame:
+    """Add ``percentile``: mid-rank percentile of each score among the signature's training samples."""
+    pct = np.full(len(scores), np.nan)
+    for s in sigs:
+        ref = np.array([r.get("score") for r in s.reference if r.get("score") is not None], dtype=float)
+        if not ref.size:
+            continue
+        ref.sort()
+        sel = (scores["signature"] == s.name).to_numpy()
+        v = scores.loc[sel, "score"].to_numpy(dtype=float)
+        below = np.searchsorted(ref, v, side="left")
+        upto = np.searchsorted(ref, v, side="right")
+        p = 100.0 * (below + 0.5 * (upto - below)) / ref.size
+        pct[sel] = np.where(np.isnan(v), np.nan, p)
+    return scores.assign(percentile=pct)
+
+
+def _min_coverage(sigs: Sequence[FrozenSignature], opts: CohortOptions) -> float:
+    if opts.min_coverage is not None:
+        return float(opts.min_coverage)
+    return max(float(s.scoring.get("min_coverage", DEFAULT_MIN_COVERAGE)) for s in sigs)
+
+
+def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None,
+                source: str | Path | None = None, probe_map: pd.Series | None = None) -> CohortScores:
+    """Score a samples × ids DataFrame (bulk or microarray-style) with frozen/GMT signatures."""
+    from ..scoring import score_matrix
+
+    opts = opts or CohortOptions()
+    ids = pd.Index(map(str, data.columns))
+    if probe_map is not None:
+        keep = ids.isin(probe_map.index)
+        n_drop = int((~keep).sum())
+        if keep.sum() == 0:
+            raise input_error(source, "no probe id of the matrix is in the probe map", "Check --probe-map")
+        if n_drop:
+            logger.info("%s: dropped %d probe(s) absent from the probe map", source, n_drop)
+        data = data.loc[:, keep]
+        ids = pd.Index(probe_map.reindex(ids[keep]).to_numpy())
+    table = _gene_table(opts)
+    mapped, how = table.map_ids(ids)
+    mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
+    logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
+    dup_samples = data.index[data.index.duplicated()]
+    if len(dup_samples):
+        raise input_error(source, f"duplicated sample name(s): {', '.join(map(str, dup_samples.unique()[:5]))}",
+                          "Sample names must be unique")
+    data = collapse_dense(data, mapped, opts.collapse, source)
+    scoring_sigs = map_signatures(sigs, table)
+    min_cov = _min_coverage(sigs, opts)
+    cov = coverage_report(scoring_sigs, data.columns, min_cov)
+    check_coverage(cov, ids, source)
+    lo, hi = shard_bounds(data.shape[0], opts.shard)
+    part = data.iloc[lo:hi]
+    scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
+                          scoring_sigs, min_coverage=0.0)
+    return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
+                        mapping_report(ids, mapped, how))
+
+
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="cells", disable=not enabled or None, mininterval=2.0,
+                leave=False, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# cells: .h5ad (backed), 10x, in-memory AnnData
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GenePlan:
+    """How the input's genes become scoring genes: ids mapped, duplicates collapsed, coverage."""
+
+    genes: list[str]
+    agg: sp.csr_matrix | None
+    scoring_sigs: list
+    coverage: pd.DataFrame
+    mapping: dict[str, int]
+    report: pd.DataFrame
+
+
+def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: CohortOptions,
+               source: str | Path | None) -> GenePlan:
+    """Map the input's gene ids, plan the collapse of duplicates (mean, sum or first, applied to
+    each chunk as a sparse product) and check the signatures' coverage."""
+    ids = pd.Index(map(str, var_names))
+    table = _gene_table(opts)
+    mapped, how = table.map_ids(ids)
+    mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
+    logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
+    genes, groups = _collapse_plan(mapped)
+    agg = None
+    if len(genes) < len(ids):
+        dups = [str(genes[k]) for k, g in enumerate(groups) if len(g) > 1]
+        if opts.collapse not in ("mean", "sum", "first"):
+            raise input_error(source, f"{len(dups)} gene(s) occur more than once after id mapping (e.g. "
+                              f"{', '.join(dups[:5])}); .h5ad input collapses them by mean, sum or first",
+                              "Set --collapse mean|sum|first")
+        agg = _aggregation_matrix(len(ids), groups, opts.collapse)
+        logger.info("%s: collapsing %d duplicated gene id(s) by %s", source, len(dups), opts.collapse)
+    scoring_sigs = map_signatures(sigs, table)
+    cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
+    check_coverage(cov, ids, source)
+    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how))
+
+
+@dataclass
+class Cells:
+    """Row-sliceable cells of an AnnData-like input (bounded memory when backed)."""
+
+    rows: Callable[[int, int], object]  # (start, stop) -> float CSR or ndarray, cells x genes
+    n_cells: int
+    var_names: pd.Index
+    obs: pd.DataFrame
+    source: str | Path
+    matrix: str  # "X" or "layers/<name>" (for messages)
+    layers: list[str]
+
+    @property
+    def names(self) -> pd.Index:
+        return pd.Index(map(str, self.obs.index))
+
+
+def _as_float_rows(block):
+    if sp.issparse(block):
+        return sp.csr_matrix(block, dtype=float)
+    return np.asarray(block, dtype=float)
+
+
+def cells_from_adata(adata, layer: str | None = None, source: str = "AnnData") -> Cells:
+    """:class:`Cells` over an in-memory or backed :class:`anndata.AnnData` (``X`` or ``layer``)."""
+    if layer is not None and layer not in adata.layers:
+        raise RessigError(f"{source}: layer {layer!r} not found (layers: {', '.join(adata.layers) or 'none'}); "
+                          "check layer=")
+    X = adata.X if layer is None else adata.layers[layer]
+    if X is None:
+        raise RessigError(f"{source}: X is empty; pass layer=")
+    return Cells(lambda a, b: _as_float_rows(X[a:b]), adata.n_obs, pd.Index(map(str, adata.var_names)), adata.obs,
+                 source, "X" if layer is None else f"layers/{layer}", list(adata.layers))
+
+
+def _tenx_path(path: Path) -> bool:
+    if path.is_dir():
+        return any((path / f).exists() for f in ("matrix.mtx", "matrix.mtx.gz"))
+    return path.suffix == ".h5" and not path.name.endswith(".h5ad")
+
+
+def read_10x(path: str | Path):
+    """Read Cell Ranger output with scanpy: ``filtered_feature_bc_matrix.h5`` or the ``matrix.mtx``
+    directory (gene symbols as var names, made unique later by the id mapping's collapse)."""
+    import scanpy as sc
+
+    path = Path(path)
+    if not path.exists():
+        raise input_error(path, "file not found", "Check the --input path")
+    try:
+        if path.is_dir():
+            adata = sc.read_10x_mtx(path, var_names="gene_symbols", make_unique=False, cache=False)
+        else:
+            adata = sc.read_10x_h5(path)
+    except (OSError, KeyError, ValueError, IndexError) as exc:
+        raise input_error(path, f"cannot read 10x Genomics output ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:160] if str(exc) else ''})",
+                          "Give a Cell Ranger filtered_feature_bc_matrix.h5 or its matrix.mtx directory") from None
+    return adata
+
+
+@contextlib.contextmanager
+def open_cells(path: str | Path, opts: CohortOptions) -> Iterator[Cells]:
+    """Cells of an ``.h5ad`` (backed, read chunk by chunk) or a 10x output (in memory)."""
+    path = Path(path)
+    if _tenx_path(path):
+        adata = read_10x(path)
+        logger.info("%s: read 10x output, %d cells x %d genes", path, adata.n_obs, adata.n_vars)
+        yield cells_from_adata(adata, opts.layer, str(path))
+        return
+    with _h5_open(path) as f:
+        var = _read_elem(f, "var", path)
+        obs = _read_elem(f, "obs", path)
+        key = "X" if opts.layer is None else f"layers/{opts.layer}"
+        mat = _Matrix(f, key, path)
+        n_cells, n_vars = mat.shape
+        if (n_cells, n_vars) != (len(obs), len(var)):
+            raise input_error(path, f"matrix is {n_cells} x {n_vars} but obs/var have {len(obs)}/{len(var)} rows",
+                              "The file is inconsistent; re-write it with anndata")
+        layers = list(f["layers"].keys()) if "layers" in f else []
+        yield Cells(mat.rows, n_cells, pd.Index(map(str, var.index)), obs, path, key, layers)
+
+
+def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignature], opts: CohortOptions, *,
+                     dispersion: bool = True) -> Iterator[pd.DataFrame]:
+    """Score the cells of ``opts.shard`` chunk by chunk; yields one long table per chunk
+    (signature-major, percentiles added). Memory is bounded by ``opts.chunk_size``."""
+    from ..scoring import score_matrix
+
+    names = cells.names
+    if names.has_duplicates:
+        raise input_error(cells.source, f"duplicated cell name(s) in obs: {', '.join(names[names.duplicated()][:5])}",
+                          "Make obs_names unique (adata.obs_names_make_unique())")
+    lo, hi = shard_bounds(cells.n_cells, opts.shard)
+    label = Path(str(cells.source)).name
+    with _progress(hi - lo, f"scoring {label}", opts.progress) as bar:
+        for start in range(lo, hi, opts.chunk_size):
+            stop = min(hi, start + opts.chunk_size)
+            block = cells.rows(start, stop)
+            if plan.agg is not None:
+                block = block @ plan.agg
+            chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion)
+            yield add_percentiles(chunk, sigs)
+            bar.update(stop - start)
+            _log_progress(start - lo, stop - lo, hi - lo, label)
+
+
+def _check_counts(block, cells: Cells, start: int) -> None:
+    """Pseudobulk sums raw counts: refuse negative or non-integer values, naming what to use."""
+    vals = block.data if sp.issparse(block) else np.asarray(block).ravel()
+    bad = (vals < 0) | (vals != np.round(vals)) | ~np.isfinite(vals)
+    if not bad.any():
+        return
+    v = vals[np.argmax(bad)]
+    counts_like = [x for x in cells.layers if "count" in x.lower() or x.lower() == "raw"]
+    fix = (f"Pass --layer {counts_like[0]} (a layer of raw counts)" if counts_like else
+           "Store raw counts in a layer (adata.layers['counts'] = counts) and pass --layer counts")
+    raise input_error(cells.source, f"pseudobulk needs raw counts but {cells.matrix} holds "
+                      f"{'negative' if v < 0 else 'non-integer'} values (e.g. {v:.6g} in cells "
+                      f"{start}-{start + block.shape[0]}), e.g. log-normalised data", fix)
+
+
+def pseudobulk_matrix(cells: Cells, plan: GenePlan, key: str, opts: CohortOptions) -> tuple[np.ndarray, list[str]]:
+    """Sum the raw counts of the cells of each ``obs[key]`` group, chunk by chunk, with
+    :func:`scanpy.get.aggregate`. Cells with a missing label are left out, counted and logged."""
+    import anndata as ad
+    import scanpy as sc
+
+    if key not in cells.obs.columns:
+        raise input_error(cells.source, f"obs has no column {key!r} for pseudobulk "
+                          f"(columns: {', '.join(map(str, cells.obs.columns[:10]))})", "Check --pseudobulk")
+    raw = cells.obs[key]
+    missing = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "NaN", "None"]).to_numpy()
+    labels = raw.astype(str).to_numpy()
+    levels = sorted(set(labels[~missing]))
+    if not levels:
+        raise input_error(cells.source, f"obs[{key!r}] has no label at all", "Check --pseudobulk")
+    if missing.any():
+        logger.warning("%s: %d cell(s) with a missing %r label left out of the pseudobulk", cells.source,
+                       int(missing.sum()), key)
+    sums = np.zeros((len(levels), len(plan.genes)))
+    label = Path(str(cells.source)).name
+    with _progress(cells.n_cells, f"pseudobulk {label}", opts.progress) as bar:
+        for start in range(0, cells.n_cells, opts.chunk_size):
+            stop = min(cells.n_cells, start + opts.chunk_size)
+            block = cells.rows(start, stop)
+            _check_counts(block, cells, start)
+            if plan.agg is not None:
+                block = block @ plan.agg
+            keep = ~missing[start:stop]
+            if keep.any():
+                groups = pd.Categorical(labels[start:stop][keep], categories=levels)
+                part = ad.AnnData(X=block[np.flatnonzero(keep)], obs=pd.DataFrame({"g": groups},
+                                  index=pd.RangeIndex(int(keep.sum())).astype(str)))
+                agg = sc.get.aggregate(part, by="g", func="sum")
+                s = agg.layers["sum"]
+                pos = pd.Index(levels).get_indexer(agg.obs_names)
+                sums[pos] += s.toarray() if sp.issparse(s) else np.asarray(s)
+            bar.update(stop - start)
+            _log_progress(start, stop, cells.n_cells, label)
+    logger.info("%s: pseudobulk of %d cells into %d %s groups (%d cells without a label left out)", cells.source,
+                int((~missing).sum()), len(levels), key, int(missing.sum()))
+    return sums, levels
+
+
+def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptions) -> CohortScores:
+    """Score all cells (concatenated long table) or, with ``opts.pseudobulk``, the groups."""
+    from ..scoring import score_matrix
+
+    plan = plan_genes(cells.var_names, sigs, opts, cells.source)
+    if opts.pseudobulk is None:
+        scores = _merge_chunks(list(iter_cell_scores(cells, plan, sigs, opts)), [s.name for s in plan.scoring_sigs])
+        n = cells.n_cells
+    else:
+        if opts.shard[1] > 1:
+            raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
+        sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
+        scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs), sigs)
+        n = len(levels)
+    return CohortScores(scores, plan.coverage, n, "h5ad", plan.mapping, plan.report)
+
+
+def score_h5ad(path: str | Path, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None) -> CohortScores:
+    """Score the cells (or ``pseudobulk`` groups) of an ``.h5ad`` file (or 10x output), reading
+    it in chunks. The cells' long table is held in memory: use :func:`ressig.cohort.score_cohort`
+    (streamed to disk) for large files."""
+    opts = opts or CohortOptions()
+    with open_cells(path, opts) as cells:
+        return score_cells(cells, sigs, opts)
+
+
+def _log_progress(prev: int, done: int, total: int, label: str) -> None:
+    """A log line at every 10% of a long run (the tqdm bar only shows on terminals)."""
+    if total >= 50_000 and (10 * done) // total != (10 * prev) // total:
+        logger.info("%s: scored %d/%d cells (%.0f%%)", label, done, total, 100 * done / total)
+
+
+def _merge_chunks(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    df = pd.concat(parts, ignore_index=True)
+    rank = {n: i for i, n in enumerate(order)}
+    return df.iloc[np.argsort(df["signature"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def resolve_kind(input_path: str | Path, opts: CohortOptions) -> str:
+    """``auto`` → ``h5ad`` (``.h5ad``), ``10x`` (``.h5`` or a ``matrix.mtx`` directory),
+    ``microarray`` (a probe map given) or ``bulk``."""
+    if opts.kind != "auto":
+        return opts.kind
+    p = Path(input_path)
+    if p.name.endswith(".h5ad"):
+        return "h5ad"
+    if _tenx_path(p):
+        return "10x"
+    return "microarray" if opts.probe_map else "bulk"
+
+
+def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
+                   opts: CohortOptions | None = None) -> CohortScores:
+    """Read any supported cohort input and score it (no files written)."""
+    opts = opts or CohortOptions()
+    input_path = Path(input_path)
+    kind = resolve_kind(input_path, opts)
+    if kind in ("h5ad", "10x"):
+        return score_h5ad(input_path, sigs, opts)
+    if opts.pseudobulk:
+        raise RessigError("--pseudobulk applies to .h5ad input only")
+    probe_map = None
+    if kind == "microarray":
+        if not opts.probe_map:
+            raise RessigError("microarray input needs --probe-map (probe id -> gene table)")
+        probe_map = read_probe_map(opts.probe_map)
+    data = read_expression(input_path, opts.orientation)
+    logger.info("%s: read %d samples x %d %s", input_path, data.shape[0], data.shape[1],
+                "probes" if probe_map is not None else "genes")
+    return score_dense(data, sigs, opts, source=input_path, probe_map=probe_map)
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs

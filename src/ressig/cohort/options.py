@@ -1,0 +1,69 @@
+"""Cohort-scoring options, constants and the result container."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import RessigError
+
+INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad", "10x")
+ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
+COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
+SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
+                 "n_genes_used", "n_genes_missing", "percentile"]
+OBS_COLUMNS = SCORE_COLUMNS[2:]
+DEFAULT_MIN_COVERAGE = 0.5
+#: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
+LAYOUTS = ("auto", "long", "wide")
+
+
+@dataclass
+class CohortOptions:
+    """How to read and score a cohort (see the module docstring)."""
+
+    kind: str = "auto"
+    orientation: str = "genes-x-samples"
+    layer: str | None = None
+    probe_map: str | Path | None = None
+    collapse: str = "mean"
+    pseudobulk: str | None = None
+    chunk_size: int = 10_000
+    min_coverage: float | None = None
+    gene_table: str | Path | None = None
+    shard: tuple[int, int] = (0, 1)
+    progress: bool = True
+    layout: str = "auto"
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise RessigError(f"unknown input kind {self.kind!r}; use one of {', '.join(INPUT_KINDS)}")
+        if self.orientation not in ORIENTATIONS:
+            raise RessigError(f"unknown orientation {self.orientation!r}; use one of {', '.join(ORIENTATIONS)}")
+        if self.collapse not in COLLAPSE_RULES:
+            raise RessigError(f"unknown collapse rule {self.collapse!r}; use one of {', '.join(COLLAPSE_RULES)}")
+        if self.chunk_size < 1:
+            raise RessigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.min_coverage is not None and not 0 <= self.min_coverage <= 1:
+            raise RessigError(f"min_coverage must be in [0, 1], got {self.min_coverage}")
+        if self.layout not in LAYOUTS:
+            raise RessigError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
+        self.columns = tuple(self.columns)
+        i, n = self.shard
+        if n < 1 or not 0 <= i < n:
+            raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
+
+
+@dataclass
+class CohortScores:
+    """Scores (long table), coverage report and what was read."""
+
+    scores: pd.DataFrame
+    coverage: pd.DataFrame
+    n_samples: int
+    kind: str
+    mapping: dict[str, int] = field(default_factory=dict)
+    mapping_report: pd.DataFrame | None = None

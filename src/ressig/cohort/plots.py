@@ -1,0 +1,143 @@
+"""Cohort plots: score distribution vs training samples; for single cells, the embedding coloured by
+each score (scanpy) and per-group distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..signature import FrozenSignature
+from .sinks import score_vectors
+
+
+def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature], cohort: str = "cohort",
+                            max_points: int = 3000):
+    """One panel per signature: training parental / resistant scores and the cohort's distribution
+    (``scores``: a long or a wide score table)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vectors = score_vectors(scores, [s.name for s in sigs])
+    shown = [s for s in sigs if s.name in vectors][:8]
+    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(3.6 * max(1, len(shown)), 3.8), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, s in zip(axes[0], shown, strict=False):
+        ref = s.reference_frame()
+        groups = list(dict.fromkeys(ref["group"])) if len(ref) else []
+        v = vectors[s.name]
+        v = v[np.isfinite(v)]
+        data, labels = [], []
+        for g in groups:
+            data.append(ref.loc[ref["group"] == g, "score"].to_numpy(dtype=float))
+            labels.append(f"{g}\n(training)")
+        data.append(v)
+        labels.append(f"{cohort}\n(n={len(v)})")
+        colours = ["#4C72B0", "#C44E52", "#55A868", "#8172B2"]
+        if len(v) > 2:
+            parts = ax.violinplot([v], positions=[len(data) - 1], showextrema=False, widths=0.7)
+            for b in parts["bodies"]:
+                b.set_alpha(0.25)
+                b.set_facecolor("#555555")
+        for i, d in enumerate(data):
+            if len(d) > max_points:
+                d = rng.choice(d, max_points, replace=False)
+            x = i + rng.uniform(-0.12, 0.12, size=len(d))
+            ax.scatter(x, d, s=12 if i < len(groups) else 5, alpha=0.9 if i < len(groups) else 0.5,
+                       color=colours[i % len(colours)] if i < len(groups) else "#333333", zorder=3)
+        ax.set_xticks(range(len(data)), labels, fontsize=8)
+        ax.set_ylabel("score (rank-based, -1..1)")
+        ax.set_title(s.name, fontsize=9)
+        ax.axhline(0, color="grey", lw=0.5, ls=":")
+    fig.suptitle(f"{cohort}: signature scores vs training samples", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _obs_with_scores(h5ad_path: str | Path, scores: pd.DataFrame, pseudobulk: str | None = None):
+    """The cohort's obs and obsm embeddings (X never read) with the wide score columns added."""
+    import anndata as ad
+    import h5py
+    from anndata.io import read_elem
+
+    from .annotate import obs_columns
+
+    with h5py.File(h5ad_path, "r") as f:
+        obs = read_elem(f["obs"])
+        obsm = {k: read_elem(f["obsm"][k]) for k in ("X_umap", "X_tsne") if "obsm" in f and k in f["obsm"]}
+    wide = obs_columns(scores)
+    keys = obs[pseudobulk].astype(str) if pseudobulk else obs.index.astype(str)
+    for c in wide.columns:
+        obs[c] = wide[c].reindex(keys).to_numpy()
+    return ad.AnnData(obs=obs, obsm=obsm), list(wide.columns)
+
+
+def plot_embedding(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str],
+                   pseudobulk: str | None = None):
+    """The cohort's UMAP (else t-SNE) coloured by each signature's score, with scanpy's
+    :func:`scanpy.pl.embedding`; a figure saying so when the file has neither embedding."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
+    basis = next((b for b in ("X_umap", "X_tsne") if b in adata.obsm), None)
+    shown = [s for s in sig_names if s in adata.obs.columns][:8]
+    if basis is None or not shown:
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obsm['X_umap'] or obsm['X_tsne'] to draw",
+                ha="center", va="center", fontsize=9)
+        return fig
+    import scanpy as sc
+
+    fig = sc.pl.embedding(adata, basis=basis, color=shown, return_fig=True, show=False, cmap="viridis",
+                          frameon=False, ncols=min(4, len(shown)))
+    return fig
+
+
+#: obs keys tried, in order, when the per-group plot's key is ``auto``.
+AUTO_GROUP_KEYS = ("patient", "donor", "sample", "cluster", "leiden", "louvain", "cell_type")
+
+
+def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str], group_by: str,
+                      pseudobulk: str | None = None):
+    """Per-group (patient, cluster ...: ``obs[group_by]``) distribution of each signature's score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
+    from ..errors import input_error
+
+    if group_by == "auto":  # the workflow's default: a usual grouping column, if there is one
+        group_by = next((k for k in AUTO_GROUP_KEYS if k in adata.obs.columns), "")
+        if not group_by:
+            fig, ax = plt.subplots(figsize=(5, 1.5))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obs column to group by (set group_by)",
+                    ha="center", va="center", fontsize=9)
+            return fig
+    if group_by not in adata.obs.columns:
+        raise input_error(h5ad_path, f"obs has no column {group_by!r} to group scores by "
+                          f"(columns: {', '.join(map(str, adata.obs.columns[:10]))})", "Check group_by")
+    shown = [s for s in sig_names if s in adata.obs.columns][:8]
+    groups = adata.obs[group_by].astype(str)
+    levels = sorted(groups[adata.obs[group_by].notna()].unique())[:40]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, 0.45 * len(levels) + 2), 2.6 * len(shown)),
+                             squeeze=False)
+    for ax, s in zip(axes[:, 0], shown, strict=False):
+        data = [adata.obs.loc[(groups == g).to_numpy(), s].dropna().to_numpy(dtype=float) for g in levels]
+        ax.boxplot(data, showfliers=False)
+        ax.set_xticks(range(1, len(levels) + 1), levels, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel(f"{s}\nscore", fontsize=8)
+        ax.axhline(0, color="grey", lw=0.5, ls=":")
+    axes[0, 0].set_title(f"{Path(h5ad_path).name}: scores by {group_by}", fontsize=9)
+    fig.tight_layout()
+    return fig

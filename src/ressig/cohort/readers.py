@@ -1,0 +1,151 @@
+"""Dense cohort readers: bulk/microarray expression matrices (TSV/CSV/parquet) and probe maps."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._log import logger
+from ..errors import RessigError, input_error
+from ..io import delimiter_for
+from .options import ORIENTATIONS
+
+# ---------------------------------------------------------------------------------------------
+# reading dense matrices
+# ---------------------------------------------------------------------------------------------
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _header(path: Path, sep: str) -> tuple[list[str], int]:
+    """The header fields and the number of lines before it (blank lines and whole-line ``#``
+    comments at the top of the file; a ``#`` anywhere else is data)."""
+    try:
+        with _open_text(path) as fh:
+            for n, line in enumerate(fh):
+                if line.strip() and not line.startswith("#"):
+                    return next(csv.reader([line.rstrip("\r\n")], delimiter=sep)), n
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise input_error(path, f"cannot read ({type(exc).__name__}: {exc})", "Check the file is complete text") from None
+    raise input_error(path, "is empty", "Provide a matrix with a header row")
+
+
+#: Cell texts read as "not measured": empty, NA-like, and spreadsheet error values (``#N/A`` ...).
+MISSING_TEXTS = ("", "NA", "N/A", "NAN", "NONE", "NULL", "#N/A", "#N/A N/A", "#NA", "#VALUE!", "#DIV/0!",
+                 "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!")
+
+
+def _numeric(df: pd.DataFrame, path: Path, row_what: str, col_what: str) -> pd.DataFrame:
+    """Cells → float; empty/NA → NaN (not measured); anything else non-numeric is an error."""
+    if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):
+        return df.astype(float)
+    out = df.apply(lambda s: pd.to_numeric(s.str.strip() if s.dtype == object else s, errors="coerce"))
+    na = np.argwhere(out.isna().to_numpy())
+    missing = set(MISSING_TEXTS)
+    bad = [(r, c) for r, c in na if str(df.iat[r, c]).strip().upper() not in missing]
+    if bad:
+        r, c = bad[0]
+        raise input_error(path, f"non-numeric value {df.iat[r, c]!r} at {row_what} {df.index[r]!r}, "
+                          f"{col_what} {df.columns[c]!r}", "Expression values must be numbers (empty/NA/#N/A = not measured)")
+    return out.astype(float)
+
+
+def _log_missing(df: pd.DataFrame, path: Path, orientation: str) -> None:
+    """Count the missing cells of each sample (each is left out of that sample's ranking only)."""
+    per = df.isna().sum(axis=0 if orientation == "genes-x-samples" else 1)
+    per = per[per > 0]
+    if len(per):
+        logger.warning("%s: %d cell(s) not numbers (empty, NA, #N/A ...) read as not measured, in %d sample(s): %s",
+                       path, int(per.sum()), len(per), ", ".join(f"{k} {v}" for k, v in list(per.items())[:10]))
+
+
+def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> pd.DataFrame:
+    """Read a dense expression matrix as a **samples × ids** float DataFrame.
+
+    Parameters
+    ----------
+    path
+        TSV/CSV (optionally gzip-compressed) or parquet (``.parquet``/``.pq``).
+    orientation
+        ``genes-x-samples`` (first column = gene/probe id, other columns = samples) or
+        ``samples-x-genes`` (first column = sample name, other columns = genes/probes).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise input_error(path, "file not found", "Check the --input path")
+    if orientation not in ORIENTATIONS:
+        raise RessigError(f"unknown orientation {orientation!r}; use one of {', '.join(ORIENTATIONS)}")
+    is_parquet = path.suffix in (".parquet", ".pq")
+    if is_parquet:
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any parquet failure is a user-facing problem
+            raise input_error(path, f"cannot read parquet ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+                              "Check the file is a complete parquet file") from None
+        if isinstance(df.index, pd.RangeIndex) and df.shape[1] and not pd.api.types.is_numeric_dtype(df.iloc[:, 0]):
+            df = df.set_index(df.columns[0])
+        df.columns = [str(c) for c in df.columns]
+        header = list(df.columns)
+    else:
+        sep = delimiter_for(path)
+        fields, skip = _header(path, sep)
+        header = [h.strip() for h in fields][1:]
+        try:
+            with _open_text(path) as fh:
+                df = pd.read_csv(fh, sep=sep, index_col=0, skiprows=skip, low_memory=False, dtype=str,
+                                 keep_default_na=False, na_filter=False)
+        except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
+            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise input_error(path, f"cannot parse matrix: {msg}",
+                              "Every row needs the same number of fields as the header") from None
+    rows, cols = ("gene", "sample") if orientation == "genes-x-samples" else ("sample", "gene")
+    dup = pd.Index(header)[pd.Index(header).duplicated()]
+    if len(dup):
+        raise input_error(path, f"duplicated {cols} name(s) in the header: {', '.join(map(str, dup.unique()[:5]))}",
+                          f"{cols.capitalize()} names must be unique")
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise input_error(path, "matrix has no data", f"Expected an id column and at least one {cols} column")
+    df.index = pd.Index([str(i).strip() for i in df.index])
+    if not is_parquet and len(header) == df.shape[1]:
+        df.columns = header
+    if orientation == "samples-x-genes":
+        dup = df.index[df.index.duplicated()]
+        if len(dup):
+            raise input_error(path, f"duplicated sample name(s): {', '.join(map(str, dup.unique()[:5]))}",
+                              "Sample names must be unique")
+    df = _numeric(df, path, rows, cols)
+    _log_missing(df, path, orientation)
+    if not np.isfinite(df.to_numpy()[~np.isnan(df.to_numpy())]).all():
+        raise input_error(path, "matrix holds infinite values", "Replace them (or leave the cell empty = not measured)")
+    return df.T if orientation == "genes-x-samples" else df
+
+
+def read_probe_map(path: str | Path) -> pd.Series:
+    """Probe → gene map (TSV/CSV, first two columns, header row); probes with no gene dropped."""
+    from ..io import read_table
+
+    path = Path(path)
+    df = read_table(path, "probe map")
+    if df.shape[1] < 2:
+        raise input_error(path, "probe map needs two columns: probe id, gene", "e.g. probe_id<TAB>gene")
+    m = df.iloc[:, :2].apply(lambda s: s.str.strip())
+    m.columns = ["probe", "gene"]
+    dup = m["probe"][m["probe"].duplicated()]
+    if len(dup):
+        raise input_error(path, f"probe(s) listed twice: {', '.join(dup.unique()[:5])}",
+                          "Give each probe one gene (drop multi-gene probes)")
+    m = m[m["gene"].ne("") & ~m["gene"].str.upper().isin(["NA", "---"])]
+    return pd.Series(m["gene"].to_numpy(), index=m["probe"].to_numpy(), name="gene")
+
+
+# ---------------------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Score table text and the all-or-nothing writing of a score step's outputs."""
+
+from __future__ import annotations
+
+import io as _io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .._atomic import FLOAT_FORMAT, save_figure, write_table, write_text
+from .._log import logger
+from ..errors import RessigError
+from ..signature import FrozenSignature, load_signatures
+from .annotate import annotate_h5ad
+from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
+from .options import SCORE_COLUMNS, CohortOptions
+from .plots import plot_embedding, plot_group_scores, plot_score_distribution
+from .sinks import ScoreSink, read_scores
+
+
+def format_scores(scores: pd.DataFrame) -> str:
+    """The exact TSV text of a long score table (fixed float format, ``\\n`` line ends)."""
+    buf = _io.StringIO()
+    scores[SCORE_COLUMNS].to_csv(buf, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    return buf.getvalue()
+
+
+def parse_scores(text: str) -> pd.DataFrame:
+    """Read score-table text back (sample names as strings)."""
+    return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str}, keep_default_na=False,
+                       na_values=[""])
+
+
+@dataclass
+class ScoreOutputs:
+    """Where :func:`write_outputs` puts things (``None`` = not written)."""
+
+    scores: Path | None
+    coverage: Path | None = None
+    h5ad: Path | None = None
+    plot: Path | None = None
+    mapping: Path | None = None
+    embedding: Path | None = None
+    groups: Path | None = None
+    group_by: str | None = None
+
+
+def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None, sigs: Sequence[FrozenSignature],
+                  outputs: ScoreOutputs, input_path: str | Path | None = None, pseudobulk: str | None = None,
+                  cohort: str | None = None, mapping: pd.DataFrame | None = None) -> list[Path]:
+    """Finish the score table (renamed last) and write the optional ``.h5ad`` copy, plot, coverage
+    and mapping report.
+
+    ``scores`` is a :class:`~ressig.cohort.sinks.ScoreSink` holding the streamed table (committed
+    here) or the path of an existing table (only read). Everything is derived from that table,
+    so sharded and unsharded runs give the same files. On any failure the files written so far
+    are removed and the sink is aborted: a failed step leaves no output behind.
+    """
+    written: list[Path] = []
+    sink = scores if isinstance(scores, ScoreSink) else None
+    try:
+        table = None
+        if sink is not None:
+            sink.finish()
+        if any(x is not None for x in (outputs.h5ad, outputs.plot, outputs.embedding, outputs.groups)):
+            table = sink.read_back() if sink is not None else read_scores(scores)
+        if outputs.h5ad is not None:
+            if input_path is None or not str(input_path).endswith(".h5ad"):
+                raise RessigError("--out-h5ad needs an .h5ad input")
+            written.append(annotate_h5ad(input_path, table, outputs.h5ad, pseudobulk))
+        if outputs.plot is not None:
+            fig = plot_score_distribution(table, sigs, cohort or (Path(input_path).name if input_path else "cohort"))
+            written.append(save_figure(fig, outputs.plot))
+        if outputs.embedding is not None or outputs.groups is not None:
+            if input_path is None or not str(input_path).endswith(".h5ad"):
+                raise RessigError("embedding and per-group plots need an .h5ad input")
+            names = [s.name for s in sigs]
+            if outputs.embedding is not None:
+                written.append(save_figure(plot_embedding(input_path, table, names, pseudobulk), outputs.embedding))
+            if outputs.groups is not None:
+                if not outputs.group_by:
+                    raise RessigError("a per-group plot needs the obs key to group by (--group-by)")
+                fig = plot_group_scores(input_path, table, names, outputs.group_by, pseudobulk)
+                written.append(save_figure(fig, outputs.groups))
+        if outputs.coverage is not None and isinstance(coverage, str):  # a shard's table, verbatim
+            written.append(write_text(coverage, outputs.coverage))
+        elif outputs.coverage is not None and coverage is not None:
+            written.append(write_table(coverage, outputs.coverage, index=False))
+        if outputs.mapping is not None and mapping is not None:
+            written.append(write_table(mapping, outputs.mapping, index=False))
+        if sink is not None:
+            written.append(sink.commit())
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        for p in written:
+            Path(p).unlink(missing_ok=True)
+        raise
+    return written
+
+
+def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path, *,
+                 opts: CohortOptions | None = None, coverage_out: str | Path | None = None,
+                 h5ad_out: str | Path | None = None, plot_out: str | Path | None = None,
+                 cohort: str | None = None, mapping_out: str | Path | None = None) -> list[Path]:
+    """Load the signature(s), score the cohort and write all outputs (the ``ressig score`` API).
+
+    Cells of an ``.h5ad``/10x input are scored chunk by chunk and each chunk's scores go straight
+    to disk (memory bounded by ``opts.chunk_size``, whatever the number of cells and signatures).
+
+    Parameters
+    ----------
+    signature
+        Frozen ``*.ressig.json`` artefact or plain ``.gmt`` file.
+    input_path
+        Cohort file (see :mod:`ressig.cohort`).
+    out
+        Score table: TSV, or parquet (``.parquet``/``.pq``). Layout ``opts.layout``: ``wide`` (one
+        row per cell, one column per signature, plus ``opts.columns``) is the default for cells,
+        ``long`` for bulk and pseudobulk. With ``opts.shard = (i, n)``, ``n > 1``, only shard
+        ``i``'s rows are written (gather them with :func:`ressig.cohort.gather_scores`); the
+        ``.h5ad`` and plot are then left to the gather.
+    coverage_out, h5ad_out, plot_out, mapping_out
+        Optional coverage table, annotated ``.h5ad`` copy, distribution plot and gene-id mapping
+        report (``input_id, gene, how``).
+    cohort
+        Cohort name for the plot (default: input file name).
+    """
+    opts = opts or CohortOptions()
+    sigs = load_signatures(signature)
+    if opts.shard[1] > 1 and (h5ad_out or plot_out):
+        raise RessigError("with --shard, write the .h5ad and the plot when gathering (ressig score-gather)")
+    kind = resolve_kind(input_path, opts)
+    cells = kind in ("h5ad", "10x") and opts.pseudobulk is None
+    layout = opts.layout if opts.layout != "auto" else ("wide" if cells else "long")
+    if opts.columns and layout == "long":
+        raise RessigError("--columns applies to the wide layout (the long layout has every column)")
+    names = [s.name for s in sigs]
+    outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
+    if cells:
+        with open_cells(input_path, opts) as data:
+            plan = plan_genes(data.var_names, sigs, opts, input_path)
+            sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
+            try:
+                dispersion = layout == "long" or "dispersion" in opts.columns
+                for chunk in iter_cell_scores(data, plan, sigs, opts, dispersion=dispersion):
+                    sink.write(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+        logger.info("%s: %d rows of scores written (%s layout)", out, sink.n_rows, layout)
+        return write_outputs(sink, plan.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, plan.report)
+    res = read_and_score(input_path, sigs, opts)
+    sink = ScoreSink(out, layout, names, opts.columns)
+    try:
+        sink.write(res.scores)
+    except BaseException:
+        sink.abort()
+        raise
+    return write_outputs(sink, res.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, res.mapping_report)
+
+
+def _p(x: str | Path | None) -> Path | None:
+    return Path(x) if x is not None else None
