@@ -324,6 +324,22 @@ def _deseq2_r_parity(dds) -> None:
     dds.cooks_outlier()
 
 
+ENGINES = ("ressig", "pydeseq2")
+
+
+def make_inference(engine: str = "ressig", n_cpus: int = 1):
+    """PyDESeq2 ``Inference`` object for ``engine`` (see :data:`ENGINES`)."""
+    if engine == "ressig":
+        from .engine import VectorizedInference
+
+        return VectorizedInference(n_cpus=max(1, int(n_cpus)))
+    if engine == "pydeseq2":
+        from pydeseq2.default_inference import DefaultInference
+
+        return DefaultInference(n_cpus=max(1, int(n_cpus)))
+    raise RessigError(f"unknown DE engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
 def run_de(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -337,6 +353,7 @@ def run_de(
     alpha: float = 0.05,
     shrink: bool = True,
     n_cpus: int = 1,
+    engine: str = "ressig",
 ) -> DEResult:
     """Run PyDESeq2 for *treatment vs reference* and return tables ready to write.
 
@@ -360,9 +377,15 @@ def run_de(
         when false that column equals the MLE.
     n_cpus
         Worker processes for PyDESeq2 (pass the rule's ``threads``).
+    engine
+        ``"ressig"`` (default): :class:`ressig.engine.VectorizedInference`, all genes fitted at
+        once with R DESeq2's algorithms; ``"pydeseq2"``: PyDESeq2's ``DefaultInference`` (one
+        scipy optimisation per gene), kept for cross-checks.
     """
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.ds import DeseqStats
+
+    from .engine import vst
 
     meta = build_metadata(samples, condition, reference, treatment, covariates, continuous)
     counts = counts.loc[:, meta.index]
@@ -375,14 +398,15 @@ def run_de(
     logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
                 treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
     coeff = f"{condition}[T.{treatment}]"
+    inference = make_inference(engine, n_cpus)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
-                           quiet=True, n_cpus=max(1, int(n_cpus)))
+                           quiet=True, inference=inference)
         logger.info("fitting size factors, dispersions and log fold changes")
         _deseq2_r_parity(dds)
         ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
-                        n_cpus=max(1, int(n_cpus)))
+                        inference=inference)
         ds.summary()
         res = ds.results_df.copy()
         if shrink:
@@ -393,11 +417,11 @@ def run_de(
         else:
             res["log2FoldChange_shrunk"] = res["log2FoldChange"]
             res["lfcSE_shrunk"] = res["lfcSE"]
-        dds.vst(use_design=False)
+        vst_values = vst(dds, blind=True)
 
     size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
     normalized = counts.div(size_factors, axis=1)
-    vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=counts.index[keep], columns=meta.index)
+    vst_table = pd.DataFrame(vst_values.T, index=counts.index[keep], columns=meta.index)
 
     table = pd.DataFrame(index=counts.index, columns=DE_COLUMNS[:-1], dtype=float)
     table.loc[res.index, res.columns.intersection(DE_COLUMNS)] = res[res.columns.intersection(DE_COLUMNS)]
@@ -411,7 +435,7 @@ def run_de(
     logger.info("DE done: %d genes with padj < %g (%d up, %d down)", n_sig, alpha,
                 int(((table["padj"] < alpha) & (table["log2FoldChange"] > 0)).sum()),
                 int(((table["padj"] < alpha) & (table["log2FoldChange"] < 0)).sum()))
-    return DEResult(table=table, normalized=normalized, vst=vst, size_factors=size_factors,
+    return DEResult(table=table, normalized=normalized, vst=vst_table, size_factors=size_factors,
                     contrast=(condition, treatment, reference))
 
 

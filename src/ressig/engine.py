@@ -58,8 +58,10 @@ def _bsolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _xtwx(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``X' diag(w_g) X`` for every gene: (genes, p, p)."""
-    return np.einsum("gn,ni,nj->gij", w, x, x, optimize=True)
+    """``X' diag(w_g) X`` for every gene: (genes, p, p), as one matrix product."""
+    p = x.shape[1]
+    outer = (x[:, :, None] * x[:, None, :]).reshape(x.shape[0], p * p)
+    return (w @ outer).reshape(w.shape[0], p, p)
 
 
 def _nb_loglik(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -427,15 +429,22 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        h = hess[idx]
-        pd_ok = np.all(np.linalg.eigvalsh(h) > 0, axis=1)
-        failed[idx[~pd_ok]] = True
-        active[idx[~pd_ok]] = False
-        idx, h = idx[pd_ok], h[pd_ok]
+        h = hess[idx].copy()
+        # where the Cauchy prior's curvature makes the Hessian indefinite (|beta_k| > prior scale),
+        # drop that negative curvature: still a descent direction, the line search does the rest
+        indefinite = ~np.all(np.linalg.eigvalsh(h) > 0, axis=1)
+        if indefinite.any():
+            bk = beta[idx[indefinite], k]
+            h[indefinite, k, k] -= np.minimum(2 * (s1**2 - bk**2) / (s1**2 + bk**2) ** 2, 0.0)
+            h[indefinite] += np.eye(p) * 1e-10
         step = _bsolve(h, grad[idx])
+        slope = np.einsum("gi,gi->g", grad[idx], step)
+        flat = (slope < 1e-12 * np.maximum(np.abs(f[idx]), 1.0)) & ~indefinite
+        conv[idx[flat]] = True                   # Newton decrement ~ 0: at the optimum
+        active[idx[flat]] = False
+        idx, step, slope = idx[~flat], step[~flat], slope[~flat]
         t = np.ones(len(idx))
         pending = np.ones(len(idx), dtype=bool)
-        slope = np.einsum("gi,gi->g", grad[idx], step)
         for _ls in range(30):                    # Armijo backtracking on the Newton direction
             j = np.flatnonzero(pending)
             if j.size == 0:
@@ -463,3 +472,61 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
     with np.errstate(all="ignore"):
         inv_h[okh] = np.linalg.inv(h_unscaled[okh])
     return beta, inv_h, conv
+
+
+def _vst_subset(base_mean: np.ndarray, nsub: int) -> np.ndarray | None:
+    """R ``vst()``'s gene subset: ``nsub`` genes evenly spaced in rank of mean among means > 5."""
+    pool = np.flatnonzero(base_mean > 5)
+    if len(base_mean) < nsub or len(pool) < nsub:
+        return None
+    order = pool[np.argsort(base_mean[pool], kind="stable")]
+    pick = np.round(np.linspace(1, len(order), nsub)).astype(int) - 1
+    return order[pick]
+
+
+def vst(dds, blind: bool = True, nsub: int = 1000) -> np.ndarray:
+    """Variance-stabilising transformation the way R DESeq2's ``vst()`` does it.
+
+    ``blind=True`` (R's default, and what ``ressig de`` writes): gene-wise dispersions of an
+    intercept-only model on a subset of ``nsub`` genes with mean normalised count > 5, evenly
+    spaced in rank of mean, then R's parametric trend ``a0 + a1/mean`` on them. When fewer than
+    ``nsub`` genes qualify (R stops and points to ``varianceStabilizingTransformation``), every
+    non-zero gene is used, which is what that function does. ``blind=False`` reuses the trend
+    already fitted with the full design (``dds.uns["trend_coeffs"]``), as R does when dispersions
+    exist. If R's parametric fit fails, PyDESeq2's own blind VST (its trend, with its mean-trend
+    fallback) is used.
+
+    Returns
+    -------
+    numpy.ndarray
+        Samples × genes ``log2``-scale values of ``dds`` (all its genes).
+    """
+    from .de import _parametric_trend_r
+
+    normed = np.asarray(dds.layers["normed_counts"], dtype=float)
+    base_mean = normed.mean(axis=0)
+    coefs = None
+    if not blind and dds.uns.get("disp_function_type") == "parametric":
+        coefs = np.asarray(dds.uns["trend_coeffs"], dtype=float)
+    elif blind:
+        inf = dds.inference
+        sf = np.asarray(dds.obs["size_factors"], dtype=float)
+        rows = _vst_subset(base_mean, nsub)
+        if rows is None:
+            rows = np.flatnonzero(base_mean > 0)
+        counts = np.asarray(dds.X, dtype=float)[:, rows]
+        x = np.ones((dds.n_obs, 1))
+        nc = normed[:, rows]
+        init = np.clip(np.minimum(inf.fit_rough_dispersions(nc, x), inf.fit_moments_dispersions(nc, sf)),
+                       dds.min_disp, dds.max_disp)
+        mu = inf.lin_reg_mu(counts, sf, x, dds.min_mu)
+        disp, _ = inf.alpha_mle(counts, x, mu, init, dds.min_disp, dds.max_disp)
+        disp = np.clip(disp, dds.min_disp, dds.max_disp)
+        use = disp > 100 * dds.min_disp
+        coefs = _parametric_trend_r(base_mean[rows][use], disp[use]) if use.sum() >= 2 else None
+    if coefs is None:
+        dds.vst(use_design=not blind)
+        return np.asarray(dds.layers["vst_counts"])
+    dds.vst_fit_type = "parametric"
+    dds.uns["vst_trend_coeffs"] = pd.Series(coefs, index=["a0", "a1"])
+    return dds.vst_transform()
