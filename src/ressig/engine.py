@@ -17,7 +17,10 @@ convergence rules:
 * ``lfc_shrink_nbinom_glm``: the apeGLM-style MAP by damped Newton with a backtracking line search
   on the same objective as PyDESeq2's ``nbinomGLM``; genes whose Hessian is not positive definite
   or which do not converge go to PyDESeq2's per-gene optimiser;
-* ``wald_test``, ``lin_reg_mu``, rough and moment dispersions: closed forms on whole arrays.
+* ``wald_test``: the covariance of DESeq2's ``fitBeta``, whose weights use the fitted means floored
+  at ``minmu = 0.5`` (PyDESeq2 uses the unfloored means, which inflates the standard error of
+  genes with an all-zero group: the cause of most R disagreement without a count pre-filter);
+* ``lin_reg_mu``, rough and moment dispersions: closed forms on whole arrays.
 
 Offsets: every fit takes the per-sample ``size_factors`` (``offset`` = their log); the internal
 helpers work on a genes × samples ``nf`` array (``_as_nf``), so per-gene-and-sample normalisation
@@ -187,11 +190,15 @@ class VectorizedInference(Inference):
         single-process and parallelism comes from NumPy/BLAS threads.
     block
         Genes per block for the dispersion and shrinkage fits (memory bound).
+    wald_min_mu
+        Floor of the fitted means in the Wald covariance (DESeq2's ``minmu``; ``0`` = PyDESeq2's
+        unfloored means).
     """
 
-    def __init__(self, n_cpus: int | None = None, block: int = BLOCK):
+    def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5):
         self.n_cpus = n_cpus or 1
         self.block = int(block)
+        self.wald_min_mu = float(wald_min_mu)
 
     # ------------------------------------------------------------------ initial estimates
     def lin_reg_mu(self, counts: np.ndarray, size_factors: np.ndarray, design_matrix: np.ndarray,
@@ -335,7 +342,7 @@ class VectorizedInference(Inference):
                   alt_hypothesis: Literal["greaterAbs", "lessAbs", "greater", "less"] | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: D102
         x = np.asarray(design_matrix, dtype=float)
-        m = np.asarray(mu, dtype=float).T
+        m = np.maximum(np.asarray(mu, dtype=float).T, self.wald_min_mu)
         lfc = np.asarray(lfc, dtype=float)
         c = np.asarray(contrast, dtype=float)
         disp = np.asarray(disp, dtype=float)
