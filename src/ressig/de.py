@@ -354,12 +354,29 @@ def _deseq2_r_parity(dds) -> None:
         prior = max(squared_logres - float(polygamma(1, df / 2)), 0.25)
     dds.uns["prior_disp_var"] = np.asarray(prior)
     dds.fit_MAP_dispersions()
-    _refit_unconverged_map(dds)
+    if not getattr(dds.inference, "map_grid_with_prior", False):  # ressig's engine already does it
+        _refit_unconverged_map(dds)
     dds.fit_LFC()
     dds.calculate_cooks()
     if dds.refit_cooks:
         dds.refit()
     dds.cooks_outlier()
+
+
+ENGINES = ("ressig", "pydeseq2")
+
+
+def make_inference(engine: str = "ressig", n_cpus: int = 1):
+    """PyDESeq2 ``Inference`` object for ``engine`` (see :data:`ENGINES`)."""
+    if engine == "ressig":
+        from .engine import VectorizedInference
+
+        return VectorizedInference(n_cpus=max(1, int(n_cpus)))
+    if engine == "pydeseq2":
+        from pydeseq2.default_inference import DefaultInference
+
+        return DefaultInference(n_cpus=max(1, int(n_cpus)))
+    raise RessigError(f"unknown DE engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 
 def run_de(
@@ -375,6 +392,7 @@ def run_de(
     alpha: float = 0.05,
     shrink: bool = True,
     n_cpus: int = 1,
+    engine: str = "ressig",
 ) -> DEResult:
     """Run PyDESeq2 for *treatment vs reference* and return tables ready to write.
 
@@ -398,9 +416,15 @@ def run_de(
         when false that column equals the MLE.
     n_cpus
         Worker processes for PyDESeq2 (pass the rule's ``threads``).
+    engine
+        ``"ressig"`` (default): :class:`ressig.engine.VectorizedInference`, all genes fitted at
+        once with R DESeq2's algorithms; ``"pydeseq2"``: PyDESeq2's ``DefaultInference`` (one
+        scipy optimisation per gene), kept for cross-checks.
     """
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.ds import DeseqStats
+
+    from .engine import vst
 
     meta = build_metadata(samples, condition, reference, treatment, covariates, continuous)
     counts = counts.loc[:, meta.index]
@@ -413,16 +437,17 @@ def run_de(
     logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
                 treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
     coeff = f"{condition}[T.{treatment}]"
+    inference = make_inference(engine, n_cpus)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # pydeseq2's own warnings (convergence, Cook's ...) are logged below
         for noise in (DeprecationWarning, FutureWarning):  # library-internal API notices, not about the data
             warnings.simplefilter("ignore", noise)
         dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
-                           quiet=True, n_cpus=max(1, int(n_cpus)))
+                           quiet=True, inference=inference)
         logger.info("fitting size factors, dispersions and log fold changes")
         _deseq2_r_parity(dds)
         ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
-                        n_cpus=max(1, int(n_cpus)))
+                        inference=inference)
         ds.summary()
         res = ds.results_df.copy()
         if shrink:
@@ -433,12 +458,12 @@ def run_de(
         else:
             res["log2FoldChange_shrunk"] = res["log2FoldChange"]
             res["lfcSE_shrunk"] = res["lfcSE"]
-        dds.vst(use_design=False)
+        vst_values = vst(dds, blind=True)
     log_warnings(caught, "pydeseq2")
 
     size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
     normalized = counts.div(size_factors, axis=1)
-    vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=counts.index[keep], columns=meta.index)
+    vst_table = pd.DataFrame(vst_values.T, index=counts.index[keep], columns=meta.index)
 
     table = pd.DataFrame(index=counts.index, columns=DE_COLUMNS[:-1], dtype=float)
     table.loc[res.index, res.columns.intersection(DE_COLUMNS)] = res[res.columns.intersection(DE_COLUMNS)]
@@ -452,7 +477,7 @@ def run_de(
     logger.info("DE done: %d genes with padj < %g (%d up, %d down)", n_sig, alpha,
                 int(((table["padj"] < alpha) & (table["log2FoldChange"] > 0)).sum()),
                 int(((table["padj"] < alpha) & (table["log2FoldChange"] < 0)).sum()))
-    return DEResult(table=table, normalized=normalized, vst=vst, size_factors=size_factors,
+    return DEResult(table=table, normalized=normalized, vst=vst_table, size_factors=size_factors,
                     contrast=(condition, treatment, reference))
 
 

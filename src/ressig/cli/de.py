@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="... in at least this many samples (default: size of the smaller group)")
     p.add_argument("--alpha", type=float, default=0.05, help="FDR target for independent filtering")
     p.add_argument("--no-shrink", dest="shrink", action="store_false", help="skip log2 fold-change shrinkage")
+    p.add_argument("--engine", choices=["ressig", "pydeseq2"], default="ressig",
+                   help="inference engine: ressig (vectorised, R DESeq2's algorithms; default) or pydeseq2 "
+                        "(its DefaultInference, one optimisation per gene; for cross-checks)")
     p.add_argument("--threads", type=int, default=1, help="worker processes for pydeseq2")
     p.add_argument("--outdir", required=True, help="output directory")
 
@@ -37,6 +40,6 @@ def run(args: argparse.Namespace) -> None:
     result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=args.reference,
                     treatment=args.treatment, covariates=args.covariates, continuous=args.continuous,
                     min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
-                    shrink=args.shrink, n_cpus=args.threads)
+                    shrink=args.shrink, n_cpus=args.threads, engine=args.engine)
     for f in write_de(result, args.outdir):
         print(f)
