@@ -1,16 +1,22 @@
-"""Differential expression with PyDESeq2: resistant vs parental, with covariates.
+"""Differential expression with PyDESeq2: one model over all condition levels, many contrasts.
 
 The design is ``~ covariate_1 + ... + condition``. The condition is a categorical with the
-**reference level first** (``parental``), so the condition coefficient — the one that is tested
-and shrunk — is always *treatment vs reference* (``condition[T.resistant]``).
-Size factors are PyDESeq2's defaults (median-of-ratios).
+**reference level first** (``parental``) and every other level of the sheet after it (sorted), so
+levels named in no contrast still inform the size factors and dispersions. One model is fitted;
+each contrast *treatment vs reference* is a Wald test of that model (R's
+``results(dds, contrast = c("condition", treatment, reference))``). Shrunken log2 fold changes
+are the apeGLM-style estimate of the contrast's own coefficient, with the model re-parametrised so
+that the contrast's reference is the baseline level (what R's ``lfcShrink`` needs after
+``relevel``): same fit, same dispersions. An optional likelihood-ratio test (:func:`lrt`) against
+the design without the condition asks "changed in any group". Size factors are PyDESeq2's
+defaults (median-of-ratios).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,7 @@ from .errors import RessigError
 
 DE_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj",
               "log2FoldChange_shrunk", "lfcSE_shrunk", "tested"]
+LRT_COLUMNS = ["baseMean", "stat", "df", "pvalue", "padj", "tested"]
 
 
 @dataclass
@@ -39,7 +46,12 @@ class DEResult:
     size_factors
         One per sample.
     contrast
-        ``(factor, treatment, reference)``.
+        ``(factor, treatment, reference)`` of the first contrast (the one ``table`` holds).
+    tables
+        Every contrast's table (columns and order as ``table``), keyed by contrast name, in the
+        order requested; all from the same fitted model.
+    lrt
+        Likelihood-ratio test table (:data:`LRT_COLUMNS`, all genes) or ``None``.
     """
 
     table: pd.DataFrame
@@ -47,6 +59,8 @@ class DEResult:
     vst: pd.DataFrame
     size_factors: pd.Series
     contrast: tuple[str, str, str]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lrt: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -57,6 +71,40 @@ class DEResult:
 def contrast_name(treatment: str, reference: str) -> str:
     """Name of a contrast as used in output file names."""
     return f"{treatment}_vs_{reference}"
+
+
+def parse_contrast(text: str) -> tuple[str, str]:
+    """``"TREATMENT:REFERENCE"`` -> ``(treatment, reference)``.
+
+    Raises
+    ------
+    RessigError
+        Not exactly one ``:``, or an empty side.
+    """
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise RessigError(f"contrast {text!r} is not TREATMENT:REFERENCE (two condition levels separated by "
+                          "one ':'); e.g. --contrast resistant:parental")
+    return parts[0].strip(), parts[1].strip()
+
+
+def check_contrasts(contrasts: Sequence[tuple[str, str]], levels: Sequence[str], condition: str,
+                    where: str = "") -> None:
+    """Refuse contrasts naming an absent level, a level against itself, or repeated contrasts."""
+    seen = set()
+    for treatment, reference in contrasts:
+        label = f"{treatment}:{reference}"
+        if treatment == reference:
+            raise RessigError(f"{where}contrast {label!r} compares level {treatment!r} with itself; name two "
+                              f"different levels of {condition!r}")
+        for level in (treatment, reference):
+            if level not in levels:
+                raise RessigError(f"{where}contrast {label!r} names level {level!r}, which does not occur in "
+                                  f"column {condition!r} (levels present: {', '.join(levels)}); fix the contrast "
+                                  "or the sample sheet")
+        if (treatment, reference) in seen:
+            raise RessigError(f"{where}contrast {label!r} is given twice; list each contrast once")
+        seen.add((treatment, reference))
 
 
 def build_metadata(
@@ -70,10 +118,14 @@ def build_metadata(
 ) -> pd.DataFrame:
     """Build the DE metadata (condition categorical with reference first) and check the design.
 
+    Every level of the condition column enters the model: ``reference`` first, then the other
+    levels sorted (``treatment`` among them). Levels named in no contrast still share the size
+    factors and dispersions.
+
     Raises
     ------
     RessigError
-        Missing columns, levels absent, a group with fewer than two samples, a covariate with
+        Missing columns, reference/treatment absent, a level with fewer than two samples, a covariate with
         missing values, non-numeric continuous covariates, or a design that is not full rank
         (e.g. a batch confounded with condition).
     """
@@ -82,20 +134,18 @@ def build_metadata(
         if col not in samples.columns:
             raise RessigError(f"{where}sample sheet has no column {col!r} named in the config "
                               f"(columns: {', '.join(samples.columns)})")
-    values = samples[condition]
-    unknown = sorted(set(values) - {reference, treatment})
-    if unknown:
-        raise RessigError(f"{where}column {condition!r} has level(s) {', '.join(map(repr, unknown))} that are "
-                          f"neither reference {reference!r} nor treatment {treatment!r}; fix the sheet or "
-                          "the config's condition levels")
+    values = samples[condition].astype(str)
+    present = sorted(set(values))
     for level, role in ((reference, "reference"), (treatment, "treatment")):
-        n = int((values == level).sum())
-        if n == 0:
+        if level not in present:
             raise RessigError(f"{where}{role} level {level!r} does not occur in column {condition!r} (levels present: "
-                              f"{', '.join(sorted(set(values)))}); set design.{role} to a level of the sheet")
+                              f"{', '.join(present)}); set design.{role} to a level of the sheet")
+    for level in [reference, treatment, *present]:
+        n = int((values == level).sum())
         if n < 2:
-            raise RessigError(f"{where}{role} level {level!r} of {condition!r} has {n} sample(s); DE needs at "
-                              "least 2 replicates per condition")
+            role = {reference: "reference level", treatment: "treatment level"}.get(level, "level")
+            raise RessigError(f"{where}{role} {level!r} of {condition!r} has {n} sample(s); DE needs at "
+                              "least 2 replicates per condition level (drop the sample or add replicates)")
     meta = pd.DataFrame(index=samples.index)
     for col in covariates:
         vals = samples[col]
@@ -113,7 +163,7 @@ def build_metadata(
             if vals.nunique() < 2:
                 raise RessigError(f"{where}covariate {col!r} has a single level; remove it from design.covariates")
             meta[col] = pd.Categorical(vals.astype(str), categories=sorted(vals.astype(str).unique()))
-    meta[condition] = pd.Categorical(values, categories=[reference, treatment])
+    meta[condition] = pd.Categorical(values, categories=[reference, *[lv for lv in present if lv != reference]])
     _check_full_rank(meta, condition, covariates, where)
     return meta
 
@@ -324,6 +374,151 @@ def _deseq2_r_parity(dds) -> None:
     dds.cooks_outlier()
 
 
+def _nb_irls(counts: np.ndarray, size_factors: np.ndarray, design: np.ndarray, disp: np.ndarray,
+             min_mu: float = 0.5, ridge: float = 1e-6, tol: float = 1e-8, maxit: int = 100) -> np.ndarray:
+    """Negative-binomial GLM (log link, fixed dispersions) by IRLS for all genes at once.
+
+    DESeq2's ``fitNbinomGLMs`` without a beta prior: ridge ``lambda = 1e-6`` on every coefficient,
+    fitted means floored at ``min_mu`` in the weights, convergence when the deviance changes by
+    less than ``tol`` relative (``|dev - dev_old| / (|dev| + 0.1)``), start from the least-squares
+    fit of ``log(normalised counts + 0.1)``. ``counts`` is samples × genes; returns the fitted
+    means (samples × genes).
+    """
+    from scipy.special import gammaln
+
+    y = counts.astype(float)
+    n_coef = design.shape[1]
+    log_norm = np.log(y / size_factors[:, None] + 0.1)
+    beta = np.linalg.lstsq(design, log_norm, rcond=None)[0]          # coefs × genes
+    size = 1.0 / disp
+
+    def deviance(mu: np.ndarray, genes: np.ndarray) -> np.ndarray:
+        k, obs = size[genes], y[:, genes]
+        ll = gammaln(obs + k) - gammaln(k) - gammaln(obs + 1) + k * np.log(k / (k + mu)) + obs * np.log(mu / (k + mu))
+        return -2.0 * ll.sum(axis=0)
+
+    mu = np.maximum(size_factors[:, None] * np.exp(design @ beta), min_mu)
+    dev = deviance(mu, np.ones(y.shape[1], dtype=bool))
+    active = np.ones(y.shape[1], dtype=bool)
+    lam = np.eye(n_coef) * ridge
+    for _ in range(maxit):
+        if not active.any():
+            break
+        mu_a = mu[:, active]
+        w = mu_a / (1.0 + disp[active] * mu_a)
+        z = np.log(mu_a / size_factors[:, None]) + (y[:, active] - mu_a) / mu_a
+        xtwx = np.einsum("si,sg,sj->gij", design, w, design) + lam
+        xtwz = np.einsum("si,sg->gi", design, w * z)
+        beta[:, active] = np.linalg.solve(xtwx, xtwz[:, :, None])[:, :, 0].T
+        mu[:, active] = np.maximum(size_factors[:, None] * np.exp(design @ beta[:, active]), min_mu)
+        new_dev = deviance(mu[:, active], active)
+        done = np.abs(new_dev - dev[active]) / (np.abs(new_dev) + 0.1) < tol
+        dev[active] = new_dev
+        active[np.flatnonzero(active)[done]] = False
+    return size_factors[:, None] * np.exp(design @ beta)
+
+
+def _nb_loglik(counts: np.ndarray, mu: np.ndarray, disp: np.ndarray) -> np.ndarray:
+    """Per-gene negative-binomial log-likelihood (samples × genes inputs)."""
+    from scipy.stats import nbinom
+
+    size = 1.0 / disp
+    return nbinom.logpmf(counts, size[None, :], (size / (size + mu))).sum(axis=0)
+
+
+def lrt(dds, reduced_design: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Likelihood-ratio test of a fitted PyDESeq2 model against a reduced design (DESeq2 ``nbinomLRT``).
+
+    The full and reduced models are fitted by :func:`_nb_irls` with the full model's size
+    factors and final (MAP) dispersions, on the counts the Wald test used (Cook's outliers
+    replaced for refitted genes); ``stat = 2 (logLik_full - logLik_reduced)`` is referred to
+    chi-square with ``df = n_coef(full) - n_coef(reduced)``. p-values of Cook's outlier genes
+    are dropped and ``padj`` is Benjamini-Hochberg after independent filtering on the mean of
+    normalised counts, as R's ``results()`` does for the LRT.
+
+    Returns
+    -------
+    DataFrame indexed by the model's genes with ``baseMean, stat, df, pvalue, padj``.
+    """
+    from pydeseq2.ds import DeseqStats
+    from scipy.stats import chi2
+
+    full = np.asarray(dds.obsm["design_matrix"], dtype=float)
+    counts = np.array(dds.X, dtype=float)
+    if getattr(dds, "counts_to_refit", None) is not None and dds.var.get("replaced", pd.Series(False)).any():
+        cols = dds.var_names.get_indexer(dds.counts_to_refit.var_names)
+        counts[:, cols] = np.asarray(dds.counts_to_refit.X, dtype=float)
+    sf = np.asarray(dds.obs["size_factors"], dtype=float)
+    disp = np.asarray(dds.var["dispersions"], dtype=float)
+    df = full.shape[1] - reduced_design.shape[1]
+    ll_full = _nb_loglik(counts, _nb_irls(counts, sf, full, disp), disp)
+    ll_red = _nb_loglik(counts, _nb_irls(counts, sf, reduced_design, disp), disp)
+    stat = np.maximum(2.0 * (ll_full - ll_red), 0.0)
+    # reuse PyDESeq2's Cook's filtering and independent filtering (R results() semantics) on the LRT p
+    ds = DeseqStats(dds, contrast=np.eye(full.shape[1])[-1], alpha=alpha, quiet=True)
+    ds.p_values = pd.Series(chi2.sf(stat, df), index=dds.var_names)
+    ds.statistics = pd.Series(stat, index=dds.var_names)
+    ds._cooks_filtering()
+    ds._independent_filtering()
+    return pd.DataFrame({"baseMean": ds.base_mean, "stat": stat, "df": float(df), "pvalue": ds.p_values,
+                         "padj": ds.padj}, index=dds.var_names)
+
+
+def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequence[str], treatment: str,
+                    reference: str, alpha: float, shrink: bool, n_cpus: int) -> pd.DataFrame:
+    """Wald test (and optional apeGLM shrinkage) of one contrast of a fitted model.
+
+    The Wald statistics come from the contrast vector of the fitted model. For shrinkage the
+    model is re-parametrised with ``reference`` as the baseline level (design matrix and
+    coefficients transformed exactly; fitted means, size factors and dispersions unchanged),
+    so that ``condition[T.treatment]`` *is* the contrast and PyDESeq2's ``lfc_shrink`` shrinks
+    it — R's ``relevel`` + ``lfcShrink(coef = ...)``. Other coefficients stay unshrunk.
+    """
+    from pydeseq2.ds import DeseqStats
+
+    ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
+                    n_cpus=max(1, int(n_cpus)))
+    ds.summary()
+    res = ds.results_df.copy()
+    if not shrink:
+        res["log2FoldChange_shrunk"] = res["log2FoldChange"]
+        res["lfcSE_shrunk"] = res["lfcSE"]
+        return res
+    coeff = f"{condition}[T.{treatment}]"
+    levels = list(meta[condition].cat.categories)
+    if levels[0] != reference:
+        relevelled = meta.copy()
+        relevelled[condition] = relevelled[condition].cat.reorder_categories(
+            [reference, *[lv for lv in levels if lv != reference]])
+        from formulaic import model_matrix
+
+        new_x = model_matrix(design_formula(condition, covariates), relevelled, na_action="ignore")
+        old_x = np.asarray(ds.design_matrix, dtype=float)
+        transform = np.linalg.lstsq(np.asarray(new_x, dtype=float), old_x, rcond=None)[0]   # old_x = new_x @ T
+        ds.design_matrix = pd.DataFrame(np.asarray(new_x, dtype=float), index=ds.design_matrix.index,
+                                        columns=list(new_x.columns))
+        ds.LFC = pd.DataFrame(ds.LFC.to_numpy() @ transform.T, index=ds.LFC.index, columns=list(new_x.columns))
+    logger.info("shrinking log2 fold changes of %s vs %s", treatment, reference)
+    ds.lfc_shrink(coeff=coeff)
+    res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
+    res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
+    return res
+
+
+def _gene_table(res: pd.DataFrame, columns: Sequence[str], genes: pd.Index, base_mean: pd.Series,
+                keep: pd.Series) -> pd.DataFrame:
+    """All-genes table (untested genes with missing statistics) sorted by padj, pvalue, gene id."""
+    stats_cols = [c for c in columns if c not in ("baseMean", "tested")]
+    table = pd.DataFrame(index=genes, columns=stats_cols, dtype=float)
+    table.loc[res.index, stats_cols] = res[stats_cols]
+    table["baseMean"] = base_mean
+    table["tested"] = keep
+    table.index.name = "gene_id"
+    order = np.lexsort((table.index.to_numpy(dtype=str), table["pvalue"].fillna(2.0).to_numpy(),
+                        table["padj"].fillna(2.0).to_numpy()))
+    return table.iloc[order][list(columns)]
+
+
 def run_de(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -337,8 +532,10 @@ def run_de(
     alpha: float = 0.05,
     shrink: bool = True,
     n_cpus: int = 1,
+    contrasts: Sequence[tuple[str, str]] | None = None,
+    lrt_test: bool = False,
 ) -> DEResult:
-    """Run PyDESeq2 for *treatment vs reference* and return tables ready to write.
+    """Fit one PyDESeq2 model over all condition levels and test each contrast.
 
     Parameters
     ----------
@@ -347,12 +544,13 @@ def run_de(
     samples
         Sample sheet indexed by sample name.
     condition, reference, treatment
-        Condition column and its two levels; the log2 fold change is treatment / reference.
+        Condition column, the model's reference level (first level) and the treatment level of
+        the default contrast; the log2 fold change is treatment / reference.
     covariates, continuous
         Extra design terms (entered before the condition); those in ``continuous`` are numeric.
     min_count, min_samples
         Pre-filter: keep genes with ``>= min_count`` reads in ``>= min_samples`` samples
-        (default: the size of the smaller condition group).
+        (default: the size of the smallest condition level).
     alpha
         Target FDR for independent filtering.
     shrink
@@ -360,11 +558,18 @@ def run_de(
         when false that column equals the MLE.
     n_cpus
         Worker processes for PyDESeq2 (pass the rule's ``threads``).
+    contrasts
+        ``(treatment, reference)`` pairs of condition levels, each tested on the one fitted model
+        (default: ``[(treatment, reference)]``). ``result.table`` is the first one's.
+    lrt_test
+        Also run the likelihood-ratio test of the full design against ``~ covariates`` (or
+        ``~ 1``): "changed in any level" (``result.lrt``).
     """
     from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.ds import DeseqStats
 
-    meta = build_metadata(samples, condition, reference, treatment, covariates, continuous)
+    contrasts = [(treatment, reference)] if not contrasts else [tuple(c) for c in contrasts]
+    meta = build_metadata(samples, condition, reference, contrasts[0][0], covariates, continuous)
+    check_contrasts(contrasts, list(meta[condition].cat.categories), condition)
     counts = counts.loc[:, meta.index]
     if min_samples is None:
         min_samples = int(meta[condition].value_counts().min())
@@ -372,60 +577,59 @@ def run_de(
     if keep.sum() < 2:
         raise RessigError(f"only {int(keep.sum())} gene(s) pass the count filter (>= {min_count} reads in >= "
                           f"{min_samples} samples); lower de.min_count")
-    logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
-                treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
-    coeff = f"{condition}[T.{treatment}]"
+    logger.info("DE: %d samples, levels %s, design %s, %d/%d genes pass the count filter; contrasts %s",
+                len(meta), ", ".join(meta[condition].cat.categories), design_formula(condition, covariates),
+                int(keep.sum()), len(keep), ", ".join(contrast_name(*c) for c in contrasts))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
                            quiet=True, n_cpus=max(1, int(n_cpus)))
         logger.info("fitting size factors, dispersions and log fold changes")
         _deseq2_r_parity(dds)
-        ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
-                        n_cpus=max(1, int(n_cpus)))
-        ds.summary()
-        res = ds.results_df.copy()
-        if shrink:
-            logger.info("shrinking log2 fold changes of %s", coeff)
-            ds.lfc_shrink(coeff=coeff)
-            res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
-            res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
-        else:
-            res["log2FoldChange_shrunk"] = res["log2FoldChange"]
-            res["lfcSE_shrunk"] = res["lfcSE"]
+        results = {contrast_name(t, r): _contrast_stats(dds, meta, condition, covariates, t, r, alpha, shrink,
+                                                        n_cpus)
+                   for t, r in contrasts}
+        lrt_res = None
+        if lrt_test:
+            reduced = design_matrix(meta, condition, covariates)[:, :-(len(meta[condition].cat.categories) - 1)]
+            logger.info("likelihood-ratio test: %s vs %s", design_formula(condition, covariates),
+                        "~" + (" + ".join(covariates) or "1"))
+            lrt_res = lrt(dds, reduced, alpha)
         dds.vst(use_design=False)
 
     size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
     normalized = counts.div(size_factors, axis=1)
     vst = pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=counts.index[keep], columns=meta.index)
-
-    table = pd.DataFrame(index=counts.index, columns=DE_COLUMNS[:-1], dtype=float)
-    table.loc[res.index, res.columns.intersection(DE_COLUMNS)] = res[res.columns.intersection(DE_COLUMNS)]
-    table["baseMean"] = normalized.mean(axis=1)
-    table["tested"] = keep
-    table.index.name = "gene_id"
-    order = np.lexsort((table.index.to_numpy(dtype=str), table["pvalue"].fillna(2.0).to_numpy(),
-                        table["padj"].fillna(2.0).to_numpy()))
-    table = table.iloc[order][DE_COLUMNS]
-    n_sig = int((table["padj"] < alpha).sum())
-    logger.info("DE done: %d genes with padj < %g (%d up, %d down)", n_sig, alpha,
-                int(((table["padj"] < alpha) & (table["log2FoldChange"] > 0)).sum()),
-                int(((table["padj"] < alpha) & (table["log2FoldChange"] < 0)).sum()))
-    return DEResult(table=table, normalized=normalized, vst=vst, size_factors=size_factors,
-                    contrast=(condition, treatment, reference))
+    base_mean = normalized.mean(axis=1)
+    tables = {name: _gene_table(res, DE_COLUMNS, counts.index, base_mean, keep) for name, res in results.items()}
+    for name, table in tables.items():
+        sig = table["padj"] < alpha
+        logger.info("%s: %d genes with padj < %g (%d up, %d down)", name, int(sig.sum()), alpha,
+                    int((sig & (table["log2FoldChange"] > 0)).sum()), int((sig & (table["log2FoldChange"] < 0)).sum()))
+    lrt_table = None
+    if lrt_res is not None:
+        lrt_table = _gene_table(lrt_res, LRT_COLUMNS, counts.index, base_mean, keep)
+        logger.info("LRT: %d genes with padj < %g", int((lrt_table["padj"] < alpha).sum()), alpha)
+    first = next(iter(tables))
+    return DEResult(table=tables[first], normalized=normalized, vst=vst, size_factors=size_factors,
+                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table)
 
 
 def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
-    """Write the DE table, normalised counts, VST matrix and size factors atomically."""
+    """Write every contrast's DE table, normalised counts, VST matrix, size factors (and ``lrt.tsv``)."""
     from ._atomic import write_table
 
     outdir = Path(outdir)
-    return [
-        write_table(result.table, outdir / f"{result.name}.tsv"),
+    tables = result.tables or {result.name: result.table}
+    files = [write_table(table, outdir / f"{name}.tsv") for name, table in tables.items()]
+    files += [
         write_table(result.normalized, outdir / "normalized_counts.tsv"),
         write_table(result.vst, outdir / "vst.tsv"),
         write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
     ]
+    if result.lrt is not None:
+        files.append(write_table(result.lrt, outdir / "lrt.tsv"))
+    return files
 
 
 def read_de(path: str | Path) -> pd.DataFrame:
