@@ -567,9 +567,11 @@ def run_de(
     """
     from pydeseq2.dds import DeseqDataSet
 
-    contrasts = [(treatment, reference)] if not contrasts else [tuple(c) for c in contrasts]
+    explicit = bool(contrasts)
+    contrasts = [tuple(c) for c in contrasts] if explicit else [(treatment, reference)]
+    if explicit and condition in samples.columns:
+        check_contrasts(contrasts, sorted(set(samples[condition].astype(str))), condition)
     meta = build_metadata(samples, condition, reference, contrasts[0][0], covariates, continuous)
-    check_contrasts(contrasts, list(meta[condition].cat.categories), condition)
     counts = counts.loc[:, meta.index]
     if min_samples is None:
         min_samples = int(meta[condition].value_counts().min())

@@ -43,9 +43,10 @@ def run(args: argparse.Namespace) -> None:
 
     counts = read_counts_matrix(args.counts).astype("int64")
     samples = read_sample_sheet(args.samples)
-    contrasts = [parse_contrast(c) for c in args.contrast] or [(args.treatment, args.reference)]
-    result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=contrasts[0][1],
-                    treatment=contrasts[0][0], covariates=args.covariates, continuous=args.continuous,
+    contrasts = [parse_contrast(c) for c in args.contrast]
+    treatment, reference = contrasts[0] if contrasts else (args.treatment, args.reference)
+    result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=reference,
+                    treatment=treatment, covariates=args.covariates, continuous=args.continuous,
                     min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
                     shrink=args.shrink, n_cpus=args.threads, contrasts=contrasts, lrt_test=args.lrt)
     for f in write_de(result, args.outdir):
