@@ -81,3 +81,38 @@ def test_invalid_config_stops_before_any_job(tmp_path, bad, expected):
     proc = run_snakemake(work, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr and not (work / "results").exists()
+
+
+def test_several_contrasts_one_de_job(tmp_path, small_experiment):
+    """design.contrasts + de.lrt: one de job writes every contrast (and lrt.tsv); plots per contrast."""
+    import numpy as np
+
+    work = copy_workflow(tmp_path / "run")
+    rng = np.random.default_rng(5)
+    resistant = small_experiment.samples.loc[small_experiment.samples["condition"] == "resistant", "sample"]
+    arm = pd.DataFrame(rng.binomial(small_experiment.counts[resistant].to_numpy(), 0.8),
+                       index=small_experiment.counts.index, columns=[f"{s}-cns" for s in resistant])
+    pd.concat([small_experiment.counts, arm], axis=1).to_csv(work / "my_counts.tsv", sep="\t")
+    sheet = pd.concat([small_experiment.samples[["sample", "condition"]],
+                       pd.DataFrame({"sample": arm.columns, "condition": "resistant_cns"})])
+    sheet.to_csv(work / "my_samples.tsv", sep="\t", index=False)
+    cfg = yaml.safe_load((work / "config/config.yaml").read_text())
+    cfg.update(samples="my_samples.tsv", cohorts={})
+    cfg["counts"]["path"] = "my_counts.tsv"
+    cfg["design"].update(covariates=[], contrasts=[{"treatment": "resistant_cns", "reference": "parental"},
+                                                  {"treatment": "resistant_cns", "reference": "resistant"}])
+    cfg["de"]["lrt"] = True
+    cfg["concordance"]["protein"] = None
+    (work / "my.yaml").write_text(yaml.safe_dump(cfg))
+    run_snakemake(work, "results/de/plots/resistant_cns_vs_resistant_volcano.png",
+                  "results/de/plots/resistant_cns_vs_parental_ma.png", "--configfile", "my.yaml")
+    de = {n: pd.read_csv(work / f"results/de/{n}.tsv", sep="\t", index_col=0)
+          for n in ["resistant_vs_parental", "resistant_cns_vs_parental", "resistant_cns_vs_resistant"]}
+    assert de["resistant_vs_parental"].loc["ABCB1", "padj"] < 1e-10
+    assert de["resistant_cns_vs_parental"].loc["ABCB1", "padj"] < 1e-10
+    # one model: cns-vs-resistant = cns-vs-parental - resistant-vs-parental
+    g = de["resistant_cns_vs_resistant"].dropna(subset=["log2FoldChange"]).index
+    diff = de["resistant_cns_vs_parental"].loc[g, "log2FoldChange"] - de["resistant_vs_parental"].loc[g, "log2FoldChange"]
+    assert np.allclose(de["resistant_cns_vs_resistant"].loc[g, "log2FoldChange"], diff, atol=1e-6)
+    lrt = pd.read_csv(work / "results/de/lrt.tsv", sep="\t", index_col=0)
+    assert lrt.loc["ABCB1", "padj"] < 1e-10 and (lrt["df"].dropna() == 2).all()
