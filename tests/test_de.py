@@ -185,3 +185,21 @@ def test_confounded_block_refused():
     paired = sheet.assign(mouse=["m1", "m2", "m1", "m2", "m1", "m2"])
     meta = build_metadata(paired, "condition", "A", "B", ["mouse"])
     assert list(meta["condition"].cat.categories) == ["A", "B", "C"]   # unnamed level C stays in the model
+
+
+def test_consensus_table_keeps_genes_changed_the_same_way_everywhere(three_groups_de):
+    from ressig.de import consensus_table
+
+    t = three_groups_de.tables
+    both = consensus_table({k: t[k] for k in ["B_vs_A", "C_vs_A"]})
+    assert list(both.columns) == list(t["B_vs_A"].columns)
+    # G000 is up in B and C: kept, with the weaker arm's fold change and the larger padj
+    assert both.loc["G000", "log2FoldChange"] == pytest.approx(t["B_vs_A"].loc["G000", "log2FoldChange"])
+    assert both.loc["G000", "padj"] == max(t["B_vs_A"].loc["G000", "padj"], t["C_vs_A"].loc["G000", "padj"])
+    # G001 is down in C only: not significant in the consensus
+    assert both.loc["G001", "padj"] > 0.05
+    calls = set(both.index[(both["padj"] < 0.05) & (both["log2FoldChange"].abs() > 1)])
+    each = [set(t[k].index[(t[k]["padj"] < 0.05) & (t[k]["log2FoldChange"].abs() > 1)]) for k in ["B_vs_A", "C_vs_A"]]
+    same_sign = {g for g in each[0] & each[1]
+                 if np.sign(t["B_vs_A"].loc[g, "log2FoldChange"]) == np.sign(t["C_vs_A"].loc[g, "log2FoldChange"])}
+    assert calls == same_sign and "G000" in calls

@@ -617,6 +617,39 @@ def run_de(
                     contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table)
 
 
+def consensus_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One DE-format table whose calls are the genes changed the same way in **every** contrast.
+
+    Per gene: ``padj``/``pvalue`` the largest over the contrasts, ``baseMean`` the smallest,
+    each log2 fold-change column (and ``stat``) the value of smallest magnitude when all
+    contrasts agree in sign, else 0, ``tested`` only if tested in all. Any threshold rule
+    (padj, |log2FC|, baseMean) applied to it selects exactly the genes passing it in every
+    contrast with one direction — the consensus signature.
+    """
+    if not tables:
+        raise RessigError("a consensus needs at least one contrast table")
+    frames = list(tables.values())
+    genes = frames[0].index
+    for f in frames[1:]:
+        genes = genes.intersection(f.index)
+    out = pd.DataFrame(index=genes)
+    out.index.name = "gene_id"
+    for col in DE_COLUMNS:
+        vals = np.column_stack([f.loc[genes, col].to_numpy() for f in frames])
+        if col == "tested":
+            out[col] = vals.astype(bool).all(axis=1)
+        elif col in ("padj", "pvalue", "lfcSE", "lfcSE_shrunk"):
+            out[col] = np.max(vals.astype(float), axis=1)
+        elif col == "baseMean":
+            out[col] = np.min(vals.astype(float), axis=1)
+        else:
+            v = vals.astype(float)
+            same = (np.all(v > 0, axis=1) | np.all(v < 0, axis=1))
+            smallest = v[np.arange(len(v)), np.argmin(np.abs(np.nan_to_num(v, nan=np.inf)), axis=1)]
+            out[col] = np.where(same, smallest, np.where(np.isnan(v).any(axis=1), np.nan, 0.0))
+    return out
+
+
 def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
     """Write every contrast's DE table, normalised counts, VST matrix, size factors (and ``lrt.tsv``)."""
     from ._atomic import write_table

@@ -2,11 +2,19 @@
 SIG_CFG = config.get("signature", {})
 SIG_NAME = SIG_CFG.get("name", "GEN22_RESISTANCE")
 SIG_JSON = f"results/signature/{SIG_NAME}.ressig.json"
+SIG_FROM = SIG_CFG.get("contrast") or CONTRAST
+if SIG_FROM != "consensus" and SIG_FROM not in CONTRASTS:
+    raise ValueError(
+        f"config: signature.contrast {SIG_FROM!r} is not a contrast of the DE step "
+        f"({', '.join(CONTRASTS)}) nor 'consensus'"
+    )
+SIG_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS)).get(SIG_FROM, CONTRAST_PAIRS[0])
+SIG_DE = [f"results/de/{c}.tsv" for c in (CONTRASTS if SIG_FROM == "consensus" else [SIG_FROM])]
 
 
 rule signature:
     input:
-        de=rules.de.output.table,
+        de=SIG_DE,
         normalized=rules.de.output.normalized,
         samples=rules.prepare_counts.output.samples,
     output:
@@ -20,8 +28,7 @@ rule signature:
     params:
         name=SIG_NAME,
         version=SIG_CFG.get("version", "1.0.0"),
-        design=f"--condition {DESIGN['condition']} --reference {DESIGN['reference']} "
-        f"--treatment {DESIGN['treatment']}",
+        design=f"--condition {DESIGN['condition']} --reference {SIG_PAIR[1]} --treatment {SIG_PAIR[0]}",
         padj=SIG_CFG.get("padj", 0.05),
         min_abs_lfc=SIG_CFG.get("min_abs_lfc", 1.0),
         min_base_mean=SIG_CFG.get("min_base_mean", 10),
