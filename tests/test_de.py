@@ -203,3 +203,12 @@ def test_consensus_table_keeps_genes_changed_the_same_way_everywhere(three_group
     same_sign = {g for g in each[0] & each[1]
                  if np.sign(t["B_vs_A"].loc[g, "log2FoldChange"]) == np.sign(t["C_vs_A"].loc[g, "log2FoldChange"])}
     assert calls == same_sign and "G000" in calls
+
+
+def test_contrast_matrix(three_groups_de):
+    from ressig.de import contrast_matrix
+
+    lfc, calls = contrast_matrix(three_groups_de.tables, ["G001", "G000", "NOPE"])
+    assert list(lfc.index) == ["G001", "G000"] and list(lfc.columns) == ["B_vs_A", "C_vs_A", "C_vs_B"]
+    assert lfc.loc["G000", "C_vs_A"] == three_groups_de.tables["C_vs_A"].loc["G000", "log2FoldChange"]
+    assert calls.loc["G000", "C_vs_A"] == 1 and calls.loc["G001", "C_vs_A"] == -1 and calls.loc["G001", "B_vs_A"] == 0

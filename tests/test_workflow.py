@@ -106,7 +106,7 @@ def test_several_contrasts_one_de_job(tmp_path, small_experiment):
     cfg["concordance"]["protein"] = None
     cfg["signature"]["contrast"] = "consensus"
     (work / "my.yaml").write_text(yaml.safe_dump(cfg))
-    run_snakemake(work, "results/de/plots/resistant_cns_vs_parental_volcano.png", "signature",
+    run_snakemake(work, "results/de/plots/resistant_cns_vs_parental_volcano.png", "plot_contrasts",
                   "results/de/plots/resistant_cns_vs_parental_ma.png", "--configfile", "my.yaml")
     de = {n: pd.read_csv(work / f"results/de/{n}.tsv", sep="\t", index_col=0)
           for n in ["resistant_vs_parental", "resistant_cns_vs_parental"]}
@@ -123,3 +123,4 @@ def test_several_contrasts_one_de_job(tmp_path, small_experiment):
     genes = pd.read_csv(work / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t")
     every = set.intersection(*[set(d.index[(d["padj"] < 0.05)]) for d in de.values()])
     assert set(genes["gene"]) <= every and "ABCB1" in set(genes["gene"])
+    assert (work / "results/de/plots/contrasts.png").stat().st_size > 10_000
