@@ -68,7 +68,7 @@ if len(CONTRASTS) > 1:
             de=[f"results/de/{c}.tsv" for c in CONTRASTS],
             genes=rules.signature.output.genes,
         output:
-            # not in the HTML report yet: tests/test_report.py requires every report() output to be made
+            # not in the HTML report yet: tests/test_report.py requires every report output to be made
             # by the (single-contrast) demo; the figure is described in workflow/report/contrasts.rst
             "results/de/plots/contrasts.png",
         params:
