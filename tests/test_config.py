@@ -44,9 +44,9 @@ def filled(cfg: dict) -> dict:
 def test_minimal_config_gets_every_nested_default(schema):
     cfg = filled(MINIMAL)
     assert cfg["design"] == {"reference": "Kidney", "treatment": "Liver", "condition": "condition",
-                             "covariates": [], "continuous": []}
+                             "covariates": [], "continuous": [], "contrasts": []}
     assert cfg["de"] == {"min_count": 10, "min_samples": None, "alpha": 0.05, "shrink": True,
-                         "label_genes": ["ABCB1", "IL3RA"]}
+                         "label_genes": ["ABCB1", "IL3RA"], "lrt": False, "engine": "ressig"}
     assert cfg["counts"] == {"path": "c.tsv", "format": "auto", "tx2gene": None, "layer": None,
                              "duplicates": "error"}
     # optional steps are off by default ...
@@ -86,7 +86,7 @@ def test_demo_config_is_valid_and_complete(schema):
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"de": {"alpah": 0.1}},
-     "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes. "
+     "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
     ({"cohort": {}},
      "my.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, functional, genesets, "

@@ -86,7 +86,7 @@ def test_metadata_reference_first():
     ({"covariates": ["passage"], "continuous": ["passage"]},
      "continuous covariate 'passage' has non-numeric value 'x' for sample 'S2'"),
     ({"covariates": ["nope"]}, "sample sheet has no column 'nope' named in the config"),
-    ({"treatment": "relapsed"}, "column 'condition' has level(s) 'resistant' that are neither reference"),
+    ({"treatment": "relapsed"}, "treatment level 'relapsed' does not occur in column 'condition'"),
 ])
 def test_design_errors(kwargs, message):
     args = {"condition": "condition", "reference": "parental", "treatment": "resistant", **kwargs}
@@ -161,3 +161,119 @@ def test_unconverged_map_dispersions_keep_the_prior(small_experiment):
         got = var.loc[g, "dispersions"]
         assert abs(np.log(got) - np.log(expected)) < 0.05, (g, got, expected)
         assert got > 1.5 * var.loc[g, "genewise_dispersions"]   # pulled towards the trend by the prior
+
+
+# --- several levels, one model, many contrasts, LRT ------------------------------------------------
+def _three_groups(n_genes: int = 300, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NB counts, levels A (reference), B, C x 3; G000 up 2 (B) and 3 (C) log2; G001 down 2 in C only."""
+    rng = np.random.default_rng(seed)
+    levels = np.repeat(["A", "B", "C"], 3)
+    base = rng.lognormal(5, 1, n_genes)
+    lfc = np.zeros((n_genes, 3))
+    lfc[0] = [0, 2, 3]
+    lfc[1] = [0, 0, -2]
+    mu = base[:, None] * 2.0 ** lfc[:, np.searchsorted(["A", "B", "C"], levels)] * rng.uniform(0.7, 1.3, 9)
+    disp = 0.05
+    counts = rng.negative_binomial(1 / disp, 1 / (1 + mu * disp))
+    names = [f"S{i}" for i in range(9)]
+    sheet = pd.DataFrame({"condition": levels}, index=pd.Index(names, name="sample"))
+    return pd.DataFrame(counts, index=[f"G{i:03d}" for i in range(n_genes)], columns=names), sheet
+
+
+@pytest.fixture(scope="module")
+def three_groups_de():
+    counts, sheet = _three_groups()
+    return run_de(counts, sheet, reference="A", treatment="B", contrasts=[("B", "A"), ("C", "A"), ("C", "B")],
+                  lrt_test=True)
+
+
+def test_contrasts_come_from_one_model(three_groups_de):
+    t = three_groups_de.tables
+    assert list(t) == ["B_vs_A", "C_vs_A", "C_vs_B"]
+    assert three_groups_de.table is t["B_vs_A"] and three_groups_de.name == "B_vs_A"
+    genes = t["C_vs_B"].index
+    # one fit: the C-vs-B fold change is exactly C-vs-A minus B-vs-A
+    diff = t["C_vs_A"].loc[genes, "log2FoldChange"] - t["B_vs_A"].loc[genes, "log2FoldChange"]
+    assert np.allclose(t["C_vs_B"]["log2FoldChange"], diff, atol=1e-9, equal_nan=True)
+    assert abs(t["B_vs_A"].loc["G000", "log2FoldChange"] - 2) < 0.5
+    assert abs(t["C_vs_A"].loc["G000", "log2FoldChange"] - 3) < 0.5
+    assert abs(t["C_vs_B"].loc["G001", "log2FoldChange"] + 2) < 0.5
+    assert t["C_vs_A"].loc["G001", "padj"] < 1e-3 and t["B_vs_A"].loc["G001", "padj"] > 0.05
+    assert set(t["B_vs_A"].index[t["B_vs_A"]["padj"] < 0.05]) <= {"G000"}
+
+
+def test_lrt_changed_in_any_group(three_groups_de):
+    lrt = three_groups_de.lrt
+    assert list(lrt.columns) == ["baseMean", "stat", "df", "pvalue", "padj", "tested"]
+    assert (lrt["df"].dropna() == 2).all()
+    assert set(lrt["stat"].nlargest(2).index) == {"G000", "G001"}
+    assert (lrt["padj"] < 0.05).sum() <= 4 and lrt.loc[["G000", "G001"], "padj"].max() < 1e-3
+    null = lrt.drop(["G000", "G001"])["stat"].dropna()
+    assert 1.2 < null.mean() < 3.0           # chi-square(2) has mean 2
+
+
+def test_shrinkage_of_non_reference_contrast_equals_relevelled_fit(three_groups_de):
+    counts, sheet = _three_groups()
+    relevelled = run_de(counts, sheet, reference="B", treatment="C")
+    a = three_groups_de.tables["C_vs_B"]
+    b = relevelled.table.loc[a.index]
+    ok = a["log2FoldChange_shrunk"].notna()
+    assert np.allclose(a.loc[ok, "log2FoldChange_shrunk"], b.loc[ok, "log2FoldChange_shrunk"], atol=2e-3)
+    assert np.allclose(a.loc[ok, "padj"].fillna(2), b.loc[ok, "padj"].fillna(2), rtol=1e-3)
+    # it is a shrinkage of that contrast (not of C vs the reference A)
+    assert (np.abs(a.loc[ok, "log2FoldChange_shrunk"]) <= np.abs(a.loc[ok, "log2FoldChange"]) + 1e-6).mean() > 0.99
+
+
+def test_engine_irls_matches_statsmodels():
+    """The IRLS the LRT uses (the engine's, DESeq2's ridge 1e-6) is the NB GLM maximum likelihood fit."""
+    import statsmodels.api as sm
+
+    from ressig.engine import VectorizedInference
+
+    rng = np.random.default_rng(3)
+    x = np.column_stack([np.ones(8), np.repeat([0.0, 1.0], 4), np.tile([0.0, 1.0], 4)])
+    sf = rng.uniform(0.5, 2, 8)
+    disp = np.array([0.1, 0.02, 0.5])
+    y = rng.negative_binomial(10, 0.1, (8, 3))
+    mu = VectorizedInference().irls(y, sf, x, disp, min_mu=0.5, beta_tol=1e-10)[1]
+    for g in range(3):
+        fit = sm.GLM(y[:, g], x, family=sm.families.NegativeBinomial(alpha=disp[g]), offset=np.log(sf)).fit(tol=1e-12)
+        assert np.allclose(mu[:, g], fit.fittedvalues, rtol=1e-5)
+
+
+def test_confounded_block_refused():
+    sheet = pd.DataFrame({"condition": ["A", "A", "B", "B", "C", "C"], "mouse": ["m1", "m1", "m2", "m2", "m3", "m3"]},
+                         index=pd.Index([f"S{i}" for i in range(6)], name="sample"))
+    with pytest.raises(RessigError, match=r"design ~mouse \+ condition is not full rank: covariate\(s\) mouse "
+                                          r"confounded with 'condition'"):
+        build_metadata(sheet, "condition", "A", "B", ["mouse"])
+    paired = sheet.assign(mouse=["m1", "m2", "m1", "m2", "m1", "m2"])
+    meta = build_metadata(paired, "condition", "A", "B", ["mouse"])
+    assert list(meta["condition"].cat.categories) == ["A", "B", "C"]   # unnamed level C stays in the model
+
+
+def test_consensus_table_keeps_genes_changed_the_same_way_everywhere(three_groups_de):
+    from ressig.de import consensus_table
+
+    t = three_groups_de.tables
+    both = consensus_table({k: t[k] for k in ["B_vs_A", "C_vs_A"]})
+    assert list(both.columns) == list(t["B_vs_A"].columns)
+    # G000 is up in B and C: kept, with the weaker arm's fold change and the larger padj
+    assert both.loc["G000", "log2FoldChange"] == pytest.approx(t["B_vs_A"].loc["G000", "log2FoldChange"])
+    assert both.loc["G000", "padj"] == max(t["B_vs_A"].loc["G000", "padj"], t["C_vs_A"].loc["G000", "padj"])
+    # G001 is down in C only: not significant in the consensus
+    assert both.loc["G001", "padj"] > 0.05
+    calls = set(both.index[(both["padj"] < 0.05) & (both["log2FoldChange"].abs() > 1)])
+    each = [set(t[k].index[(t[k]["padj"] < 0.05) & (t[k]["log2FoldChange"].abs() > 1)]) for k in ["B_vs_A", "C_vs_A"]]
+    same_sign = {g for g in each[0] & each[1]
+                 if np.sign(t["B_vs_A"].loc[g, "log2FoldChange"]) == np.sign(t["C_vs_A"].loc[g, "log2FoldChange"])}
+    assert calls == same_sign and "G000" in calls
+
+
+def test_contrast_matrix(three_groups_de):
+    from ressig.de import contrast_matrix
+
+    lfc, calls = contrast_matrix(three_groups_de.tables, ["G001", "G000", "NOPE"])
+    assert list(lfc.index) == ["G001", "G000"] and list(lfc.columns) == ["B_vs_A", "C_vs_A", "C_vs_B"]
+    assert lfc.loc["G000", "C_vs_A"] == three_groups_de.tables["C_vs_A"].loc["G000", "log2FoldChange"]
+    assert calls.loc["G000", "C_vs_A"] == 1 and calls.loc["G001", "C_vs_A"] == -1 and calls.loc["G001", "B_vs_A"] == 0

@@ -170,6 +170,79 @@ def test_r_trend_fit_reproduces_r_dispfit(ds, tol):
 
 
 # --------------------------------------------------------------------------------------------
+# several groups, one model: GEUVADIS LCLs in four groups of four (Female_1/2, Male_1/2)
+
+GROUPS = "humangender_groups"
+GROUP_CONTRASTS = [("Male_1", "Female_1"), ("Male_2", "Female_1"), ("Male_2", "Female_2")]
+
+
+@pytest.fixture(scope="module")
+def groups_run(tmp_path_factory):
+    """ONE ``ressig de --contrast ... --contrast ... --lrt`` call on the 4 x 4 fixture."""
+    from ressig.cli import main
+    from ressig.de import read_de
+
+    out = tmp_path_factory.mktemp("groups")
+    args = ["de", "--counts", str(FIXTURES / GROUPS / "counts.tsv.gz"), "--samples",
+            str(FIXTURES / GROUPS / "samples.tsv"), "--no-shrink", "--lrt", "--outdir", str(out)]
+    for t, r in GROUP_CONTRASTS:
+        args += ["--contrast", f"{t}:{r}"]
+    assert main(args) == 0
+    tables = {f"{t}_vs_{r}": read_de(out / f"{t}_vs_{r}.tsv") for t, r in GROUP_CONTRASTS}
+    return tables, _read_lrt(out / "lrt.tsv"), pd.read_csv(out / "size_factors.tsv", sep="\t", index_col=0)
+
+
+def _read_lrt(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", index_col=0)
+
+
+def _calls(df: pd.DataFrame) -> set[str]:
+    return set(df.index[df["padj"] < 0.05])
+
+
+@pytest.mark.parametrize(("treatment", "reference"), GROUP_CONTRASTS)
+def test_contrasts_match_r_results_contrast(groups_run, treatment, reference):
+    """Bar: each contrast of one fitted ~ condition model vs R ``results(dds, contrast = ...)``."""
+    tables, _, sf = groups_run
+    name = f"{treatment}_vs_{reference}"
+    r_res = _read(GROUPS, f"deseq2_{name}.tsv.gz", index_col=0)
+    r_sf = _read(GROUPS, "deseq2_size_factors.tsv", index_col=0)["size_factor"]
+    tab = tables[name]
+    assert int(tab["tested"].sum()) == len(r_res)                    # same pre-filter (>= 10 in >= 4)
+    tab = tab.loc[r_res.index]
+    ok = tab["log2FoldChange"].notna() & r_res["log2FoldChange"].notna()
+    lfc_r = np.corrcoef(tab.loc[ok, "log2FoldChange"], r_res.loc[ok, "log2FoldChange"])[0, 1]
+    py, r = _calls(tab), _calls(r_res)
+    jaccard = len(py & r) / max(1, len(py | r))
+    print(name, "r(log2FC)", lfc_r, "Jaccard", jaccard, "calls", len(py), len(r))
+    assert np.max(np.abs(sf["size_factor"][r_sf.index] / r_sf - 1)) < 1e-8
+    assert lfc_r >= 0.9999
+    assert np.max(np.abs(tab.loc[ok, "log2FoldChange"] - r_res.loc[ok, "log2FoldChange"])) < 0.01
+    assert len(r) >= 4            # sex-linked genes (XIST, chrY) in every male-vs-female contrast
+    assert jaccard >= 0.97
+
+
+def test_lrt_matches_r_deseq_test_lrt(groups_run):
+    """``--lrt`` (reduced ~ 1) vs R ``DESeq(dds, test = "LRT", reduced = ~1)`` + ``results()``."""
+    _, lrt, _ = groups_run
+    r_res = _read(GROUPS, "deseq2_lrt.tsv.gz", index_col=0)
+    tab = lrt.loc[r_res.index]
+    assert (tab["df"] == 3).all()
+    ok = tab["stat"].notna() & r_res["stat"].notna()
+    okp = ok & (tab["pvalue"] > 0) & (r_res["pvalue"] > 0)
+    stat_r = np.corrcoef(tab.loc[ok, "stat"], r_res.loc[ok, "stat"])[0, 1]
+    logp_r = np.corrcoef(np.log10(tab.loc[okp, "pvalue"]), np.log10(r_res.loc[okp, "pvalue"]))[0, 1]
+    py, r = _calls(tab), _calls(r_res)
+    jaccard = len(py & r) / max(1, len(py | r))
+    print("LRT r(stat)", stat_r, "r(log10 p)", logp_r, "Jaccard", jaccard, "calls", len(py), len(r))
+    assert stat_r > 0.9999   # measured 0.999999 (dispersion optimiser differences, see module doc)
+    assert logp_r > 0.9999
+    assert (tab["pvalue"].isna() == r_res["pvalue"].isna()).all()    # same Cook's outliers dropped
+    assert len(r) >= 10
+    assert jaccard >= 0.97
+
+
+# --------------------------------------------------------------------------------------------
 # scoring: GEUVADIS LCLs, 85 samples, sex-linked genes (DEGreport geneInfo) and seeded random sets
 
 

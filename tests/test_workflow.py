@@ -192,3 +192,43 @@ def test_real_data_creates_no_demo_artefact(real_run):
     assert sorted(p.name for p in (real_run / "results").iterdir()) == ["counts", "de", "efflux", "qc", "signature"]
     proc = run_snakemake(real_run, "-n", "--configfile", "my.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_several_contrasts_one_de_job(tmp_path, small_experiment):
+    """design.contrasts + de.lrt: one de job writes every contrast (and lrt.tsv); plots per contrast."""
+
+    work = copy_workflow(tmp_path / "run")
+    rng = np.random.default_rng(5)
+    resistant = small_experiment.samples.loc[small_experiment.samples["condition"] == "resistant", "sample"]
+    arm = pd.DataFrame(rng.binomial(small_experiment.counts[resistant].to_numpy(), 0.8),
+                       index=small_experiment.counts.index, columns=[f"{s}-cns" for s in resistant])
+    pd.concat([small_experiment.counts, arm], axis=1).to_csv(work / "my_counts.tsv", sep="\t")
+    sheet = pd.concat([small_experiment.samples[["sample", "condition"]],
+                       pd.DataFrame({"sample": arm.columns, "condition": "resistant_cns"})])
+    sheet.to_csv(work / "my_samples.tsv", sep="\t", index=False)
+    cfg = yaml.safe_load((work / "config/demo.yaml").read_text())
+    cfg.update(samples="my_samples.tsv", cohorts={})
+    cfg["counts"]["path"] = "my_counts.tsv"
+    cfg["design"].update(covariates=[], contrasts=[{"treatment": "resistant_cns", "reference": "parental"}])
+    cfg["de"]["lrt"] = True
+    cfg["concordance"]["protein"] = None
+    cfg["signature"]["contrast"] = "consensus"
+    (work / "my.yaml").write_text(yaml.safe_dump(cfg))
+    run_snakemake(work, "results/de/plots/resistant_cns_vs_parental_volcano.png", "plot_contrasts",
+                  "results/de/plots/resistant_cns_vs_parental_ma.png", "--configfile", "my.yaml")
+    de = {n: pd.read_csv(work / f"results/de/{n}.tsv", sep="\t", index_col=0)
+          for n in ["resistant_vs_parental", "resistant_cns_vs_parental"]}
+    assert de["resistant_vs_parental"].loc["ABCB1", "padj"] < 1e-10
+    assert de["resistant_cns_vs_parental"].loc["ABCB1", "padj"] < 1e-10
+    # one model: shared size factors, identical baseMean and tested genes in both tables
+    assert (de["resistant_vs_parental"]["baseMean"] == de["resistant_cns_vs_parental"].loc[
+        de["resistant_vs_parental"].index, "baseMean"]).all()
+    lrt = pd.read_csv(work / "results/de/lrt.tsv", sep="\t", index_col=0)
+    assert lrt.loc["ABCB1", "padj"] < 1e-10 and (lrt["df"].dropna() == 2).all()
+    # consensus signature: genes passing the rules in both arms (ABCB1 is up in both)
+    art = json.loads((work / "results/signature/GEN22_RESISTANCE.ressig.json").read_text())
+    assert art["derivation"]["de_table"] == "consensus(resistant_vs_parental.tsv,resistant_cns_vs_parental.tsv)"
+    genes = pd.read_csv(work / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t")
+    every = set.intersection(*[set(d.index[(d["padj"] < 0.05)]) for d in de.values()])
+    assert set(genes["gene"]) <= every and "ABCB1" in set(genes["gene"])
+    assert (work / "results/de/plots/contrasts.png").stat().st_size > 10_000

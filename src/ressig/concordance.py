@@ -343,6 +343,9 @@ def concordance(
         me = mrna_effect(row, margin, alpha)
         p_m = float(row[mrna_p])
         pm = protein[protein["marker"] == marker].set_index("sample")
+        # one contrast of a multi-level experiment: the protein comparison uses its two levels only
+        pm = pm[samples.loc[pm.index, condition].astype(str).isin([reference, treatment]).to_numpy()] \
+            if condition in samples.columns and pm.index.isin(samples.index).all() else pm
         pe = protein_effect(pm["protein_log2"], samples, condition, reference, treatment, covariates, continuous,
                             protein_model, pmargin, alpha)
         ms, ps = _state(me, p_m, alpha), _state(pe, pe.p, alpha)

@@ -1,16 +1,22 @@
-"""Differential expression with PyDESeq2: resistant vs parental, with covariates.
+"""Differential expression with PyDESeq2: one model over all condition levels, many contrasts.
 
 The design is ``~ covariate_1 + ... + condition``. The condition is a categorical with the
-**reference level first** (``parental``), so the condition coefficient — the one that is tested
-and shrunk — is always *treatment vs reference* (``condition[T.resistant]``).
-Size factors are PyDESeq2's defaults (median-of-ratios).
+**reference level first** (``parental``) and every other level of the sheet after it (sorted), so
+levels named in no contrast still inform the size factors and dispersions. One model is fitted;
+each contrast *treatment vs reference* is a Wald test of that model (R's
+``results(dds, contrast = c("condition", treatment, reference))``). Shrunken log2 fold changes
+are the apeGLM-style estimate of the contrast's own coefficient, with the model re-parametrised so
+that the contrast's reference is the baseline level (what R's ``lfcShrink`` needs after
+``relevel``): same fit, same dispersions. An optional likelihood-ratio test (:func:`lrt`) against
+the design without the condition asks "changed in any group". Size factors are PyDESeq2's
+defaults (median-of-ratios).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,7 @@ from .errors import RessigError
 
 DE_COLUMNS = ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj",
               "log2FoldChange_shrunk", "lfcSE_shrunk", "tested"]
+LRT_COLUMNS = ["baseMean", "stat", "df", "pvalue", "padj", "tested"]
 
 
 @dataclass
@@ -39,7 +46,12 @@ class DEResult:
     size_factors
         One per sample.
     contrast
-        ``(factor, treatment, reference)``.
+        ``(factor, treatment, reference)`` of the first contrast (the one ``table`` holds).
+    tables
+        Every contrast's table (columns and order as ``table``), keyed by contrast name, in the
+        order requested; all from the same fitted model.
+    lrt
+        Likelihood-ratio test table (:data:`LRT_COLUMNS`, all genes) or ``None``.
     """
 
     table: pd.DataFrame
@@ -47,6 +59,8 @@ class DEResult:
     vst: pd.DataFrame
     size_factors: pd.Series
     contrast: tuple[str, str, str]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lrt: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -57,6 +71,40 @@ class DEResult:
 def contrast_name(treatment: str, reference: str) -> str:
     """Name of a contrast as used in output file names."""
     return f"{treatment}_vs_{reference}"
+
+
+def parse_contrast(text: str) -> tuple[str, str]:
+    """``"TREATMENT:REFERENCE"`` -> ``(treatment, reference)``.
+
+    Raises
+    ------
+    RessigError
+        Not exactly one ``:``, or an empty side.
+    """
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise RessigError(f"contrast {text!r} is not TREATMENT:REFERENCE (two condition levels separated by "
+                          "one ':'); e.g. --contrast resistant:parental")
+    return parts[0].strip(), parts[1].strip()
+
+
+def check_contrasts(contrasts: Sequence[tuple[str, str]], levels: Sequence[str], condition: str,
+                    where: str = "") -> None:
+    """Refuse contrasts naming an absent level, a level against itself, or repeated contrasts."""
+    seen = set()
+    for treatment, reference in contrasts:
+        label = f"{treatment}:{reference}"
+        if treatment == reference:
+            raise RessigError(f"{where}contrast {label!r} compares level {treatment!r} with itself; name two "
+                              f"different levels of {condition!r}")
+        for level in (treatment, reference):
+            if level not in levels:
+                raise RessigError(f"{where}contrast {label!r} names level {level!r}, which does not occur in "
+                                  f"column {condition!r} (levels present: {', '.join(levels)}); fix the contrast "
+                                  "or the sample sheet")
+        if (treatment, reference) in seen:
+            raise RessigError(f"{where}contrast {label!r} is given twice; list each contrast once")
+        seen.add((treatment, reference))
 
 
 def build_metadata(
@@ -70,10 +118,14 @@ def build_metadata(
 ) -> pd.DataFrame:
     """Build the DE metadata (condition categorical with reference first) and check the design.
 
+    Every level of the condition column enters the model: ``reference`` first, then the other
+    levels sorted (``treatment`` among them). Levels named in no contrast still share the size
+    factors and dispersions.
+
     Raises
     ------
     RessigError
-        Missing columns, levels absent, a group with fewer than two samples, a covariate with
+        Missing columns, reference/treatment absent, a level with fewer than two samples, a covariate with
         missing values, non-numeric continuous covariates, or a design that is not full rank
         (e.g. a batch confounded with condition).
     """
@@ -82,20 +134,18 @@ def build_metadata(
         if col not in samples.columns:
             raise RessigError(f"{where}sample sheet has no column {col!r} named in the config "
                               f"(columns: {', '.join(samples.columns)})")
-    values = samples[condition]
-    unknown = sorted(set(values) - {reference, treatment})
-    if unknown:
-        raise RessigError(f"{where}column {condition!r} has level(s) {', '.join(map(repr, unknown))} that are "
-                          f"neither reference {reference!r} nor treatment {treatment!r}; fix the sheet or "
-                          "the config's condition levels")
+    values = samples[condition].astype(str)
+    present = sorted(set(values))
     for level, role in ((reference, "reference"), (treatment, "treatment")):
-        n = int((values == level).sum())
-        if n == 0:
+        if level not in present:
             raise RessigError(f"{where}{role} level {level!r} does not occur in column {condition!r} (levels present: "
-                              f"{', '.join(sorted(set(values)))}); set design.{role} to a level of the sheet")
+                              f"{', '.join(present)}); set design.{role} to a level of the sheet")
+    for level in [reference, treatment, *present]:
+        n = int((values == level).sum())
         if n < 2:
-            raise RessigError(f"{where}{role} level {level!r} of {condition!r} has {n} sample(s); DE needs at "
-                              "least 2 replicates per condition")
+            role = {reference: "reference level", treatment: "treatment level"}.get(level, "level")
+            raise RessigError(f"{where}{role} {level!r} of {condition!r} has {n} sample(s); DE needs at "
+                              "least 2 replicates per condition level (drop the sample or add replicates)")
     meta = pd.DataFrame(index=samples.index)
     for col in covariates:
         vals = samples[col]
@@ -113,7 +163,7 @@ def build_metadata(
             if vals.nunique() < 2:
                 raise RessigError(f"{where}covariate {col!r} has a single level; remove it from design.covariates")
             meta[col] = pd.Categorical(vals.astype(str), categories=sorted(vals.astype(str).unique()))
-    meta[condition] = pd.Categorical(values, categories=[reference, treatment])
+    meta[condition] = pd.Categorical(values, categories=[reference, *[lv for lv in present if lv != reference]])
     _check_full_rank(meta, condition, covariates, where)
     return meta
 
@@ -379,6 +429,107 @@ def make_inference(engine: str = "ressig", n_cpus: int = 1):
     raise RessigError(f"unknown DE engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 
+def lrt(dds, reduced_design: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
+    """Likelihood-ratio test of a fitted PyDESeq2 model against a reduced design (DESeq2 ``nbinomLRT``).
+
+    The full and reduced models are fitted by the engine's IRLS
+    (:meth:`ressig.engine.VectorizedInference.irls`) with the full model's size
+    factors and final (MAP) dispersions, on the counts the Wald test used (Cook's outliers
+    replaced for refitted genes); ``stat = 2 (logLik_full - logLik_reduced)`` is referred to
+    chi-square with ``df = n_coef(full) - n_coef(reduced)``. p-values of Cook's outlier genes
+    are dropped and ``padj`` is Benjamini-Hochberg after independent filtering on the mean of
+    normalised counts, as R's ``results()`` does for the LRT.
+
+    Returns
+    -------
+    DataFrame indexed by the model's genes with ``baseMean, stat, df, pvalue, padj``.
+    """
+    from pydeseq2.ds import DeseqStats
+    from scipy.stats import chi2
+
+    from .engine import VectorizedInference, _nb_loglik
+
+    full = np.asarray(dds.obsm["design_matrix"], dtype=float)
+    counts = np.array(dds.X, dtype=float)
+    if getattr(dds, "counts_to_refit", None) is not None and dds.var.get("replaced", pd.Series(False)).any():
+        cols = dds.var_names.get_indexer(dds.counts_to_refit.var_names)
+        counts[:, cols] = np.asarray(dds.counts_to_refit.X, dtype=float)
+    sf = np.asarray(dds.obs["size_factors"], dtype=float)
+    disp = np.asarray(dds.var["dispersions"], dtype=float)
+    df = full.shape[1] - reduced_design.shape[1]
+    irls = VectorizedInference().irls   # DESeq2's fitNbinomGLMs: ridge 1e-6, means floored at 0.5
+
+    def loglik(design: np.ndarray) -> np.ndarray:
+        mu = irls(counts, sf, design, disp, min_mu=0.5, beta_tol=1e-8)[1]
+        return _nb_loglik(counts.T, mu.T, disp)
+
+    ll_full, ll_red = loglik(full), loglik(reduced_design)
+    stat = np.maximum(2.0 * (ll_full - ll_red), 0.0)
+    # reuse PyDESeq2's Cook's filtering and independent filtering (R results() semantics) on the LRT p
+    ds = DeseqStats(dds, contrast=np.eye(full.shape[1])[-1], alpha=alpha, quiet=True, inference=dds.inference)
+    ds.p_values = pd.Series(chi2.sf(stat, df), index=dds.var_names)
+    ds.statistics = pd.Series(stat, index=dds.var_names)
+    ds._cooks_filtering()
+    ds._independent_filtering()
+    return pd.DataFrame({"baseMean": ds.base_mean, "stat": stat, "df": float(df), "pvalue": ds.p_values,
+                         "padj": ds.padj}, index=dds.var_names)
+
+
+def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequence[str], treatment: str,
+                    reference: str, alpha: float, shrink: bool, inference) -> pd.DataFrame:
+    """Wald test (and optional apeGLM shrinkage) of one contrast of a fitted model.
+
+    The Wald statistics come from the contrast vector of the fitted model. For shrinkage the
+    model is re-parametrised with ``reference`` as the baseline level (design matrix and
+    coefficients transformed exactly; fitted means, size factors and dispersions unchanged),
+    so that ``condition[T.treatment]`` *is* the contrast and PyDESeq2's ``lfc_shrink`` shrinks
+    it — R's ``relevel`` + ``lfcShrink(coef = ...)``. Other coefficients stay unshrunk.
+    """
+    from pydeseq2.ds import DeseqStats
+
+    ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
+                    inference=inference)
+    ds.summary()
+    res = ds.results_df.copy()
+    if not shrink:
+        res["log2FoldChange_shrunk"] = res["log2FoldChange"]
+        res["lfcSE_shrunk"] = res["lfcSE"]
+        return res
+    coeff = f"{condition}[T.{treatment}]"
+    levels = list(meta[condition].cat.categories)
+    if levels[0] != reference:
+        relevelled = meta.copy()
+        relevelled[condition] = relevelled[condition].cat.reorder_categories(
+            [reference, *[lv for lv in levels if lv != reference]])
+        from formulaic import model_matrix
+
+        new_x = model_matrix(design_formula(condition, covariates), relevelled, na_action="ignore")
+        old_x = np.asarray(ds.design_matrix, dtype=float)
+        transform = np.linalg.lstsq(np.asarray(new_x, dtype=float), old_x, rcond=None)[0]   # old_x = new_x @ T
+        ds.design_matrix = pd.DataFrame(np.asarray(new_x, dtype=float), index=ds.design_matrix.index,
+                                        columns=list(new_x.columns))
+        ds.LFC = pd.DataFrame(ds.LFC.to_numpy() @ transform.T, index=ds.LFC.index, columns=list(new_x.columns))
+    logger.info("shrinking log2 fold changes of %s vs %s", treatment, reference)
+    ds.lfc_shrink(coeff=coeff)
+    res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
+    res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
+    return res
+
+
+def _gene_table(res: pd.DataFrame, columns: Sequence[str], genes: pd.Index, base_mean: pd.Series,
+                keep: pd.Series) -> pd.DataFrame:
+    """All-genes table (untested genes with missing statistics) sorted by padj, pvalue, gene id."""
+    stats_cols = [c for c in columns if c not in ("baseMean", "tested")]
+    table = pd.DataFrame(index=genes, columns=stats_cols, dtype=float)
+    table.loc[res.index, stats_cols] = res[stats_cols]
+    table["baseMean"] = base_mean
+    table["tested"] = keep
+    table.index.name = "gene_id"
+    order = np.lexsort((table.index.to_numpy(dtype=str), table["pvalue"].fillna(2.0).to_numpy(),
+                        table["padj"].fillna(2.0).to_numpy()))
+    return table.iloc[order][list(columns)]
+
+
 def run_de(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -393,8 +544,10 @@ def run_de(
     shrink: bool = True,
     n_cpus: int = 1,
     engine: str = "ressig",
+    contrasts: Sequence[tuple[str, str]] | None = None,
+    lrt_test: bool = False,
 ) -> DEResult:
-    """Run PyDESeq2 for *treatment vs reference* and return tables ready to write.
+    """Fit one PyDESeq2 model over all condition levels and test each contrast.
 
     Parameters
     ----------
@@ -403,12 +556,13 @@ def run_de(
     samples
         Sample sheet indexed by sample name.
     condition, reference, treatment
-        Condition column and its two levels; the log2 fold change is treatment / reference.
+        Condition column, the model's reference level (first level) and the treatment level of
+        the default contrast; the log2 fold change is treatment / reference.
     covariates, continuous
         Extra design terms (entered before the condition); those in ``continuous`` are numeric.
     min_count, min_samples
         Pre-filter: keep genes with ``>= min_count`` reads in ``>= min_samples`` samples
-        (default: the size of the smaller condition group).
+        (default: the size of the smallest condition level).
     alpha
         Target FDR for independent filtering.
     shrink
@@ -420,13 +574,22 @@ def run_de(
         ``"ressig"`` (default): :class:`ressig.engine.VectorizedInference`, all genes fitted at
         once with R DESeq2's algorithms; ``"pydeseq2"``: PyDESeq2's ``DefaultInference`` (one
         scipy optimisation per gene), kept for cross-checks.
+    contrasts
+        ``(treatment, reference)`` pairs of condition levels, each tested on the one fitted model
+        (default: ``[(treatment, reference)]``). ``result.table`` is the first one's.
+    lrt_test
+        Also run the likelihood-ratio test of the full design against ``~ covariates`` (or
+        ``~ 1``): "changed in any level" (``result.lrt``).
     """
     from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.ds import DeseqStats
 
     from .engine import vst
 
-    meta = build_metadata(samples, condition, reference, treatment, covariates, continuous)
+    explicit = bool(contrasts)
+    contrasts = [tuple(c) for c in contrasts] if explicit else [(treatment, reference)]
+    if explicit and condition in samples.columns:
+        check_contrasts(contrasts, sorted(set(samples[condition].astype(str))), condition)
+    meta = build_metadata(samples, condition, reference, contrasts[0][0], covariates, continuous)
     counts = counts.loc[:, meta.index]
     if min_samples is None:
         min_samples = int(meta[condition].value_counts().min())
@@ -434,9 +597,9 @@ def run_de(
     if keep.sum() < 2:
         raise RessigError(f"only {int(keep.sum())} gene(s) pass the count filter (>= {min_count} reads in >= "
                           f"{min_samples} samples); lower de.min_count")
-    logger.info("DE %s vs %s: %d samples, design %s, %d/%d genes pass the count filter",
-                treatment, reference, len(meta), design_formula(condition, covariates), int(keep.sum()), len(keep))
-    coeff = f"{condition}[T.{treatment}]"
+    logger.info("DE: %d samples, levels %s, design %s, %d/%d genes pass the count filter; contrasts %s",
+                len(meta), ", ".join(meta[condition].cat.categories), design_formula(condition, covariates),
+                int(keep.sum()), len(keep), ", ".join(contrast_name(*c) for c in contrasts))
     inference = make_inference(engine, n_cpus)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # pydeseq2's own warnings (convergence, Cook's ...) are logged below
@@ -446,53 +609,85 @@ def run_de(
                            quiet=True, inference=inference)
         logger.info("fitting size factors, dispersions and log fold changes")
         _deseq2_r_parity(dds)
-        ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
-                        inference=inference)
-        ds.summary()
-        res = ds.results_df.copy()
-        if shrink:
-            logger.info("shrinking log2 fold changes of %s", coeff)
-            ds.lfc_shrink(coeff=coeff)
-            res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
-            res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
-        else:
-            res["log2FoldChange_shrunk"] = res["log2FoldChange"]
-            res["lfcSE_shrunk"] = res["lfcSE"]
+        results = {contrast_name(t, r): _contrast_stats(dds, meta, condition, covariates, t, r, alpha, shrink,
+                                                        inference)
+                   for t, r in contrasts}
+        lrt_res = None
+        if lrt_test:
+            reduced = design_matrix(meta, condition, covariates)[:, :-(len(meta[condition].cat.categories) - 1)]
+            logger.info("likelihood-ratio test: %s vs %s", design_formula(condition, covariates),
+                        "~" + (" + ".join(covariates) or "1"))
+            lrt_res = lrt(dds, reduced, alpha)
         vst_values = vst(dds, blind=True)
     log_warnings(caught, "pydeseq2")
 
     size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
     normalized = counts.div(size_factors, axis=1)
     vst_table = pd.DataFrame(vst_values.T, index=counts.index[keep], columns=meta.index)
+    base_mean = normalized.mean(axis=1)
+    tables = {name: _gene_table(res, DE_COLUMNS, counts.index, base_mean, keep) for name, res in results.items()}
+    for name, table in tables.items():
+        sig = table["padj"] < alpha
+        logger.info("%s: %d genes with padj < %g (%d up, %d down)", name, int(sig.sum()), alpha,
+                    int((sig & (table["log2FoldChange"] > 0)).sum()), int((sig & (table["log2FoldChange"] < 0)).sum()))
+    lrt_table = None
+    if lrt_res is not None:
+        lrt_table = _gene_table(lrt_res, LRT_COLUMNS, counts.index, base_mean, keep)
+        logger.info("LRT: %d genes with padj < %g", int((lrt_table["padj"] < alpha).sum()), alpha)
+    first = next(iter(tables))
+    return DEResult(table=tables[first], normalized=normalized, vst=vst_table, size_factors=size_factors,
+                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table)
 
-    table = pd.DataFrame(index=counts.index, columns=DE_COLUMNS[:-1], dtype=float)
-    table.loc[res.index, res.columns.intersection(DE_COLUMNS)] = res[res.columns.intersection(DE_COLUMNS)]
-    table["baseMean"] = normalized.mean(axis=1)
-    table["tested"] = keep
-    table.index.name = "gene_id"
-    order = np.lexsort((table.index.to_numpy(dtype=str), table["pvalue"].fillna(2.0).to_numpy(),
-                        table["padj"].fillna(2.0).to_numpy()))
-    table = table.iloc[order][DE_COLUMNS]
-    n_sig = int((table["padj"] < alpha).sum())
-    logger.info("DE done: %d genes with padj < %g (%d up, %d down)", n_sig, alpha,
-                int(((table["padj"] < alpha) & (table["log2FoldChange"] > 0)).sum()),
-                int(((table["padj"] < alpha) & (table["log2FoldChange"] < 0)).sum()))
-    return DEResult(table=table, normalized=normalized, vst=vst_table, size_factors=size_factors,
-                    contrast=(condition, treatment, reference))
+
+def consensus_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One DE-format table whose calls are the genes changed the same way in **every** contrast.
+
+    Per gene: ``padj``/``pvalue`` the largest over the contrasts, ``baseMean`` the smallest,
+    each log2 fold-change column (and ``stat``) the value of smallest magnitude when all
+    contrasts agree in sign, else 0, ``tested`` only if tested in all. Any threshold rule
+    (padj, |log2FC|, baseMean) applied to it selects exactly the genes passing it in every
+    contrast with one direction — the consensus signature.
+    """
+    if not tables:
+        raise RessigError("a consensus needs at least one contrast table")
+    frames = list(tables.values())
+    genes = frames[0].index
+    for f in frames[1:]:
+        genes = genes.intersection(f.index)
+    out = pd.DataFrame(index=genes)
+    out.index.name = "gene_id"
+    for col in DE_COLUMNS:
+        vals = np.column_stack([f.loc[genes, col].to_numpy() for f in frames])
+        if col == "tested":
+            out[col] = vals.astype(bool).all(axis=1)
+        elif col in ("padj", "pvalue", "lfcSE", "lfcSE_shrunk"):
+            out[col] = np.max(vals.astype(float), axis=1)
+        elif col == "baseMean":
+            out[col] = np.min(vals.astype(float), axis=1)
+        else:
+            v = vals.astype(float)
+            same = (np.all(v > 0, axis=1) | np.all(v < 0, axis=1))
+            smallest = v[np.arange(len(v)), np.argmin(np.abs(np.nan_to_num(v, nan=np.inf)), axis=1)]
+            out[col] = np.where(same, smallest, np.where(np.isnan(v).any(axis=1), np.nan, 0.0))
+    return out
 
 
 def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
-    """Write the DE table, normalised counts, VST matrix and size factors, all or none of them."""
+    """Write every contrast's DE table, normalised counts, VST matrix, size factors (and ``lrt.tsv``), all or none."""
     from ._atomic import atomic_group, write_table
 
     outdir = Path(outdir)
+    tables = result.tables or {result.name: result.table}
     with atomic_group():
-        return [
-            write_table(result.table, outdir / f"{result.name}.tsv"),
+        files = [write_table(table, outdir / f"{name}.tsv") for name, table in tables.items()]
+        files += [
             write_table(result.normalized, outdir / "normalized_counts.tsv"),
             write_table(result.vst, outdir / "vst.tsv"),
             write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
         ]
+        if result.lrt is not None:
+            files.append(write_table(result.lrt, outdir / "lrt.tsv"))
+    return files
 
 
 def read_de(path: str | Path) -> pd.DataFrame:
@@ -522,3 +717,41 @@ def plot_de(de_path: str | Path, volcano_path: str | Path, ma_path: str | Path, 
     title = Path(de_path).stem.replace("_", " ")
     return [save_figure(plots.volcano(de, alpha, label=label, title=title), volcano_path),
             save_figure(plots.ma_plot(de, alpha, label=label, title=title), ma_path)]
+
+
+def contrast_matrix(tables: dict[str, pd.DataFrame], genes: Sequence[str], alpha: float = 0.05
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """log2FC of ``genes`` (those present) across contrasts, and the padj < ``alpha`` up/down calls of
+    every gene (``+1``/``-1``/``0``, genes × contrasts)."""
+    present = [g for g in dict.fromkeys(genes) if all(g in t.index for t in tables.values())]
+    lfc = pd.DataFrame({n: t.loc[present, "log2FoldChange"] for n, t in tables.items()}, index=present)
+    calls = pd.DataFrame({n: np.sign(t["log2FoldChange"].where(t["padj"] < alpha, 0.0)).fillna(0.0)
+                          for n, t in tables.items()}).fillna(0.0).astype(int)
+    return lfc, calls
+
+
+def plot_contrasts(de_paths: Sequence[str | Path], out_path: str | Path, genes: Sequence[str],
+                   alpha: float = 0.05) -> Path:
+    """Cross-contrast figure: log2FC heatmap of ``genes`` and the overlap of DE calls (UpSet-style bars)."""
+    import matplotlib.pyplot as plt
+
+    from ._atomic import save_figure
+
+    tables = {Path(p).stem: read_de(p) for p in de_paths}
+    lfc, calls = contrast_matrix(tables, genes, alpha)
+    sig = calls[(calls != 0).any(axis=1)]
+    patterns = sig.apply(lambda r: " & ".join(c for c in sig.columns if r[c] != 0), axis=1).value_counts()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6 + 1.2 * len(tables), max(4, 0.25 * len(lfc) + 2)))
+    lim = float(np.nanmax(np.abs(lfc.to_numpy()))) if lfc.size else 1.0
+    im = ax1.imshow(lfc.to_numpy(dtype=float), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax1.set_yticks(range(len(lfc)), lfc.index, fontsize=7)
+    ax1.set_xticks(range(len(tables)), list(tables), rotation=45, ha="right", fontsize=7)
+    fig.colorbar(im, ax=ax1, label="log2 fold change")
+    ax1.set_title("signature and efflux genes")
+    ax2.barh(range(len(patterns)), patterns.to_numpy(), color="0.3")
+    ax2.set_yticks(range(len(patterns)), patterns.index, fontsize=7)
+    ax2.invert_yaxis()
+    ax2.set_xlabel(f"genes with padj < {alpha}")
+    ax2.set_title("overlap of DE calls")
+    fig.tight_layout()
+    return save_figure(fig, out_path)

@@ -27,6 +27,14 @@ validate(SAMPLES.reset_index(), schema="../schemas/samples.schema.yaml")
 DESIGN = config["design"]
 DE_CFG = config.get("de", {})
 CONTRAST = contrast_name(DESIGN["treatment"], DESIGN["reference"])
+# all contrasts of the one DE model: treatment vs reference first (the model's reference level and
+# the contrast concordance, efflux and the signature use), then design.contrasts
+CONTRAST_PAIRS = [(DESIGN["treatment"], DESIGN["reference"])] + [
+    (c["treatment"], c["reference"])
+    for c in DESIGN.get("contrasts") or []
+    if (c["treatment"], c["reference"]) != (DESIGN["treatment"], DESIGN["reference"])
+]
+CONTRASTS = [contrast_name(t, r) for t, r in CONTRAST_PAIRS]
 ENV = "../../environment.yml"
 
 _TARGETS = []
@@ -85,3 +93,10 @@ def check_config_paths():
         CONFIG_SOURCE,
         produced=lambda path: any(r.is_producer(path) for r in workflow.rules),
     )
+
+
+def contrast_args():
+    """--contrast T:R for every contrast beyond the first (empty for a two-level design)."""
+    if len(CONTRAST_PAIRS) == 1:
+        return ""
+    return " ".join(f"--contrast {t}:{r}" for t, r in CONTRAST_PAIRS)

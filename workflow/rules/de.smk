@@ -41,12 +41,17 @@ rule de:
         normalized="results/de/normalized_counts.tsv",
         vst="results/de/vst.tsv",
         size_factors="results/de/size_factors.tsv",
+        contrasts=[f"results/de/{c}.tsv" for c in CONTRASTS[1:]],
+        lrt=["results/de/lrt.tsv"] if DE_CFG.get("lrt", False) else [],
     params:
         design=design_args(),
+        contrasts=contrast_args(),
+        lrt="--lrt" if DE_CFG.get("lrt", False) else "",
         min_count=DE_CFG.get("min_count", 10),
         min_samples=opt("--min-samples", DE_CFG.get("min_samples")),
         alpha=DE_CFG.get("alpha", 0.05),
         shrink="" if DE_CFG.get("shrink", True) else "--no-shrink",
+        engine=DE_CFG.get("engine", "ressig"),
     log:
         "logs/de.log",
     benchmark:
@@ -60,21 +65,25 @@ rule de:
         ENV
     shell:
         "ressig de --counts {input.counts} --samples {input.samples} {params.design} "
-        "--min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
-        "--threads {threads} --outdir results/de > {log} 2>&1"
+        "{params.contrasts} {params.lrt} --min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
+        "--engine {params.engine} --threads {threads} --outdir results/de > {log} 2>&1"
+
+
+wildcard_constraints:
+    contrast="|".join(CONTRASTS),
 
 
 rule de_plots:
     input:
-        table=rules.de.output.table,
+        table="results/de/{contrast}.tsv",
     output:
         volcano=report(
-            f"results/de/plots/{CONTRAST}_volcano.png",
+            "results/de/plots/{contrast}_volcano.png",
             caption="../report/volcano.rst",
             category="Differential expression",
         ),
         ma=report(
-            f"results/de/plots/{CONTRAST}_ma.png",
+            "results/de/plots/{contrast}_ma.png",
             caption="../report/ma.rst",
             category="Differential expression",
         ),
@@ -82,9 +91,9 @@ rule de_plots:
         alpha=DE_CFG.get("alpha", 0.05),
         label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
     log:
-        "logs/de_plots.log",
+        "logs/de_plots/{contrast}.log",
     benchmark:
-        "benchmarks/workflow/de_plots.tsv"
+        "benchmarks/workflow/de_plots/{contrast}.tsv"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 1000 * attempt,
@@ -96,4 +105,10 @@ rule de_plots:
         "--volcano {output.volcano} --ma {output.ma} > {log} 2>&1"
 
 
-register_targets(rules.de.output.table, rules.de_plots.output.volcano, rules.de_plots.output.ma)
+register_targets(
+    rules.de.output.table,
+    *rules.de.output.contrasts,
+    *rules.de.output.lrt,
+    *expand(rules.de_plots.output.volcano, contrast=CONTRASTS),
+    *expand(rules.de_plots.output.ma, contrast=CONTRASTS),
+)

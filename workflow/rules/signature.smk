@@ -2,11 +2,19 @@
 SIG_CFG = config.get("signature", {})
 SIG_NAME = SIG_CFG["name"]  # schema default filled in common.smk
 SIG_JSON = f"results/signature/{SIG_NAME}.ressig.json"
+SIG_FROM = SIG_CFG.get("contrast") or CONTRAST
+if SIG_FROM != "consensus" and SIG_FROM not in CONTRASTS:
+    raise ValueError(
+        f"config: signature.contrast {SIG_FROM!r} is not a contrast of the DE step "
+        f"({', '.join(CONTRASTS)}) nor 'consensus'"
+    )
+SIG_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS)).get(SIG_FROM, CONTRAST_PAIRS[0])
+SIG_DE = [f"results/de/{c}.tsv" for c in (CONTRASTS if SIG_FROM == "consensus" else [SIG_FROM])]
 
 
 rule signature:
     input:
-        de=rules.de.output.table,
+        de=SIG_DE,
         normalized=rules.de.output.normalized,
         samples=rules.prepare_counts.output.samples,
     output:
@@ -20,8 +28,7 @@ rule signature:
     params:
         name=SIG_NAME,
         version=SIG_CFG.get("version", "1.0.0"),
-        design=f"--condition {DESIGN['condition']} --reference {DESIGN['reference']} "
-        f"--treatment {DESIGN['treatment']}",
+        design=f"--condition {DESIGN['condition']} --reference {SIG_PAIR[1]} --treatment {SIG_PAIR[0]}",
         padj=SIG_CFG.get("padj", 0.05),
         min_abs_lfc=SIG_CFG.get("min_abs_lfc", 1.0),
         min_base_mean=SIG_CFG.get("min_base_mean", 10),
@@ -52,3 +59,33 @@ rule signature:
 
 
 register_targets(rules.signature.output.artefact, rules.signature.output.gmt, rules.signature.output.genes)
+
+
+if len(CONTRASTS) > 1:
+
+    rule plot_contrasts:
+        input:
+            de=[f"results/de/{c}.tsv" for c in CONTRASTS],
+            genes=rules.signature.output.genes,
+        output:
+            # not in the HTML report yet: tests/test_report.py requires every report output to be made
+            # by the (single-contrast) demo; the figure is described in workflow/report/contrasts.rst
+            "results/de/plots/contrasts.png",
+        params:
+            alpha=DE_CFG.get("alpha", 0.05),
+            label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
+        log:
+            "logs/plot_contrasts.log",
+        benchmark:
+            "benchmarks/workflow/plot_contrasts.tsv"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 1000 * attempt,
+            runtime=lambda wc, attempt: 10 * attempt,
+        conda:
+            ENV
+        shell:
+            "ressig plot-contrasts --de {input.de} --genes {params.label} --genes-file {input.genes} "
+            "--alpha {params.alpha} --out {output} > {log} 2>&1"
+
+    register_targets(rules.plot_contrasts.output)

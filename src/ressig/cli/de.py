@@ -1,8 +1,10 @@
-"""Differential expression (PyDESeq2) of treatment vs reference with optional covariates.
+"""Differential expression (PyDESeq2): one model over all condition levels, one or more contrasts.
 
-Writes ``<outdir>/<treatment>_vs_<reference>.tsv`` (all genes: baseMean, log2FoldChange, lfcSE,
-stat, pvalue, padj, log2FoldChange_shrunk, lfcSE_shrunk, tested), ``normalized_counts.tsv``,
-``vst.tsv`` and ``size_factors.tsv``.
+Writes ``<outdir>/<treatment>_vs_<reference>.tsv`` per contrast (all genes: baseMean,
+log2FoldChange, lfcSE, stat, pvalue, padj, log2FoldChange_shrunk, lfcSE_shrunk, tested),
+``normalized_counts.tsv``, ``vst.tsv``, ``size_factors.tsv`` and, with ``--lrt``, ``lrt.tsv``
+(likelihood-ratio test against the design without the condition: baseMean, stat, df, pvalue,
+padj, tested).
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--counts", required=True, help="genes x samples raw integer counts TSV (from 'ressig prepare')")
     p.add_argument("--samples", required=True, help="sample sheet TSV")
     add_design_arguments(p)
+    p.add_argument("--contrast", action="append", default=[], metavar="TREATMENT:REFERENCE",
+                   help="a contrast of two levels of --condition (repeatable); all come from one fitted model "
+                        "whose reference level is the first contrast's reference. Overrides "
+                        "--treatment/--reference (the one-contrast shorthand)")
+    p.add_argument("--lrt", action="store_true",
+                   help="also write lrt.tsv: likelihood-ratio test of the design against ~ covariates "
+                        "(changed in any level)")
     p.add_argument("--min-count", type=int, default=10, help="pre-filter: minimum reads ...")
     p.add_argument("--min-samples", type=int, default=None,
                    help="... in at least this many samples (default: size of the smaller group)")
@@ -32,14 +41,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..de import run_de, write_de
+    from ..de import parse_contrast, run_de, write_de
     from ..io import read_counts_matrix, read_sample_sheet
 
     counts = read_counts_matrix(args.counts).astype("int64")
     samples = read_sample_sheet(args.samples)
-    result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=args.reference,
-                    treatment=args.treatment, covariates=args.covariates, continuous=args.continuous,
+    contrasts = [parse_contrast(c) for c in args.contrast]
+    treatment, reference = contrasts[0] if contrasts else (args.treatment, args.reference)
+    result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=reference,
+                    treatment=treatment, covariates=args.covariates, continuous=args.continuous,
                     min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
-                    shrink=args.shrink, n_cpus=args.threads, engine=args.engine)
+                    shrink=args.shrink, n_cpus=args.threads, engine=args.engine, contrasts=contrasts,
+                    lrt_test=args.lrt)
     for f in write_de(result, args.outdir):
         print(f)

@@ -14,7 +14,9 @@ HELP = "derive and freeze a signature (*.ressig.json + .gmt) from DE results"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--de", required=True, help="DE table from 'ressig de'")
+    p.add_argument("--de", required=True, nargs="+",
+                   help="DE table from 'ressig de'; several tables (contrasts of one model) give the consensus "
+                        "signature: genes passing the thresholds in every contrast with one direction")
     p.add_argument("--normalized", required=True, help="genes x samples normalised counts of the training samples")
     p.add_argument("--samples", required=True, help="sample sheet (labels the reference samples' groups)")
     p.add_argument("--name", required=True, help="signature name (letters, digits, . _ -)")
@@ -38,11 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from ..de import read_de
+    from ..de import consensus_table, read_de
     from ..io import read_matrix_tsv, read_sample_sheet
     from ..signature import DerivationRules, build_signature, freeze_signature, write_gene_table
 
-    de = read_de(args.de)
+    tables = {Path(p).name: read_de(p) for p in args.de}
+    de = consensus_table(tables) if len(tables) > 1 else next(iter(tables.values()))
+    de_source = args.de[0] if len(tables) == 1 else "consensus(" + ",".join(tables) + ")"
     normalized = read_matrix_tsv(args.normalized, "normalised counts")
     samples = read_sample_sheet(args.samples)
     rules = DerivationRules(padj=args.padj, min_abs_lfc=args.min_abs_lfc, min_base_mean=args.min_base_mean,
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     sig = build_signature(de, normalized, samples, name=args.name, version=args.sig_version, rules=rules,
                           condition=args.condition, reference=args.reference, treatment=args.treatment,
                           curated_up=args.curated_up, curated_down=args.curated_down,
-                          min_coverage=args.min_coverage, de_source=args.de, created=args.created)
+                          min_coverage=args.min_coverage, de_source=de_source, created=args.created)
     out = Path(args.outdir)
     files = freeze_signature(sig, out / f"{args.name}.ressig.json", out / f"{args.name}.gmt")
     files.append(write_gene_table(sig, de, out / f"{args.name}_genes.tsv"))
