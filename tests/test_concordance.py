@@ -46,9 +46,15 @@ def test_demo_workflow_calls(demo_run: Path) -> None:
     assert cd123["protein_log2fc"] == pytest.approx(-2.0, abs=0.25)  # planted 4x lower
     assert abs(cd123["mrna_log2fc"]) < 0.25  # planted unchanged
     assert cd123["mrna_ci_low"] > -0.5 and cd123["mrna_ci_high"] < 0.5
+    # the call now also rests on the discordance: protein fell ~2 log2 more than its mRNA, shown beyond the margin
+    assert cd123["delta_log2fc"] == pytest.approx(cd123["protein_log2fc"] - cd123["mrna_log2fc"], abs=1e-9)
+    assert cd123["delta_state"] == "different" and cd123["delta_p"] < 0.05 and cd123["delta_ci_high"] < 0
+    assert cd123["delta_log2fc"] == pytest.approx(-2.0, abs=0.3)
     assert pgp["gene"] == "ABCB1" and pgp["call"] == "concordant gain"
     assert pgp["protein_log2fc"] == pytest.approx(3.0, abs=0.3)  # planted 8x higher
     assert pgp["mrna_log2fc"] == pytest.approx(4.0, abs=0.5) and pgp["mrna_padj"] < 1e-10
+    assert pgp["delta_log2fc"] == pytest.approx(pgp["protein_log2fc"] - pgp["mrna_log2fc"], abs=1e-9)
+    assert pgp["delta_state"] in ("equivalent", "different", "unclear")  # reported, not used by the call
     for f in ("lfc_mrna_vs_protein.png", "per_sample.png", "protein_wells.tsv", "protein_samples.tsv"):
         assert (demo_run / "results/concordance" / f).stat().st_size > 0
     wells = pd.read_csv(demo_run / "results/concordance/protein_wells.tsv", sep="\t")
