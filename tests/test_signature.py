@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from ressig.de import read_de
 from ressig.errors import RessigError
 from ressig.signature import (
     SCHEMA_VERSION,
@@ -282,16 +283,24 @@ def test_frozen_loaded_scored_identical_across_processes(frozen: Path, tmp_path:
 @pytest.mark.workflow
 def test_workflow_signature_artefact(demo_run: Path):
     sig = load_signature(demo_run / "results/signature/GEN22_RESISTANCE.ressig.json")
-    assert "ABCB1" in sig.up and "SLC46A3" in sig.down
+    assert "ABCB1" in sig.up
     assert list(sig.up)[0] == "ABCB1"  # the strongest planted effect comes first
     assert sig.derivation["rules"]["lfc_column"] == "log2FoldChange_shrunk"
+    assert sig.derivation["rules"]["rule"] == "threshold_test"
+    assert (len(sig.up), len(sig.down)) == (102, 82)  # the former filter rule selects 147 + 138 (see below)
     ref = sig.reference_frame()
     assert sorted(ref["group"].unique()) == ["parental", "resistant"]
     assert ref.loc[ref.group == "resistant", "score"].min() > ref.loc[ref.group == "parental", "score"].max()
     truth = pd.read_csv(demo_run / "resources/demo/truth.tsv", sep="\t", index_col=0)
     planted = set(truth.index[truth["category"].isin(["planted_up", "planted_down"])])
-    assert len(set(sig.up) | set(sig.down)) >= 250
     false_pos = (set(sig.up) | set(sig.down)) - planted
     assert len(false_pos) <= 0.02 * (len(sig.up) + len(sig.down)), false_pos  # FDR-controlled selection
-    genes = pd.read_csv(demo_run / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t")
+    genes = pd.read_csv(demo_run / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t", index_col=0)
     assert len(genes) == len(sig.up) + len(sig.down)
+    assert (genes["padj_lfc"] <= 0.05).all() and (genes["log2FoldChange"].abs() > 1).all()
+    # SLC46A3 (planted -1.5, lfcSE ~0.2 with 3 v 3) is significant against 0 but not shown beyond |log2FC| = 1
+    de = read_de(demo_run / "results/de/resistant_vs_parental.tsv")
+    assert de.at["SLC46A3", "padj"] < 1e-6 and "SLC46A3" not in sig.down
+    up, down = derive_signature(de, DerivationRules(rule="filter"))
+    assert (len(up), len(down)) == (147, 138) and "SLC46A3" in down
+    assert len((set(up) | set(down)) - planted) <= 0.02 * (len(up) + len(down))

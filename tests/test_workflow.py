@@ -24,7 +24,8 @@ def test_demo_de_recovers_planted_truth(demo_run, demo_truth):
     de = pd.read_csv(demo_run / "results/de/resistant_vs_parental.tsv", sep="\t", index_col=0)
     assert len(de) == len(demo_truth) == 20000
     up = de[de["log2FoldChange"] > 0].sort_values(["padj", "pvalue"])
-    assert up.index[0] == "ABCB1"
+    assert "ABCB1" in up.index[:3]  # among the strongest (3rd by padj in the demo regenerated for issue 22)
+    assert up.loc[up["padj"] < 0.05, "log2FoldChange"].idxmax() == "ABCB1"  # the largest planted effect
     assert de.loc["ABCB1", "padj"] < 1e-10
     assert de.loc["IL3RA", "padj"] > 0.1
     tab = de.join(demo_truth)
