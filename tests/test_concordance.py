@@ -54,7 +54,16 @@ def test_demo_workflow_calls(demo_run: Path) -> None:
     assert pgp["protein_log2fc"] == pytest.approx(3.0, abs=0.3)  # planted 8x higher
     assert pgp["mrna_log2fc"] == pytest.approx(4.0, abs=0.5) and pgp["mrna_padj"] < 1e-10
     assert pgp["delta_log2fc"] == pytest.approx(pgp["protein_log2fc"] - pgp["mrna_log2fc"], abs=1e-9)
-    assert pgp["delta_state"] in ("equivalent", "different", "unclear")  # reported, not used by the call
+    assert pgp["delta_state"] == "different"  # reported (the magnitudes differ), not used by the direction rule
+    # the numbers quoted in README.md
+    assert cd123["protein_log2fc"] == pytest.approx(-2.0, abs=0.05)
+    assert cd123["protein_p"] == pytest.approx(3e-4, abs=0.5e-4)
+    assert cd123["mrna_log2fc"] == pytest.approx(-0.16, abs=0.005)
+    assert cd123["mrna_tost_p"] == pytest.approx(0.017, abs=0.0005)
+    assert (cd123["delta_log2fc"], cd123["delta_ci_low"], cd123["delta_ci_high"]) == pytest.approx(
+        (-1.86, -2.18, -1.53), abs=0.005)
+    assert (pgp["mrna_log2fc"], pgp["protein_log2fc"]) == pytest.approx((4.1, 3.0), abs=0.05)
+    assert pgp["delta_log2fc"] == pytest.approx(-1.09, abs=0.005)
     for f in ("lfc_mrna_vs_protein.png", "per_sample.png", "protein_wells.tsv", "protein_samples.tsv"):
         assert (demo_run / "results/concordance" / f).stat().st_size > 0
     wells = pd.read_csv(demo_run / "results/concordance/protein_wells.tsv", sep="\t")
