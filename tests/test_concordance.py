@@ -213,6 +213,40 @@ def test_issue_case_was_post_transcriptional_by_significance_alone() -> None:
     assert r["call"] == "inconclusive" and "agree within the margin" in r["reason"]
 
 
+def test_cli_issue_case_and_true_loss(tmp_path: Path) -> None:
+    """`ressig concordance` as a user runs it: IL3RA mRNA -0.45 (lfcSE 0.02) with CD123 protein -0.55 (4 v 4, tight)
+    is no longer post-transcriptional; CD38 protein -2 with its mRNA flat is; delta columns are written."""
+    samples = [f"P{i}" for i in range(1, 5)] + [f"R{i}" for i in range(1, 5)]
+    (tmp_path / "samples.tsv").write_text("sample\tcondition\n" + "".join(
+        f"{s}\t{'parental' if s[0] == 'P' else 'resistant'}\n" for s in samples))
+    de = pd.DataFrame({"baseMean": [2000.0, 1500.0], "log2FoldChange": [-0.45, 0.02], "lfcSE": [0.02, 0.05]},
+                      index=pd.Index(["IL3RA", "CD38"], name="gene_id"))
+    de["stat"] = de["log2FoldChange"] / de["lfcSE"]
+    de["pvalue"] = 2 * stats.norm.sf(de["stat"].abs())
+    de["padj"] = de["pvalue"]
+    de["log2FoldChange_shrunk"], de["lfcSE_shrunk"], de["tested"] = de["log2FoldChange"], de["lfcSE"], True
+    de.to_csv(tmp_path / "de.tsv", sep="\t")
+    pd.DataFrame(1000.0, index=de.index, columns=samples).rename_axis("gene_id").to_csv(tmp_path / "norm.tsv", sep="\t")
+    jitter = [0.98, 1.02, 1.01, 0.99]  # mean log2 ~0: the protein log2FC is the planted one within 1e-3
+    rows = [(s, m, base * (2.0 ** lfc if s[0] == "R" else 1.0) * jitter[int(s[1]) - 1])
+            for m, base, lfc in (("CD123", 12000.0, -0.55), ("CD38", 5000.0, -2.0)) for s in samples]
+    pd.DataFrame(rows, columns=["sample", "marker", "value"]).to_csv(tmp_path / "protein.tsv", sep="\t", index=False)
+    assert main(["-q", "concordance", "--de", str(tmp_path / "de.tsv"), "--normalized", str(tmp_path / "norm.tsv"),
+                 "--samples", str(tmp_path / "samples.tsv"), "--protein", str(tmp_path / "protein.tsv"),
+                 "--pair", "CD123=IL3RA", "CD38=CD38", "--outdir", str(tmp_path / "out")]) == 0
+    res = pd.read_csv(tmp_path / "out/concordance.tsv", sep="\t").set_index("marker")
+    for col in ("delta_log2fc", "delta_se", "delta_df", "delta_ci_low", "delta_ci_high", "delta_p", "delta_tost_p",
+                "delta_tost_ci_low", "delta_tost_ci_high", "delta_state"):
+        assert col in res.columns
+    cd123, cd38 = res.loc["CD123"], res.loc["CD38"]
+    assert cd123["protein_log2fc"] == pytest.approx(-0.55, abs=1e-3)
+    assert cd123["delta_log2fc"] == pytest.approx(cd123["protein_log2fc"] - cd123["mrna_log2fc"], abs=1e-9)
+    assert cd123["mrna_state"] == "equivalent" and cd123["protein_state"] == "down"
+    assert cd123["delta_state"] == "equivalent" and cd123["call"] == "inconclusive"
+    assert cd38["call"] == "post-transcriptional loss" and cd38["delta_state"] == "different"
+    assert cd38["delta_log2fc"] == pytest.approx(-2.02, abs=1e-3)
+
+
 def test_delta_statistics_match_independent_computation() -> None:
     """se, Welch-Satterthwaite df (mRNA df = inf), CI, p and TOST of Δ recomputed with scipy; TOST CIs."""
     r = _constructed(-0.3, 0.12, -1.4, n=3, sd=0.25, seed=5)
