@@ -112,6 +112,26 @@ def test_threshold_test_is_deseq2_greaterabs():
     assert res.at["NEAR", "padj_lfc"] > 0.05 > de.at["NEAR", "padj"]
 
 
+@pytest.mark.parametrize("rule,up", [(None, ["UP1", "UP2", "UP3"]), ("filter", ["UP1", "UP2", "NEAR", "UP3"])])
+def test_cli_rule_recorded_in_artefact_and_gene_table(tmp_path: Path, rule: str | None, up: list[str]):
+    from ressig.cli import main
+
+    de = toy_de()
+    de["stat"] = de["log2FoldChange"] / de["lfcSE"]
+    de["lfcSE_shrunk"] = de["lfcSE"]
+    de.to_csv(tmp_path / "de.tsv", sep="\t")
+    norm, sheet = toy_training(de)
+    norm.rename_axis("gene_id").to_csv(tmp_path / "norm.tsv", sep="\t")
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t")
+    args = ["-q", "signature", "--de", str(tmp_path / "de.tsv"), "--normalized", str(tmp_path / "norm.tsv"),
+            "--samples", str(tmp_path / "samples.tsv"), "--name", "T", "--outdir", str(tmp_path / "o")]
+    assert main([*args, *(["--rule", rule] if rule else [])]) == 0
+    sig = load_signature(tmp_path / "o/T.ressig.json")
+    assert list(sig.up) == up and sig.derivation["rules"]["rule"] == (rule or "threshold_test")
+    genes = pd.read_csv(tmp_path / "o/T_genes.tsv", sep="\t")
+    assert ("padj_lfc" in genes.columns) == (rule is None)
+
+
 def test_threshold_test_reproduces_pydeseq2_lfc_null_greaterabs():
     """On a real data set (Marioni kidney vs liver, 3 v 3): p-values and padj from log2FoldChange/lfcSE equal
     pydeseq2's own DeseqStats(lfc_null=1, alt_hypothesis="greaterAbs")."""
