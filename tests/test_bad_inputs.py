@@ -128,7 +128,7 @@ def score_case(category: str, name: str, files: dict[str, str | bytes], message:
 def _artefact_text() -> str:
     import pandas as pd
 
-    from ressig.signature import build_signature, signature_to_dict
+    from ressig.signature import DerivationRules, build_signature, signature_to_dict
 
     genes = ["ABCB1", "ABCG2", "ABCC1", "SLC46A3", "IL3RA", "GAPDH"]
     lfc = [3.0, 2.0, 1.5, -1.5, 0.0, 0.0]
@@ -136,7 +136,8 @@ def _artefact_text() -> str:
                        "log2FoldChange_shrunk": lfc, "tested": True}, index=pd.Index(genes, name="gene_id"))
     norm = pd.DataFrame({"P1": [10, 20, 30, 40, 50, 60], "R1": [90, 80, 70, 5, 50, 60]}, index=de.index, dtype=float)
     sheet = pd.DataFrame({"condition": ["parental", "resistant"]}, index=pd.Index(["P1", "R1"], name="sample"))
-    sig = build_signature(de, norm, sheet, name="TOY", version="1.0.0", created="2026-01-01T00:00:00Z")
+    sig = build_signature(de, norm, sheet, name="TOY", version="1.0.0", created="2026-01-01T00:00:00Z",
+                          rules=DerivationRules(rule="filter"))  # this toy table has no lfcSE for the threshold test
     import json
 
     return json.dumps(signature_to_dict(sig), indent=2, sort_keys=True)

@@ -47,9 +47,24 @@ def test_demo_workflow_calls(demo_run: Path) -> None:
     assert cd123["protein_log2fc"] == pytest.approx(-2.0, abs=0.25)  # planted 4x lower
     assert abs(cd123["mrna_log2fc"]) < 0.25  # planted unchanged
     assert cd123["mrna_ci_low"] > -0.5 and cd123["mrna_ci_high"] < 0.5
+    # the call now also rests on the discordance: protein fell ~2 log2 more than its mRNA, shown beyond the margin
+    assert cd123["delta_log2fc"] == pytest.approx(cd123["protein_log2fc"] - cd123["mrna_log2fc"], abs=1e-9)
+    assert cd123["delta_state"] == "different" and cd123["delta_p"] < 0.05 and cd123["delta_ci_high"] < 0
+    assert cd123["delta_log2fc"] == pytest.approx(-2.0, abs=0.3)
     assert pgp["gene"] == "ABCB1" and pgp["call"] == "concordant gain"
     assert pgp["protein_log2fc"] == pytest.approx(3.0, abs=0.3)  # planted 8x higher
     assert pgp["mrna_log2fc"] == pytest.approx(4.0, abs=0.5) and pgp["mrna_padj"] < 1e-10
+    assert pgp["delta_log2fc"] == pytest.approx(pgp["protein_log2fc"] - pgp["mrna_log2fc"], abs=1e-9)
+    assert pgp["delta_state"] == "different"  # reported (the magnitudes differ), not used by the direction rule
+    # the numbers quoted in README.md
+    assert cd123["protein_log2fc"] == pytest.approx(-2.0, abs=0.05)
+    assert cd123["protein_p"] == pytest.approx(3e-4, abs=0.5e-4)
+    assert cd123["mrna_log2fc"] == pytest.approx(-0.16, abs=0.005)
+    assert cd123["mrna_tost_p"] == pytest.approx(0.0175, abs=0.0002)
+    assert (cd123["delta_log2fc"], cd123["delta_ci_low"], cd123["delta_ci_high"]) == pytest.approx(
+        (-1.86, -2.18, -1.53), abs=0.005)
+    assert (pgp["mrna_log2fc"], pgp["protein_log2fc"]) == pytest.approx((4.1, 3.0), abs=0.05)
+    assert pgp["delta_log2fc"] == pytest.approx(-1.09, abs=0.005)
     for f in ("lfc_mrna_vs_protein.png", "per_sample.png", "protein_wells.tsv", "protein_samples.tsv"):
         assert (demo_run / "results/concordance" / f).stat().st_size > 0
     wells = pd.read_csv(demo_run / "results/concordance/protein_wells.tsv", sep="\t")
@@ -125,22 +140,174 @@ def test_protein_models_match_scipy_and_statsmodels(rng: np.random.Generator) ->
     assert lm.df == fit.df_resid == 2
 
 
-@pytest.mark.parametrize("mrna,protein,call", [
-    ("equivalent", "down", "post-transcriptional loss"),
-    ("equivalent", "up", "post-transcriptional gain"),
-    ("down", "down", "concordant loss"),
-    ("up", "up", "concordant gain"),
-    ("equivalent", "equivalent", "no change"),
-    ("equivalent", "unclear", "inconclusive"),
-    ("unclear", "down", "inconclusive"),
-    ("up", "down", "inconclusive"),
-    ("down", "equivalent", "inconclusive"),
-    ("unclear", "unclear", "inconclusive"),
+@pytest.mark.parametrize("mrna,protein,delta,d,call", [
+    ("equivalent", "down", "different", -2.0, "post-transcriptional loss"),
+    ("equivalent", "down", "equivalent", -0.1, "inconclusive"),  # same change on both sides
+    ("equivalent", "down", "unclear", -0.6, "inconclusive"),
+    ("equivalent", "up", "different", 1.5, "post-transcriptional gain"),
+    ("equivalent", "up", "unclear", 0.7, "inconclusive"),
+    ("down", "down", "equivalent", 0.0, "concordant loss"),
+    ("down", "down", "different", 1.0, "concordant loss"),  # direction rule; delta_state reports magnitudes
+    ("up", "up", "unclear", 0.2, "concordant gain"),
+    ("equivalent", "equivalent", "equivalent", 0.0, "no change"),
+    ("down", "equivalent", "different", 2.0, "post-transcriptional buffering"),  # protein lags mRNA
+    ("up", "equivalent", "different", -2.0, "post-transcriptional buffering"),
+    ("down", "equivalent", "unclear", 0.6, "inconclusive"),
+    ("down", "equivalent", "different", -2.0, "inconclusive"),  # sign contradicts the pattern
+    ("equivalent", "unclear", "unclear", 0.0, "inconclusive"),
+    ("unclear", "down", "different", -2.0, "inconclusive"),
+    ("up", "down", "different", -3.0, "inconclusive"),
+    ("unclear", "unclear", "unclear", 0.0, "inconclusive"),
 ])
-def test_decision_table(mrna: str, protein: str, call: str) -> None:
-    got, reason = C.decide(mrna, protein, enough=True)
+def test_decision_table(mrna: str, protein: str, delta: str, d: float, call: str) -> None:
+    got, reason = C.decide(mrna, protein, delta, enough=True, delta_log2fc=d)
     assert got == call and reason
-    assert C.decide(mrna, protein, enough=False, why_not="too few")[0] == "inconclusive"
+    assert C.decide(mrna, protein, delta, enough=False, why_not="too few")[0] == "inconclusive"
+    if call.startswith("post-transcriptional"):
+        assert "Δ = protein − mRNA shown different from 0 and beyond the margin" in reason
+    if mrna == "equivalent" and protein == "down" and delta == "equivalent":
+        assert "the mRNA and protein changes agree within the margin" in reason
+
+
+def _constructed(mrna_lfc: float, mrna_se: float, protein_lfc: float, n: int = 4, sd: float = 0.03,
+                 seed: int = 1) -> pd.Series:
+    """One pair with a given DE row (Wald p from lfc/se, padj = p) and n v n protein samples around the effect."""
+    sheet = _sheet(n, batches=False)
+    p = float(2 * stats.norm.sf(abs(mrna_lfc) / mrna_se))
+    de = pd.DataFrame({"baseMean": [2000.0], "log2FoldChange": [mrna_lfc], "lfcSE": [mrna_se],
+                       "stat": [mrna_lfc / mrna_se], "pvalue": [p], "padj": [p], "log2FoldChange_shrunk": [mrna_lfc],
+                       "lfcSE_shrunk": [mrna_se], "tested": [True]}, index=pd.Index(["IL3RA"], name="gene_id"))
+    noise = np.random.default_rng(seed).normal(0, sd, 2 * n)
+    noise[:n] -= noise[:n].mean()  # the protein estimate is exactly the planted effect
+    noise[n:] -= noise[n:].mean()
+    y = 10.0 + np.r_[np.zeros(n), np.full(n, protein_lfc)] + noise
+    protein = pd.DataFrame({"marker": "CD123", "sample": sheet.index, "protein_log2": y, "n_wells": 1})
+    return _row(C.concordance(de, protein, sheet, {"CD123": "IL3RA"}), "CD123")
+
+
+@pytest.mark.parametrize("case,mrna_lfc,mrna_se,protein_lfc,call,delta_state", [
+    ("issue: same change on both sides, mRNA just inside the margin", -0.45, 0.02, -0.55, "inconclusive",
+     "equivalent"),
+    ("true post-transcriptional loss", 0.02, 0.05, -2.0, "post-transcriptional loss", "different"),
+    ("true post-transcriptional gain", -0.05, 0.08, 1.5, "post-transcriptional gain", "different"),
+    ("protein lags mRNA (mRNA down, protein flat)", -2.0, 0.1, -0.05, "post-transcriptional buffering", "different"),
+    ("protein lags mRNA (mRNA up, protein flat)", 3.0, 0.2, 0.1, "post-transcriptional buffering", "different"),
+    ("no change", 0.03, 0.05, -0.02, "no change", "equivalent"),
+    ("same large loss on both sides", -2.0, 0.1, -2.1, "concordant loss", "equivalent"),
+    ("concordant gain, protein gains less", 4.0, 0.15, 1.5, "concordant gain", "different"),
+    ("protein lags but mRNA change barely beyond margin", -0.8, 0.1, -0.45, "inconclusive", "unclear"),
+])
+def test_constructed_cases_follow_delta(case: str, mrna_lfc: float, mrna_se: float, protein_lfc: float, call: str,
+                                        delta_state: str) -> None:
+    r = _constructed(mrna_lfc, mrna_se, protein_lfc)
+    assert r["delta_log2fc"] == pytest.approx(r["protein_log2fc"] - r["mrna_log2fc"], abs=1e-12)
+    assert r["delta_log2fc"] == pytest.approx(protein_lfc - mrna_lfc, abs=1e-9)
+    assert r["delta_state"] == delta_state, (case, r["reason"])
+    assert r["call"] == call, (case, r["reason"])
+
+
+def test_issue_case_was_post_transcriptional_by_significance_alone() -> None:
+    """The constructed case of issue 22: both sides pass their own tests, Δ = -0.1 is shown inside the margin."""
+    r = _constructed(-0.45, 0.02, -0.55)
+    assert r["mrna_state"] == "equivalent" and r["protein_state"] == "down"  # the old table said post-transcriptional
+    assert r["delta_tost_p"] < 0.05 and -0.5 < r["delta_tost_ci_low"] < r["delta_tost_ci_high"] < 0.5
+    assert r["call"] == "inconclusive" and "agree within the margin" in r["reason"]
+
+
+def test_cli_issue_case_and_true_loss(tmp_path: Path) -> None:
+    """`ressig concordance` as a user runs it: IL3RA mRNA -0.45 (lfcSE 0.02) with CD123 protein -0.55 (4 v 4, tight)
+    is no longer post-transcriptional; CD38 protein -2 with its mRNA flat is; delta columns are written."""
+    samples = [f"P{i}" for i in range(1, 5)] + [f"R{i}" for i in range(1, 5)]
+    (tmp_path / "samples.tsv").write_text("sample\tcondition\n" + "".join(
+        f"{s}\t{'parental' if s[0] == 'P' else 'resistant'}\n" for s in samples))
+    de = pd.DataFrame({"baseMean": [2000.0, 1500.0], "log2FoldChange": [-0.45, 0.02], "lfcSE": [0.02, 0.05]},
+                      index=pd.Index(["IL3RA", "CD38"], name="gene_id"))
+    de["stat"] = de["log2FoldChange"] / de["lfcSE"]
+    de["pvalue"] = 2 * stats.norm.sf(de["stat"].abs())
+    de["padj"] = de["pvalue"]
+    de["log2FoldChange_shrunk"], de["lfcSE_shrunk"], de["tested"] = de["log2FoldChange"], de["lfcSE"], True
+    de.to_csv(tmp_path / "de.tsv", sep="\t")
+    pd.DataFrame(1000.0, index=de.index, columns=samples).rename_axis("gene_id").to_csv(tmp_path / "norm.tsv", sep="\t")
+    jitter = [0.98, 1.02, 1.01, 0.99]  # mean log2 ~0: the protein log2FC is the planted one within 1e-3
+    rows = [(s, m, base * (2.0 ** lfc if s[0] == "R" else 1.0) * jitter[int(s[1]) - 1])
+            for m, base, lfc in (("CD123", 12000.0, -0.55), ("CD38", 5000.0, -2.0)) for s in samples]
+    pd.DataFrame(rows, columns=["sample", "marker", "value"]).to_csv(tmp_path / "protein.tsv", sep="\t", index=False)
+    assert main(["-q", "concordance", "--de", str(tmp_path / "de.tsv"), "--normalized", str(tmp_path / "norm.tsv"),
+                 "--samples", str(tmp_path / "samples.tsv"), "--protein", str(tmp_path / "protein.tsv"),
+                 "--pair", "CD123=IL3RA", "CD38=CD38", "--outdir", str(tmp_path / "out")]) == 0
+    res = pd.read_csv(tmp_path / "out/concordance.tsv", sep="\t").set_index("marker")
+    for col in ("delta_log2fc", "delta_se", "delta_df", "delta_ci_low", "delta_ci_high", "delta_p", "delta_tost_p",
+                "delta_tost_ci_low", "delta_tost_ci_high", "delta_state"):
+        assert col in res.columns
+    cd123, cd38 = res.loc["CD123"], res.loc["CD38"]
+    assert cd123["protein_log2fc"] == pytest.approx(-0.55, abs=1e-3)
+    assert cd123["delta_log2fc"] == pytest.approx(cd123["protein_log2fc"] - cd123["mrna_log2fc"], abs=1e-9)
+    assert cd123["mrna_state"] == "equivalent" and cd123["protein_state"] == "down"
+    assert cd123["delta_state"] == "equivalent" and cd123["call"] == "inconclusive"
+    assert cd38["call"] == "post-transcriptional loss" and cd38["delta_state"] == "different"
+    assert cd38["delta_log2fc"] == pytest.approx(-2.02, abs=1e-3)
+
+
+def test_delta_statistics_match_independent_computation() -> None:
+    """se, Welch-Satterthwaite df (mRNA df = inf), CI, p and TOST of Δ recomputed with scipy; TOST CIs."""
+    r = _constructed(-0.3, 0.12, -1.4, n=3, sd=0.25, seed=5)
+    se_p, se_m, df_p = r["protein_se"], r["mrna_se"], r["protein_df"]
+    assert df_p == 4  # linear model with condition only: 3 + 3 - 2
+    se = math.sqrt(se_p ** 2 + se_m ** 2)
+    df = se ** 4 / (se_p ** 4 / df_p)
+    d = r["protein_log2fc"] - r["mrna_log2fc"]
+    assert r["delta_se"] == pytest.approx(se, rel=1e-12) and r["delta_df"] == pytest.approx(df, rel=1e-12)
+    assert df_p < r["delta_df"]
+    t = stats.t(df)
+    assert r["delta_p"] == pytest.approx(2 * t.sf(abs(d) / se), rel=1e-9)
+    assert (r["delta_ci_low"], r["delta_ci_high"]) == pytest.approx((d - t.ppf(0.975) * se, d + t.ppf(0.975) * se))
+    assert r["delta_tost_p"] == pytest.approx(max(t.sf((d + 0.5) / se), t.cdf((d - 0.5) / se)), rel=1e-9)
+    assert (r["delta_tost_ci_low"], r["delta_tost_ci_high"]) == pytest.approx((d - t.ppf(0.95) * se,
+                                                                               d + t.ppf(0.95) * se))
+    z = stats.norm.ppf(0.95) * se_m
+    assert (r["mrna_tost_ci_low"], r["mrna_tost_ci_high"]) == pytest.approx((-0.3 - z, -0.3 + z))
+    tp = stats.t.ppf(0.95, df_p) * se_p
+    assert (r["protein_tost_ci_low"], r["protein_tost_ci_high"]) == pytest.approx(
+        (r["protein_log2fc"] - tp, r["protein_log2fc"] + tp))
+    assert r["tost_ci_level"] == pytest.approx(0.9)
+    for side in ("mrna", "protein", "delta"):  # TOST p < alpha <=> the (1 - 2 alpha) CI lies inside the margin
+        inside = -0.5 < r[f"{side}_tost_ci_low"] and r[f"{side}_tost_ci_high"] < 0.5
+        assert (r[f"{side}_tost_p"] < 0.05) == inside
+
+
+@pytest.mark.parametrize("welch,n,sd,mrna_se", [
+    (True, 3, 0.3, 0.15),   # Welch protein test, protein SE dominates: small df
+    (True, 4, 0.1, 0.2),    # Welch, mRNA SE dominates: df large
+    (False, 3, 0.25, 0.1),  # pooled-variance t (the linear model without covariates)
+])
+def test_delta_ci_coverage(welch: bool, n: int, sd: float, mrna_se: float) -> None:
+    """Over 3000 simulated experiments the (1 - alpha) CI of Δ covers the true Δ close to 1 - alpha
+    (and the TOST CI close to 1 - 2 alpha). mRNA: Wald estimate with known SE; protein: n v n samples."""
+    rng = np.random.default_rng(2026)
+    reps, true_m, true_p = 3000, -0.3, -1.8
+    a = rng.normal(8.0 + true_p, sd, (reps, n))  # treatment
+    b = rng.normal(8.0, sd, (reps, n))           # reference
+    va, vb = a.var(axis=1, ddof=1), b.var(axis=1, ddof=1)
+    if welch:
+        se_p = np.sqrt(va / n + vb / n)
+        df_p = (va / n + vb / n) ** 2 / ((va / n) ** 2 / (n - 1) + (vb / n) ** 2 / (n - 1))
+    else:
+        se_p = np.sqrt((va + vb) / 2 * (2 / n))
+        df_p = np.full(reps, 2.0 * n - 2)
+    est_p = a.mean(axis=1) - b.mean(axis=1)
+    est_m = rng.normal(true_m, mrna_se, reps)
+    covered = tost_covered = 0
+    for i in range(reps):
+        m = C._fill(C.Effect(log2fc=float(est_m[i]), se=mrna_se, df=math.inf), 0.5, 0.05)
+        p = C._fill(C.Effect(log2fc=float(est_p[i]), se=float(se_p[i]), df=float(df_p[i])), 0.5, 0.05)
+        d = C.delta_effect(m, p, 0.5, 0.05)
+        covered += d.ci_low <= true_p - true_m <= d.ci_high
+        tost_covered += d.tost_ci_low <= true_p - true_m <= d.tost_ci_high
+    assert covered / reps == pytest.approx(0.95, abs=0.015)
+    assert tost_covered / reps == pytest.approx(0.90, abs=0.02)
+    if mrna_se > sd:  # a CI that ignores the mRNA uncertainty (protein CI moved by the mRNA estimate) undercovers
+        naive = np.abs(est_p - est_m - (true_p - true_m)) <= stats.t.ppf(0.975, df_p) * se_p
+        assert naive.mean() < 0.8
 
 
 def test_not_significant_protein_is_never_no_change() -> None:

@@ -46,10 +46,17 @@ def test_efflux_core_enriched_with_abcb1_in_leading_edge(gsea):
     assert row["fdr"] < 0.05
     assert "ABCB1" in row["leading_edge"].split(";")
     # the planted efflux genes lead the edge; the full HGNC ABC group is enriched too
-    assert {"ABCB1", "ABCG2", "ABCC1", "ABCC4", "ABCC3", "MVP"} <= set(row["leading_edge"].split(";"))
+    assert {"ABCB1", "ABCG2", "ABCC1", "ABCC4", "ABCC3"} <= set(row["leading_edge"].split(";"))
+    # the extended set (core + weakly supported members, incl. the planted MVP) is enriched too
+    assert gsea.loc["MULTIDRUG_EFFLUX_EXTENDED", "nes"] > 0 and gsea.loc["MULTIDRUG_EFFLUX_EXTENDED", "fdr"] < 0.05
     assert gsea.loc["HGNC_ABC_TRANSPORTERS", "nes"] > 0
-    # the top set of the whole table is the efflux core
-    assert gsea.index[0] == EFFLUX
+    # the numbers quoted in README.md
+    assert row["nes"] == pytest.approx(2.00, abs=0.005) and row["fdr"] == pytest.approx(0.002, abs=0.0005)
+    assert row["leading_edge"].split(";")[0] == "ABCB1"
+    ext = gsea.loc["MULTIDRUG_EFFLUX_EXTENDED"]
+    assert ext["nes"] == pytest.approx(2.23, abs=0.005) and ext["fdr"] < 0.001
+    # the top two sets of the whole table are the efflux sets (extended = core + weaker members incl. planted MVP)
+    assert list(gsea.index[:2]) == ["MULTIDRUG_EFFLUX_EXTENDED", EFFLUX]
 
 
 def test_every_resistant_sample_scores_above_every_parental(scores, demo_run):
@@ -59,7 +66,7 @@ def test_every_resistant_sample_scores_above_every_parental(scores, demo_run):
     parental = eff.loc[eff["condition"] == "parental", "score"]
     assert len(resistant) == 3 and len(parental) == 3
     assert resistant.min() > parental.max()
-    assert (eff["n_genes_used"] == 16).all() and (eff["n_genes_missing"] == 0).all()
+    assert (eff["n_genes_used"] == 6).all() and (eff["n_genes_missing"] == 0).all()
     sep = pd.read_csv(demo_run / "results/efflux/separation.tsv", sep="\t", index_col=0)
     assert bool(sep.loc[EFFLUX, "separated"]) is True
     assert sep.loc[EFFLUX, "difference"] > 0
@@ -158,7 +165,7 @@ def test_user_gmt_added_and_unknown_efflux_set(demo_run, tmp_path, monkeypatch):
     g = pd.read_csv(tmp_path / "o/gsea.tsv", sep="\t", index_col=0)
     assert g.loc["MY_TOP_UP", "status"] == "tested" and g.loc["MY_TOP_UP", "nes"] > 0
     s = pd.read_csv(tmp_path / "o/scores.tsv", sep="\t")
-    assert s["signature"].nunique() == 9
+    assert s["signature"].nunique() == 11  # 10 curated sets + MY_TOP_UP
     proc = subprocess.run([sys.executable, "-m", "ressig", "-q", *args, "--efflux-sets", "NOT_A_SET"],
                           capture_output=True, text=True)
     assert proc.returncode == 2

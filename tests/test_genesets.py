@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 CURATED = REPO / "resources/genesets/ressig_curated.gmt"
 EXPECTED_SETS = ["HGNC_ABC_TRANSPORTERS", "MULTIDRUG_EFFLUX_CORE", "IL3RA_RECEPTOR_COMPLEX", "CD123_GLYCOSYLATION",
                  "ADC_INTERNALISATION_LYSOSOME", "DNA_DAMAGE_RESPONSE_ALKYLATION", "BCL2_FAMILY_APOPTOSIS",
-                 "PDC_BPDCN_IDENTITY"]
+                 "PDC_BPDCN_IDENTITY", "MULTIDRUG_EFFLUX_EXTENDED", "DNA_DAMAGE_IGN_PAYLOAD"]
+NOT_TRANSPORTERS = {"ABCE1", "ABCF1", "ABCF2", "ABCF3", "TAP1", "TAP2"}
 
 
 def _write(tmp_path: Path, text: str, name: str = "sets.gmt") -> Path:
@@ -139,8 +140,11 @@ def test_curated_sets_present_and_sized():
     sets = read_gmt(CURATED)
     assert list(sets) == EXPECTED_SETS
     assert len(sets["HGNC_ABC_TRANSPORTERS"]) == 48
-    assert len(sets["MULTIDRUG_EFFLUX_CORE"]) == 16
-    assert {"ABCB1", "ABCC1", "ABCG2"} <= set(sets["MULTIDRUG_EFFLUX_CORE"].genes)
+    assert sets["MULTIDRUG_EFFLUX_CORE"].genes == ("ABCB1", "ABCC1", "ABCG2", "ABCC2", "ABCC3", "ABCC4")
+    # the extended set is the core plus the weakly supported members moved out of it
+    extended = sets["MULTIDRUG_EFFLUX_EXTENDED"].genes
+    assert extended[:6] == sets["MULTIDRUG_EFFLUX_CORE"].genes and len(extended) == 16
+    assert {"MVP", "RALBP1", "ABCA2", "ABCA3", "ABCB4", "ABCC6"} <= set(extended)
     assert {"FUT8", "SLC35C1", "GMDS", "GFUS"} <= set(sets["CD123_GLYCOSYLATION"].genes)
     assert "SLC46A3" in sets["ADC_INTERNALISATION_LYSOSOME"].genes
     assert {"TCF4", "CLEC4C", "LILRA4", "NRP1", "TCL1A", "IL3RA"} <= set(sets["PDC_BPDCN_IDENTITY"].genes)
@@ -149,6 +153,38 @@ def test_curated_sets_present_and_sized():
     assert sum(g.startswith("ABC") for g in abc) == 45 and {"TAP1", "TAP2", "CFTR"} <= set(abc)
     # every efflux-core ABC gene is in the HGNC ABC group
     assert {g for g in sets["MULTIDRUG_EFFLUX_CORE"].genes if g.startswith("ABC")} <= set(abc)
+    # non-transporters (no transmembrane domain) and the peptide transporters stay in the family set only
+    assert NOT_TRANSPORTERS <= set(abc)
+    for name in ("MULTIDRUG_EFFLUX_CORE", "MULTIDRUG_EFFLUX_EXTENDED"):
+        assert not NOT_TRANSPORTERS & set(sets[name].genes), name
+    # the payload-matched DNA-damage set: NER, TLS, SLFN11; the broad set is kept separately
+    payload = set(sets["DNA_DAMAGE_IGN_PAYLOAD"].genes)
+    assert {"SLFN11", "XPC", "XPA", "ERCC1", "ERCC4", "POLH", "POLK", "REV1", "REV3L"} <= payload
+    assert "MGMT" not in payload and "MGMT" in sets["DNA_DAMAGE_RESPONSE_ALKYLATION"].genes
+
+
+EVIDENCE = REPO / "src/ressig/data/genesets/ressig_curated_evidence.tsv"
+
+
+def test_every_shipped_gene_has_evidence_and_a_reference():
+    """Beside each shipped GMT a table set, gene, role, evidence, reference (PMID or DOI) lists every member."""
+    for gmt in sorted((REPO / "resources/genesets").glob("*.gmt")):
+        table = gmt.with_name(gmt.stem + "_evidence.tsv")
+        ev = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+        assert list(ev.columns) == ["set", "gene", "role", "evidence", "reference"]
+        assert not ev.duplicated(["set", "gene"]).any()
+        listed = {(r.set, r.gene) for r in ev.itertuples()}
+        shipped = {(gs.name, g) for gs in read_gmt(gmt).values() for g in gs.genes}
+        assert shipped - listed == set(), f"{table.name}: members without evidence: {sorted(shipped - listed)[:5]}"
+        assert listed - shipped == set(), f"{table.name}: rows for genes not in the GMT: {sorted(listed - shipped)[:5]}"
+        for r in ev.itertuples():
+            assert r.role and len(r.evidence) > 20, (r.set, r.gene)
+            assert re.fullmatch(r"(doi:10\.\d{4,9}/\S+|PMID:\d{6,9})(; (doi:10\.\d{4,9}/\S+|PMID:\d{6,9}))*",
+                                r.reference), (r.set, r.gene, r.reference)
+    ev = pd.read_csv(EVIDENCE, sep="\t", dtype=str)
+    moved = ev[(ev["set"] == "MULTIDRUG_EFFLUX_EXTENDED") & (ev["role"] == "weakly supported (extended only)")]
+    assert set(moved["gene"]) == set(read_gmt(CURATED)["MULTIDRUG_EFFLUX_EXTENDED"].genes[6:])
+    assert moved["evidence"].str.startswith("moved out of the core: ").all()  # each with its reason
 
 
 def test_curated_symbols_are_current_protein_coding():

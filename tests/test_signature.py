@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
+from ressig.de import read_de
 from ressig.errors import RessigError
 from ressig.signature import (
     SCHEMA_VERSION,
@@ -22,27 +24,32 @@ from ressig.signature import (
     load_signature,
     load_signatures,
     signatures_from_gmt,
+    threshold_test,
 )
 
 
 def toy_de() -> pd.DataFrame:
     """A DE table with known up/down genes and decoys failing each rule."""
     rows = {
-        # gene: baseMean, padj, shrunken lfc, tested
-        "UP1": (500, 1e-10, 3.0, True),
-        "UP2": (500, 1e-5, 2.0, True),
-        "UP3": (500, 1e-3, 1.2, True),
-        "DN1": (500, 1e-8, -2.5, True),
-        "DN2": (500, 1e-4, -1.1, True),
-        "WEAK": (500, 1e-6, 0.5, True),  # |lfc| too small
-        "NOTSIG": (500, 0.2, 2.5, True),  # padj too large
-        "LOW": (2, 1e-6, 2.5, True),  # baseMean too small
-        "UNTESTED": (500, np.nan, 4.0, False),
+        # gene: baseMean, padj, shrunken lfc, tested, lfcSE (of the MLE = 1.1 x shrunken)
+        "UP1": (500, 1e-10, 3.0, True, 0.2),
+        "UP2": (500, 1e-5, 2.0, True, 0.2),
+        "UP3": (500, 1e-3, 1.2, True, 0.1),
+        "DN1": (500, 1e-8, -2.5, True, 0.2),
+        "DN2": (500, 1e-4, -1.1, True, 0.05),
+        "NEAR": (500, 1e-4, 1.3, True, 0.4),  # passes padj (vs 0) and |lfc| >= 1, but not a test against 1
+        "WEAK": (500, 1e-6, 0.5, True, 0.05),  # |lfc| too small
+        "NOTSIG": (500, 0.2, 2.5, True, 1.5),  # padj too large
+        "LOW": (2, 1e-6, 2.5, True, 0.2),  # baseMean too small
+        "UNTESTED": (500, np.nan, 4.0, False, np.nan),
     }
     for i in range(40):  # unchanged background
-        rows[f"BG{i:02d}"] = (100 + i, 0.9, 0.01 * (i - 20), True)
-    de = pd.DataFrame.from_dict(rows, orient="index", columns=["baseMean", "padj", "log2FoldChange_shrunk", "tested"])
+        rows[f"BG{i:02d}"] = (100 + i, 0.9, 0.01 * (i - 20), True, 0.3)
+    de = pd.DataFrame.from_dict(rows, orient="index",
+                                columns=["baseMean", "padj", "log2FoldChange_shrunk", "tested", "lfcSE"])
     de["log2FoldChange"] = de["log2FoldChange_shrunk"] * 1.1
+    de["pvalue"] = pd.Series(2 * stats.norm.sf((de["log2FoldChange"] / de["lfcSE"]).abs()), index=de.index)
+    de.loc[~de["tested"].astype(bool), "pvalue"] = np.nan
     de.index.name = "gene_id"
     return de
 
@@ -72,17 +79,92 @@ def frozen(tmp_path: Path) -> Path:
 
 
 def test_derive_applies_every_rule_and_orders_by_effect():
-    up, down = derive_signature(toy_de())
+    up, down = derive_signature(toy_de())  # default: test against the threshold
     assert list(up) == ["UP1", "UP2", "UP3"]
     assert list(down) == ["DN1", "DN2"]
     assert up["UP1"] == 3.0 and down["DN2"] == -1.1  # weights = shrunken log2FC
+    up, down = derive_signature(toy_de(), DerivationRules(rule="filter"))  # the former rule also takes NEAR
+    assert list(up) == ["UP1", "UP2", "NEAR", "UP3"] and list(down) == ["DN1", "DN2"]
 
 
 def test_derive_max_genes_and_thresholds_configurable():
-    up, down = derive_signature(toy_de(), DerivationRules(max_genes=2, min_abs_lfc=1.5))
-    assert list(up) == ["UP1", "UP2"] and list(down) == ["DN1"]
-    up, _ = derive_signature(toy_de(), DerivationRules(padj=0.5, min_base_mean=0))
+    for rule in ("threshold_test", "filter"):
+        up, down = derive_signature(toy_de(), DerivationRules(max_genes=2, min_abs_lfc=1.5, rule=rule))
+        assert list(up) == ["UP1", "UP2"] and list(down) == ["DN1"]
+    up, _ = derive_signature(toy_de(), DerivationRules(padj=0.5, min_base_mean=0, rule="filter"))
     assert {"NOTSIG", "LOW"} <= set(up) and "UNTESTED" not in up
+    with pytest.raises(RessigError, match="signature rule must be one of threshold_test, filter, not 'lfc'"):
+        DerivationRules(rule="lfc")
+
+
+def test_threshold_test_is_deseq2_greaterabs():
+    """p = 2 * Phi(-max((|lfc| - T) / se, 0)); NaN for untested genes; BH over the tested genes (few rejections:
+    independent filtering keeps every gene)."""
+    de = toy_de()
+    res = threshold_test(de, 1.0, 0.05)
+    lfc, se = de["log2FoldChange"], de["lfcSE"]
+    expected = 2 * stats.norm.sf(np.maximum((lfc.abs() - 1.0) / se, 0))
+    tested = de["tested"].to_numpy()
+    np.testing.assert_allclose(res["pvalue_lfc"][tested], expected[tested], rtol=1e-12)
+    assert res.loc["UNTESTED"].isna().all()
+    assert res.at["WEAK", "pvalue_lfc"] == 1.0  # |lfc| below the threshold: no evidence at all
+    np.testing.assert_allclose(res["padj_lfc"][tested], stats.false_discovery_control(expected[tested]), rtol=1e-12)
+    assert res.at["NEAR", "padj_lfc"] > 0.05 > de.at["NEAR", "padj"]
+
+
+@pytest.mark.parametrize("rule,up", [(None, ["UP1", "UP2", "UP3"]), ("filter", ["UP1", "UP2", "NEAR", "UP3"])])
+def test_cli_rule_recorded_in_artefact_and_gene_table(tmp_path: Path, rule: str | None, up: list[str]):
+    from ressig.cli import main
+
+    de = toy_de()
+    de["stat"] = de["log2FoldChange"] / de["lfcSE"]
+    de["lfcSE_shrunk"] = de["lfcSE"]
+    de.to_csv(tmp_path / "de.tsv", sep="\t")
+    norm, sheet = toy_training(de)
+    norm.rename_axis("gene_id").to_csv(tmp_path / "norm.tsv", sep="\t")
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t")
+    args = ["-q", "signature", "--de", str(tmp_path / "de.tsv"), "--normalized", str(tmp_path / "norm.tsv"),
+            "--samples", str(tmp_path / "samples.tsv"), "--name", "T", "--outdir", str(tmp_path / "o")]
+    assert main([*args, *(["--rule", rule] if rule else [])]) == 0
+    sig = load_signature(tmp_path / "o/T.ressig.json")
+    assert list(sig.up) == up and sig.derivation["rules"]["rule"] == (rule or "threshold_test")
+    genes = pd.read_csv(tmp_path / "o/T_genes.tsv", sep="\t")
+    assert ("padj_lfc" in genes.columns) == (rule is None)
+
+
+def test_threshold_test_reproduces_pydeseq2_lfc_null_greaterabs():
+    """On a real data set (Marioni kidney vs liver, 3 v 3): p-values and padj from log2FoldChange/lfcSE equal
+    pydeseq2's own DeseqStats(lfc_null=1, alt_hypothesis="greaterAbs")."""
+    import warnings
+
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.ds import DeseqStats
+
+    from ressig.de import filter_counts
+
+    fx = Path(__file__).parent / "fixtures/marioni_small"
+    counts = pd.read_csv(fx / "counts.tsv.gz", sep="\t", index_col=0)
+    meta = pd.read_csv(fx / "samples.tsv", sep="\t", index_col=0)
+    counts = counts[meta.index]
+    keep = filter_counts(counts, 10, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design="~ run + condition", quiet=True)
+        dds.deseq2()
+        levels = sorted(meta["condition"].unique())
+        ds0 = DeseqStats(dds, contrast=["condition", levels[1], levels[0]], alpha=0.05, quiet=True)
+        ds0.summary()
+        ds1 = DeseqStats(dds, contrast=["condition", levels[1], levels[0]], alpha=0.05, quiet=True, lfc_null=1.0,
+                         alt_hypothesis="greaterAbs")
+        ds1.summary()
+    de = ds0.results_df.copy()
+    de["tested"] = True
+    ours = threshold_test(de, 1.0, 0.05)
+    ref = ds1.results_df
+    np.testing.assert_allclose(ours["pvalue_lfc"], ref["pvalue"], rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(ours["padj_lfc"], ref["padj"], rtol=1e-9)
+    assert (ours["padj_lfc"] < 0.05).sum() == (ref["padj"] < 0.05).sum() > 100
+    assert (ours["padj_lfc"] < 0.05).sum() < (de["padj"] < 0.05).sum()  # the threshold test is stricter
 
 
 def test_curated_genes_are_added_with_their_de_weight():
@@ -113,6 +195,8 @@ def test_freeze_load_roundtrip_with_reference_scores(frozen: Path):
         assert key in data
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["derivation"]["rules"]["padj"] == 0.05
+    assert data["derivation"]["rules"]["rule"] == "threshold_test"
+    assert data["derivation"]["selection"].startswith("tested genes with padj_lfc <= 0.05 for |log2FoldChange| > 1")
     assert data["derivation"]["contrast"] == {"condition": "condition", "reference": "parental", "treatment": "resistant"}
     sig = load_signature(frozen)
     assert (sig.name, sig.version, sig.created) == ("TOY_SIG", "1.2.3", "2026-01-01T00:00:00Z")
@@ -219,16 +303,24 @@ def test_frozen_loaded_scored_identical_across_processes(frozen: Path, tmp_path:
 @pytest.mark.workflow
 def test_workflow_signature_artefact(demo_run: Path):
     sig = load_signature(demo_run / "results/signature/GEN22_RESISTANCE.ressig.json")
-    assert "ABCB1" in sig.up and "SLC46A3" in sig.down
+    assert "ABCB1" in sig.up
     assert list(sig.up)[0] == "ABCB1"  # the strongest planted effect comes first
     assert sig.derivation["rules"]["lfc_column"] == "log2FoldChange_shrunk"
+    assert sig.derivation["rules"]["rule"] == "threshold_test"
+    assert (len(sig.up), len(sig.down)) == (102, 82)  # the former filter rule selects 147 + 138 (see below)
     ref = sig.reference_frame()
     assert sorted(ref["group"].unique()) == ["parental", "resistant"]
     assert ref.loc[ref.group == "resistant", "score"].min() > ref.loc[ref.group == "parental", "score"].max()
     truth = pd.read_csv(demo_run / "resources/demo/truth.tsv", sep="\t", index_col=0)
     planted = set(truth.index[truth["category"].isin(["planted_up", "planted_down"])])
-    assert len(set(sig.up) | set(sig.down)) >= 250
     false_pos = (set(sig.up) | set(sig.down)) - planted
     assert len(false_pos) <= 0.02 * (len(sig.up) + len(sig.down)), false_pos  # FDR-controlled selection
-    genes = pd.read_csv(demo_run / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t")
+    genes = pd.read_csv(demo_run / "results/signature/GEN22_RESISTANCE_genes.tsv", sep="\t", index_col=0)
     assert len(genes) == len(sig.up) + len(sig.down)
+    assert (genes["padj_lfc"] <= 0.05).all() and (genes["log2FoldChange"].abs() > 1).all()
+    # SLC46A3 (planted -1.5, lfcSE ~0.2 with 3 v 3) is significant against 0 but not shown beyond |log2FC| = 1
+    de = read_de(demo_run / "results/de/resistant_vs_parental.tsv")
+    assert de.at["SLC46A3", "padj"] < 1e-6 and "SLC46A3" not in sig.down
+    up, down = derive_signature(de, DerivationRules(rule="filter"))
+    assert (len(up), len(down)) == (147, 138) and "SLC46A3" in down
+    assert len((set(up) | set(down)) - planted) <= 0.02 * (len(up) + len(down))

@@ -33,6 +33,7 @@ def test_demo_de_recovers_planted_truth(demo_run, demo_truth):
     # what is scientifically meant, robust to legitimate numeric variation between machines:
     # ABCB1 (planted +4) among the strongest up genes, highly significant, effect size recovered
     assert "ABCB1" in up.index[:5]
+    assert up.loc[up["padj"] < 0.05, "log2FoldChange"].idxmax() == "ABCB1"  # the largest planted effect
     assert de.loc["ABCB1", "padj"] < 1e-10
     assert abs(de.loc["ABCB1", "log2FoldChange"] - 4.0) < 0.5
     assert de.loc["IL3RA", "padj"] > 0.1

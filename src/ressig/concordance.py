@@ -3,7 +3,7 @@
 For every configured marker ↔ gene pair (``CD123 → IL3RA``, ``P-gp → ABCB1`` by default) the
 log2 fold change (treatment vs reference, e.g. resistant vs parental) of the **mRNA** (from the
 DE table) is compared with that of the **protein** (flow-cytometry MFI table or raw FCS files),
-and one of six calls is made.
+and one of seven calls is made.
 
 Protein input
 -------------
@@ -26,6 +26,14 @@ protein log2FC, its standard error, residual degrees of freedom, a t-based ``(1 
 two-sided difference p-value and a t-based TOST p-value with the protein margin (default: the
 mRNA margin). Pairs are pre-specified hypotheses, so p-values are not adjusted across pairs.
 
+**Discordance** Δ = protein log2FC − mRNA log2FC: does the protein move by what its mRNA moves?
+(A difference in significance is not a significant difference: Gelman & Stern 2006, *Am Stat*).
+``se_Δ = sqrt(se_p² + se_m²)`` (independent measurements), Welch–Satterthwaite df with
+the mRNA side counted as infinite df (DESeq2's Wald test is z-based), so ``df_Δ = df_p · se_Δ⁴ /
+se_p⁴``; t-based ``(1 - alpha)`` CI, two-sided p against 0 and a TOST p against the **protein
+margin**. Every effect also reports the ``(1 - 2·alpha)`` CI its TOST decision corresponds to
+(``*_tost_ci_low/high``: TOST p < alpha ⇔ that CI lies inside ``(-margin, margin)``).
+
 Decision table
 --------------
 Each side first gets a *state*:
@@ -35,22 +43,38 @@ Each side first gets a *state*:
 * ``down`` / ``up`` — otherwise, difference p < alpha (mRNA: ``padj``), by the sign of log2FC;
 * ``unclear`` — neither: the CI straddles a margin and no difference is shown.
 
+and Δ gets ``delta_state``: ``equivalent`` (Δ TOST p < alpha: the magnitudes agree within the
+protein margin), ``different`` (Δ p < alpha **and** |Δ| > protein margin), else ``unclear``.
+
 Then, if enough data (≥ ``min_replicates`` biological protein replicates per arm, a finite
 protein standard error with ≥ 1 residual df, a tested mRNA with a finite lfcSE):
 
-=================  ===========================  ===========================  ===============  ============
-mRNA \\ protein     down                         up                           equivalent       unclear
-=================  ===========================  ===========================  ===============  ============
-equivalent         post-transcriptional loss    post-transcriptional gain    no change        inconclusive
-down               concordant loss              inconclusive (opposite)      inconclusive     inconclusive
-up                 inconclusive (opposite)      concordant gain              inconclusive     inconclusive
-unclear            inconclusive                 inconclusive                 inconclusive     inconclusive
-=================  ===========================  ===========================  ===============  ============
+===========  =======================  =======================  ===============================  ============
+mRNA \\ prot  down                     up                       equivalent                       unclear
+===========  =======================  =======================  ===============================  ============
+equivalent   post-transcriptional     post-transcriptional     no change                        inconclusive
+             loss **if Δ different**  gain **if Δ different**
+             (Δ < 0), else            (Δ > 0), else
+             inconclusive             inconclusive
+down         concordant loss          inconclusive (opposite)  post-transcriptional buffering   inconclusive
+                                                               **if Δ different** (Δ > 0),
+                                                               else inconclusive
+up           inconclusive (opposite)  concordant gain          post-transcriptional buffering   inconclusive
+                                                               **if Δ different** (Δ < 0),
+                                                               else inconclusive
+unclear      inconclusive             inconclusive             inconclusive                     inconclusive
+===========  =======================  =======================  ===============================  ============
 
-otherwise ``inconclusive``. ``no change`` needs *both* sides shown equivalent — a protein
-difference that is merely not significant is never called "no change". Every row carries a
-``reason`` explaining its call. Inconclusive is the honest answer whenever the data cannot
-support one of the five definite calls.
+otherwise ``inconclusive``. *Post-transcriptional loss/gain*: the mRNA is unchanged, the protein
+changed, and the protein change is shown to exceed the mRNA change by more than the margin (an mRNA
+fall of −0.45 just inside the margin with a protein fall of −0.55 is Δ = −0.1: inconclusive, not
+post-transcriptional). *Post-transcriptional buffering*: the mRNA changed but the protein is shown
+unchanged and Δ is beyond the margin — the protein does not follow its mRNA. *Concordant
+loss/gain* keeps the direction rule (both changed the same way); ``delta_state`` says whether the
+magnitudes also agree. ``no change`` needs *both* sides shown equivalent — a protein difference
+that is merely not significant is never called "no change". Every row carries a ``reason``
+explaining its call. Inconclusive is the honest answer whenever the data cannot support one of
+the definite calls.
 """
 
 from __future__ import annotations
@@ -62,7 +86,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ._atomic import atomic_group
 from ._log import logger
@@ -76,17 +100,20 @@ from .protein import (
     well_signals,
 )
 
-CALLS = ("post-transcriptional loss", "post-transcriptional gain", "concordant loss", "concordant gain",
-         "no change", "inconclusive")
+CALLS = ("post-transcriptional loss", "post-transcriptional gain", "post-transcriptional buffering",
+         "concordant loss", "concordant gain", "no change", "inconclusive")
 DEFAULT_PAIRS: dict[str, str] = {"CD123": "IL3RA", "P-gp": "ABCB1"}
 PROTEIN_MODELS = ("linear", "welch")
 RESULT_COLUMNS = [
     "marker", "gene", "call", "reason",
     "mrna_log2fc", "mrna_se", "mrna_ci_low", "mrna_ci_high", "mrna_pvalue", "mrna_padj", "mrna_tost_p",
-    "mrna_state", "baseMean",
+    "mrna_tost_ci_low", "mrna_tost_ci_high", "mrna_state", "baseMean",
     "protein_log2fc", "protein_se", "protein_df", "protein_ci_low", "protein_ci_high", "protein_p",
-    "protein_tost_p", "protein_state", "n_reference", "n_treatment", "n_wells",
-    "margin", "protein_margin", "alpha", "ci_level", "protein_model", "mrna_p_column",
+    "protein_tost_p", "protein_tost_ci_low", "protein_tost_ci_high", "protein_state",
+    "delta_log2fc", "delta_se", "delta_df", "delta_ci_low", "delta_ci_high", "delta_p", "delta_tost_p",
+    "delta_tost_ci_low", "delta_tost_ci_high", "delta_state",
+    "n_reference", "n_treatment", "n_wells",
+    "margin", "protein_margin", "alpha", "ci_level", "tost_ci_level", "protein_model", "mrna_p_column",
 ]
 
 
@@ -104,6 +131,8 @@ class Effect:
     ci_high: float = math.nan
     p: float = math.nan  # difference test (two-sided)
     tost_p: float = math.nan
+    tost_ci_low: float = math.nan  # (1 - 2 alpha) CI: TOST p < alpha <=> it lies inside (-margin, margin)
+    tost_ci_high: float = math.nan
     n_reference: int = 0
     n_treatment: int = 0
     note: str = ""
@@ -113,28 +142,34 @@ class Effect:
         return bool(np.isfinite(self.log2fc) and np.isfinite(self.se) and self.se > 0 and self.df >= 1)
 
 
-def _dist(df: float):
-    return stats.norm if not np.isfinite(df) else stats.t(df)
+def _cdf(x: float, df: float) -> float:
+    """CDF of the t distribution with ``df`` degrees of freedom (standard normal if ``df`` is inf)."""
+    return float(special.ndtr(x) if not np.isfinite(df) else special.stdtr(df, x))
+
+
+def _ppf(q: float, df: float) -> float:
+    """Quantile function matching :func:`_cdf`."""
+    return float(special.ndtri(q) if not np.isfinite(df) else special.stdtrit(df, q))
 
 
 def tost_p(est: float, se: float, margin: float, df: float = math.inf) -> float:
     """Two one-sided tests p-value for ``-margin < effect < margin`` (z-based if ``df`` is inf)."""
     if not (np.isfinite(est) and np.isfinite(se) and se > 0):
         return math.nan
-    d = _dist(df)
-    p_lower = float(d.sf((est + margin) / se))   # H0: effect <= -margin
-    p_upper = float(d.cdf((est - margin) / se))  # H0: effect >= +margin
+    p_lower = _cdf(-(est + margin) / se, df)  # H0: effect <= -margin
+    p_upper = _cdf((est - margin) / se, df)   # H0: effect >= +margin
     return max(p_lower, p_upper)
 
 
 def _fill(e: Effect, margin: float, alpha: float) -> Effect:
     if not e.usable:
         return e
-    d = _dist(e.df)
-    q = float(d.ppf(1 - alpha / 2))
+    q = _ppf(1 - alpha / 2, e.df)
     e.ci_low, e.ci_high = e.log2fc - q * e.se, e.log2fc + q * e.se
+    q2 = _ppf(1 - alpha, e.df)
+    e.tost_ci_low, e.tost_ci_high = e.log2fc - q2 * e.se, e.log2fc + q2 * e.se
     if not np.isfinite(e.p):
-        e.p = float(2 * d.sf(abs(e.log2fc) / e.se))
+        e.p = 2 * _cdf(-abs(e.log2fc) / e.se, e.df)
     e.tost_p = tost_p(e.log2fc, e.se, margin, e.df)
     return e
 
@@ -218,6 +253,47 @@ def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, referenc
     return _fill(e, margin, alpha)
 
 
+def delta_effect(mrna: Effect, protein: Effect, margin: float = 0.5, alpha: float = 0.05) -> Effect:
+    """Discordance Δ = protein log2FC − mRNA log2FC, with the tests of :func:`_fill`.
+
+    The two estimates come from independent data (counts vs cytometry), so
+    ``se = sqrt(se_protein² + se_mRNA²)``. Degrees of freedom by Welch–Satterthwaite,
+    ``df = se⁴ / (se_p⁴/df_p + se_m⁴/df_m)``, where the mRNA side has ``df_m = inf`` (DESeq2's Wald
+    test is z-based), so ``df = se⁴ · df_p / se_p⁴`` ≥ ``df_p``. CI, two-sided p against 0 and the TOST
+    p against ``±margin`` are t-based on that df.
+
+    Parameters
+    ----------
+    mrna, protein
+        The two filled effects (:func:`mrna_effect`, :func:`protein_effect`).
+    margin
+        Equivalence margin of Δ (log2); :func:`concordance` uses the protein margin.
+    alpha
+        Test level; the CI has level ``1 - alpha``, the TOST CI ``1 - 2·alpha``.
+    """
+    e = Effect(n_reference=protein.n_reference, n_treatment=protein.n_treatment)
+    if not (mrna.usable and protein.usable):
+        return e
+    var_m, var_p = mrna.se ** 2, protein.se ** 2
+    e.log2fc = protein.log2fc - mrna.log2fc
+    e.se = math.sqrt(var_p + var_m)
+    denom = (var_p ** 2 / protein.df if np.isfinite(protein.df) else 0.0) + \
+            (var_m ** 2 / mrna.df if np.isfinite(mrna.df) else 0.0)
+    e.df = (var_p + var_m) ** 2 / denom if denom > 0 else math.inf
+    return _fill(e, margin, alpha)
+
+
+def _delta_state(d: Effect, margin: float, alpha: float) -> str:
+    """``equivalent`` (TOST p < alpha), ``different`` (p < alpha and |Δ| > margin), else ``unclear``."""
+    if not d.usable:
+        return "untested"
+    if d.tost_p < alpha:
+        return "equivalent"
+    if d.p < alpha and abs(d.log2fc) > margin:
+        return "different"
+    return "unclear"
+
+
 def _state(e: Effect, p_diff: float, alpha: float) -> str:
     if not e.usable:
         return "untested"
@@ -234,17 +310,52 @@ _TABLE = {
     ("equivalent", "equivalent"): "no change",
     ("down", "down"): "concordant loss",
     ("up", "up"): "concordant gain",
+    ("down", "equivalent"): "post-transcriptional buffering",
+    ("up", "equivalent"): "post-transcriptional buffering",
 }
+_SAID = {"equivalent": "equivalent", "down": "significantly down", "up": "significantly up"}
+_DELTA_SAID = {"equivalent": "shown equivalent to 0", "different": "shown different from 0 and beyond the margin",
+               "unclear": "neither shown different nor equivalent", "untested": "not estimable"}
 
 
-def decide(mrna_state: str, protein_state: str, enough: bool, why_not: str = "") -> tuple[str, str]:
-    """Apply the decision table of the module docstring; returns ``(call, reason)``."""
+def decide(mrna_state: str, protein_state: str, delta_state: str = "different", enough: bool = True,
+           why_not: str = "", delta_log2fc: float = math.nan) -> tuple[str, str]:
+    """Apply the decision table of the module docstring; returns ``(call, reason)``.
+
+    Parameters
+    ----------
+    mrna_state, protein_state
+        ``equivalent``, ``down``, ``up``, ``unclear`` (or ``untested``) of each side.
+    delta_state
+        State of Δ = protein − mRNA log2FC (:func:`_delta_state`): ``equivalent``, ``different``,
+        ``unclear`` or ``untested``.
+    enough
+        False when replicates or estimates are missing: the call is ``inconclusive`` with ``why_not``.
+    delta_log2fc
+        Δ itself: a post-transcriptional call also needs its sign to agree (protein below its mRNA
+        for a loss or for buffering of an mRNA gain; above it for a gain or buffering of a loss);
+        NaN skips that check.
+    """
     if not enough:
         return "inconclusive", why_not
     call = _TABLE.get((mrna_state, protein_state))
-    if call is not None:
-        reason = {"equivalent": "equivalent", "down": "significantly down", "up": "significantly up"}
-        return call, f"mRNA {reason[mrna_state]}, protein {reason[protein_state]}"
+    sides = f"mRNA {_SAID.get(mrna_state, mrna_state)}, protein {_SAID.get(protein_state, protein_state)}"
+    delta = f"Δ = protein − mRNA {_DELTA_SAID.get(delta_state, delta_state)}"
+    if call == "no change":
+        return call, sides
+    if call is not None and call.startswith("post-transcriptional"):
+        up = (protein_state == "up") or (mrna_state == "down")  # Δ expected > 0
+        sign_ok = not np.isfinite(delta_log2fc) or (delta_log2fc > 0) == up
+        if delta_state == "different" and sign_ok:
+            what = ("the protein does not follow its mRNA" if call.endswith("buffering")
+                    else "the mRNA does not explain the protein change")
+            return call, f"{sides}; {delta}: {what}"
+        if delta_state == "equivalent":
+            return "inconclusive", (f"{sides}, but {delta}: the mRNA and protein changes agree within the "
+                                    "margin, so the difference in significance is not a difference")
+        return "inconclusive", f"{sides}, but {delta}: cannot tell whether mRNA explains the protein"
+    if call is not None:  # concordant loss / gain; delta_state says whether the magnitudes agree
+        return call, f"{sides}; magnitudes: {delta}"
     if {mrna_state, protein_state} == {"up", "down"}:
         return "inconclusive", f"mRNA and protein change in opposite directions (mRNA {mrna_state}, protein " \
                                f"{protein_state}): not one of the defined patterns"
@@ -253,8 +364,6 @@ def decide(mrna_state: str, protein_state: str, enough: bool, why_not: str = "")
         parts.append("mRNA neither shown different nor equivalent (CI straddles the margin)")
     if protein_state == "unclear":
         parts.append("protein neither shown different nor equivalent (CI too wide)")
-    if mrna_state in ("up", "down") and protein_state == "equivalent":
-        parts.append(f"mRNA {mrna_state} but protein equivalent: not one of the defined patterns")
     return "inconclusive", "; ".join(parts) or f"mRNA {mrna_state}, protein {protein_state}"
 
 
@@ -348,23 +457,30 @@ def concordance(
             if condition in samples.columns and pm.index.isin(samples.index).all() else pm
         pe = protein_effect(pm["protein_log2"], samples, condition, reference, treatment, covariates, continuous,
                             protein_model, pmargin, alpha)
-        ms, ps = _state(me, p_m, alpha), _state(pe, pe.p, alpha)
+        dlt = delta_effect(me, pe, pmargin, alpha)
+        ms, ps, ds = _state(me, p_m, alpha), _state(pe, pe.p, alpha), _delta_state(dlt, pmargin, alpha)
         problems = [n for n in (me.note and f"mRNA: {me.note}", pe.note and f"protein: {pe.note}") if n]
         if pe.usable and min(pe.n_reference, pe.n_treatment) < min_replicates:
             problems.append(f"too few biological protein replicates ({pe.n_reference} {reference}, "
                             f"{pe.n_treatment} {treatment}; need >= {min_replicates} per condition)")
-        call, reason = decide(ms, ps, not problems, "; ".join(problems))
-        logger.info("%s / %s: mRNA log2FC %.3f (TOST p %.3g, %s %.3g), protein log2FC %.3f (p %.3g) -> %s",
-                    marker, gene, me.log2fc, me.tost_p, mrna_p, p_m, pe.log2fc, pe.p, call)
+        call, reason = decide(ms, ps, ds, not problems, "; ".join(problems), dlt.log2fc)
+        logger.info("%s / %s: mRNA log2FC %.3f (TOST p %.3g, %s %.3g), protein log2FC %.3f (p %.3g), "
+                    "delta %.3f (p %.3g, TOST p %.3g) -> %s", marker, gene, me.log2fc, me.tost_p, mrna_p, p_m,
+                    pe.log2fc, pe.p, dlt.log2fc, dlt.p, dlt.tost_p, call)
         rows.append({
             "marker": marker, "gene": gene, "call": call, "reason": reason,
             "mrna_log2fc": me.log2fc, "mrna_se": me.se, "mrna_ci_low": me.ci_low, "mrna_ci_high": me.ci_high,
             "mrna_pvalue": float(row["pvalue"]), "mrna_padj": float(row["padj"]), "mrna_tost_p": me.tost_p,
+            "mrna_tost_ci_low": me.tost_ci_low, "mrna_tost_ci_high": me.tost_ci_high,
             "mrna_state": ms, "baseMean": float(row["baseMean"]),
             "protein_log2fc": pe.log2fc, "protein_se": pe.se, "protein_df": pe.df, "protein_ci_low": pe.ci_low,
-            "protein_ci_high": pe.ci_high, "protein_p": pe.p, "protein_tost_p": pe.tost_p, "protein_state": ps,
+            "protein_ci_high": pe.ci_high, "protein_p": pe.p, "protein_tost_p": pe.tost_p,
+            "protein_tost_ci_low": pe.tost_ci_low, "protein_tost_ci_high": pe.tost_ci_high, "protein_state": ps,
+            "delta_log2fc": dlt.log2fc, "delta_se": dlt.se, "delta_df": dlt.df, "delta_ci_low": dlt.ci_low,
+            "delta_ci_high": dlt.ci_high, "delta_p": dlt.p, "delta_tost_p": dlt.tost_p,
+            "delta_tost_ci_low": dlt.tost_ci_low, "delta_tost_ci_high": dlt.tost_ci_high, "delta_state": ds,
             "n_reference": pe.n_reference, "n_treatment": pe.n_treatment, "n_wells": int(pm["n_wells"].sum()),
-            "margin": margin, "protein_margin": pmargin, "alpha": alpha, "ci_level": 1 - alpha,
+            "margin": margin, "protein_margin": pmargin, "alpha": alpha, "ci_level": 1 - alpha, "tost_ci_level": 1 - 2 * alpha,
             "protein_model": protein_model, "mrna_p_column": mrna_p,
         })
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

@@ -118,6 +118,7 @@ def ma_plot(de: pd.DataFrame, alpha: float = 0.05, lfc_col: str = "log2FoldChang
 
 
 CALL_COLOURS = {"post-transcriptional loss": "#4C72B0", "post-transcriptional gain": "#C44E52",
+                "post-transcriptional buffering": "#937860",
                 "concordant loss": "#8172B2", "concordant gain": "#DD8452", "no change": "#55A868",
                 "inconclusive": "0.5"}
 
@@ -127,9 +128,10 @@ def concordance_lfc(result: pd.DataFrame) -> plt.Figure:
 
     ``result`` is the concordance table (:func:`ressig.concordance.concordance`): the shaded
     vertical band is the mRNA equivalence margin, the dotted horizontal lines the protein margin,
-    the dashed diagonal protein = mRNA.
+    the dashed diagonal protein = mRNA. A second panel shows the discordance Δ = protein − mRNA
+    log2FC per pair with its (1 − alpha) CI, its (1 − 2 alpha) TOST CI and the ±protein-margin band.
     """
-    fig, ax = plt.subplots(figsize=(5.8, 5.0))
+    fig, (ax, dax) = plt.subplots(1, 2, figsize=(10.4, 5.0), gridspec_kw={"width_ratios": [1.25, 1]})
     margin = float(result["margin"].iloc[0]) if len(result) else 0.5
     pmargin = float(result["protein_margin"].iloc[0]) if len(result) else margin
     ax.axvspan(-margin, margin, color="#55A868", alpha=0.15, lw=0, label=f"mRNA equivalence ±{margin:g}")
@@ -162,7 +164,38 @@ def concordance_lfc(result: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel(f"protein log2 fold change ({100 * level:.0f}% CI)")
     ax.legend(frameon=False, fontsize=7, loc="upper left")
     ax.set_title("mRNA vs protein")
+    _delta_panel(dax, result, pmargin, level)
+    fig.tight_layout()
     return fig
+
+
+def _delta_panel(ax: plt.Axes, result: pd.DataFrame, margin: float, level: float) -> None:
+    """Δ = protein − mRNA log2FC per pair: thin bar (1 − alpha) CI, thick bar (1 − 2 alpha) TOST CI."""
+    ax.axvspan(-margin, margin, color="#55A868", alpha=0.15, lw=0, label=f"Δ equivalence ±{margin:g}")
+    ax.axvline(0, color="0.3", lw=0.6)
+    tost_level = float(result["tost_ci_level"].iloc[0]) if len(result) else 0.9
+    labels = []
+    for i, (_, r) in enumerate(result.iterrows()):
+        labels.append(f"{r['marker']} / {r['gene']}\n{r['delta_state']}")
+        d = r["delta_log2fc"]
+        if not np.isfinite(d):
+            continue
+        c = CALL_COLOURS.get(r["call"], "k")
+        ax.plot([r["delta_ci_low"], r["delta_ci_high"]], [i, i], color=c, lw=1.2)
+        ax.plot([r["delta_tost_ci_low"], r["delta_tost_ci_high"]], [i, i], color=c, lw=4, alpha=0.6)
+        ax.plot([d], [i], "o", color=c, ms=7)
+    vals = result[["delta_ci_low", "delta_ci_high"]].to_numpy(dtype=float)
+    vals = vals[np.isfinite(vals)]
+    lim = max(1.0, margin, float(np.abs(vals).max()) if vals.size else 1.0) * 1.15
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-0.7, max(len(result), 1) - 0.3)
+    ax.set_yticks(range(len(result)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.plot([], [], color="0.3", lw=1.2, label=f"{100 * level:.0f}% CI")
+    ax.plot([], [], color="0.3", lw=4, alpha=0.6, label=f"{100 * tost_level:.0f}% CI (TOST)")
+    ax.set_xlabel("Δ = protein − mRNA log2 fold change")
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    ax.set_title("discordance Δ")
 
 
 def concordance_samples(per_sample: pd.DataFrame, result: pd.DataFrame, condition: str = "condition") -> plt.Figure:

@@ -29,6 +29,7 @@ rule signature:
         name=SIG_NAME,
         version=SIG_CFG.get("version", "1.0.0"),
         design=f"--condition {DESIGN['condition']} --reference {SIG_PAIR[1]} --treatment {SIG_PAIR[0]}",
+        rule=SIG_CFG.get("rule", "threshold_test"),
         padj=SIG_CFG.get("padj", 0.05),
         min_abs_lfc=SIG_CFG.get("min_abs_lfc", 1.0),
         min_base_mean=SIG_CFG.get("min_base_mean", 10),
@@ -52,7 +53,7 @@ rule signature:
         ENV
     shell:
         "ressig signature --de {input.de} --normalized {input.normalized} --samples {input.samples} "
-        "--name {params.name} --version {params.version} {params.design} --padj {params.padj} "
+        "--name {params.name} --version {params.version} {params.design} --rule {params.rule} --padj {params.padj} "
         "--min-abs-lfc {params.min_abs_lfc} --min-base-mean {params.min_base_mean} "
         "--max-genes {params.max_genes} {params.curated} --min-coverage {params.min_coverage} "
         "--outdir results/signature > {log} 2>&1"

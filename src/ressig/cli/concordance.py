@@ -2,7 +2,7 @@
 
 Protein from a table (sample, marker, value, optional isotype/background, replicate) or from FCS
 files (median of a channel after background subtraction, optional rectangular scatter gate).
-Writes concordance.tsv (both effects, CIs, p-values, TOST p-values, margins, call, reason),
+Writes concordance.tsv (both effects and their difference delta, CIs, p-values, TOST p-values, margins, call, reason),
 protein_wells.tsv, protein_samples.tsv, lfc_mrna_vs_protein.png and per_sample.png to --outdir.
 The decision table is documented in the ressig.concordance module.
 """
@@ -15,7 +15,7 @@ from ..errors import RessigError
 from ._common import add_design_arguments
 
 NAME = "concordance"
-HELP = "mRNA vs protein concordance calls (post-transcriptional loss/gain, concordant, no change)"
+HELP = "mRNA vs protein concordance calls (post-transcriptional loss/gain/buffering, concordant, no change)"
 
 
 def _mapping(items: list[str] | None, flag: str) -> dict[str, str]:

@@ -24,8 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--condition", default="condition", help="sample-sheet column with the condition")
     p.add_argument("--reference", default="parental", help="reference level of the contrast")
     p.add_argument("--treatment", default="resistant", help="treatment level of the contrast")
-    p.add_argument("--padj", type=float, default=0.05, help="maximum adjusted p-value")
-    p.add_argument("--min-abs-lfc", type=float, default=1.0, help="minimum |shrunken log2 fold change|")
+    p.add_argument("--rule", choices=["threshold_test", "filter"], default="threshold_test",
+                   help="gene selection: 'threshold_test' = padj of the Wald test of |log2FC| > --min-abs-lfc "
+                        "(DESeq2 lfcThreshold, altHypothesis=greaterAbs); 'filter' = DE padj (vs 0) and "
+                        "|shrunken log2FC| >= --min-abs-lfc")
+    p.add_argument("--padj", type=float, default=0.05, help="maximum adjusted p-value (of the rule's test)")
+    p.add_argument("--min-abs-lfc", type=float, default=1.0,
+                   help="log2 fold-change threshold: tested against (threshold_test) or applied to the "
+                        "shrunken log2FC (filter)")
     p.add_argument("--min-base-mean", type=float, default=10.0, help="minimum baseMean")
     p.add_argument("--max-genes", type=int, default=200, help="maximum genes per direction (strongest first)")
     p.add_argument("--lfc-column", default="log2FoldChange_shrunk", help="DE column used for thresholds and weights")
@@ -50,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     normalized = read_matrix_tsv(args.normalized, "normalised counts")
     samples = read_sample_sheet(args.samples)
     rules = DerivationRules(padj=args.padj, min_abs_lfc=args.min_abs_lfc, min_base_mean=args.min_base_mean,
-                            max_genes=args.max_genes, lfc_column=args.lfc_column)
+                            max_genes=args.max_genes, lfc_column=args.lfc_column, rule=args.rule)
     sig = build_signature(de, normalized, samples, name=args.name, version=args.sig_version, rules=rules,
                           condition=args.condition, reference=args.reference, treatment=args.treatment,
                           curated_up=args.curated_up, curated_down=args.curated_down,
