@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -109,3 +112,28 @@ def test_lock_pins_every_declared_dependency_within_its_bounds():
         name = _name(req.name)
         assert name in pins, f"{name} is not pinned in requirements/lock.txt"
         assert req.specifier.contains(pins[name], prereleases=True), f"lock pins {name}=={pins[name]}, outside {spec}"
+
+
+def test_plots_leave_the_callers_matplotlib_alone(tmp_path):
+    """Library figures are pyplot-free Figures: importing ressig and drawing never switches the
+    caller's backend nor adds figures to pyplot's state (issue 21)."""
+    code = f"""
+import sys, matplotlib
+matplotlib.use("svg")
+import pandas as pd
+from ressig import plots, efflux
+from ressig._atomic import save_figure
+qc = pd.DataFrame({{"library_size": [1e6, 2e6], "condition": ["parental", "resistant"]}}, index=["a", "b"])
+save_figure(plots.library_sizes(qc), {str(tmp_path / "lib.png")!r})
+scores = pd.DataFrame({{"signature": ["S", "S"], "sample": ["a", "b"], "score": [0.1, 0.2],
+                        "condition": ["parental", "resistant"]}})
+fig = efflux.plot_scores(scores, ["S"], "condition", ["parental", "resistant"])
+assert type(fig).__name__ == "Figure", type(fig)
+assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+assert "matplotlib.pyplot" not in sys.modules
+print("ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    assert (tmp_path / "lib.png").read_bytes()[:4] == b"\x89PNG"

@@ -263,8 +263,6 @@ def write_json(obj: Any, path: str | Path) -> Path:
 
 def save_figure(fig: Any, path: str | Path) -> Path:
     """Save a matplotlib figure atomically with metadata stripped (reproducible bytes)."""
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
     metadata: dict[str, Any] = {"Software": None}
@@ -274,5 +272,7 @@ def save_figure(fig: Any, path: str | Path) -> Path:
         metadata = {"Date": None, "Creator": None}
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=120, bbox_inches="tight", metadata=metadata)
-    plt.close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:  # a figure made through pyplot (e.g. by scanpy) is released; others need nothing
+        pyplot.close(fig)
     return path

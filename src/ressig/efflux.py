@@ -165,18 +165,13 @@ def condition_separation(scores: pd.DataFrame, condition: str, reference: str, t
 
 def plot_scores(scores: pd.DataFrame, sets: Sequence[str], condition: str, levels: Sequence[str]):
     """One panel per set: per-sample scores by condition (points + mean bar)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plots import _colours
+    from .plots import _colours, new_figure
 
     col = _colours(list(levels))
     n = max(1, len(sets))
     ncol = min(4, n)
     nrow = (n + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.4 * nrow), squeeze=False)
+    fig, axes = new_figure(nrow, ncol, figsize=(2.6 * ncol, 2.4 * nrow), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     for ax, name in zip(axes.ravel(), sets, strict=False):
@@ -200,13 +195,10 @@ def plot_scores(scores: pd.DataFrame, sets: Sequence[str], condition: str, level
 
 def plot_nes(table: pd.DataFrame, alpha: float = 0.05):
     """Horizontal bar chart of NES of the tested sets, FDR < alpha highlighted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import new_figure
 
     t = table[table["status"] == "tested"].sort_values("nes")
-    fig, ax = plt.subplots(figsize=(6.5, max(2.0, 0.32 * len(t) + 1.2)))
+    fig, ax = new_figure(figsize=(6.5, max(2.0, 0.32 * len(t) + 1.2)))
     if t.empty:
         ax.text(0.5, 0.5, "no gene set tested (all outside min_size/max_size)", ha="center", va="center")
         ax.set_axis_off()
@@ -224,14 +216,11 @@ def plot_nes(table: pd.DataFrame, alpha: float = 0.05):
 
 def plot_enrichment(result: GseaResult, name: str, pheno_pos: str = "", pheno_neg: str = ""):
     """gseapy's classic enrichment plot of one tested set (or a note if the set was not tested)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import new_figure
 
     row = result.table.loc[name] if name in result.table.index else None
     if row is None or name not in result.details:
-        fig, ax = plt.subplots(figsize=(6, 2))
+        fig, ax = new_figure(figsize=(6, 2))
         why = "not in the gene-set files" if row is None else str(row["status"])
         ax.text(0.5, 0.5, f"{name}: not tested\n({why})", ha="center", va="center", fontsize=9)
         ax.set_axis_off()

@@ -1,33 +1,40 @@
 """Plots: QC (library sizes, PCA, correlation heatmap) and DE (volcano, MA with key genes labelled).
 
-Every function returns a matplotlib Figure; :func:`ressig._atomic.save_figure` writes it
-atomically with metadata stripped so reruns give identical files.
+Every function returns a :class:`matplotlib.figure.Figure` made by :func:`new_figure` (no pyplot
+state, no global backend switch: importing ressig never changes the caller's matplotlib set-up);
+:func:`ressig._atomic.save_figure` writes it atomically with metadata stripped so reruns give
+identical files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 KEY_GENES = ("ABCB1", "IL3RA")
 CONDITION_COLOURS = ("#4C72B0", "#C44E52", "#55A868", "#8172B2", "#CCB974", "#64B5CD")
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
+    """A pyplot-free figure and its axes (``Figure.subplots`` arguments; ``figsize`` goes to the figure)."""
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _colours(levels: Sequence[str]) -> dict[str, str]:
     return {lv: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, lv in enumerate(levels)}
 
 
-def library_sizes(qc: pd.DataFrame, condition: str = "condition") -> plt.Figure:
+def library_sizes(qc: pd.DataFrame, condition: str = "condition") -> Figure:
     """Bar chart of library sizes (millions of reads) coloured by condition."""
     levels = list(dict.fromkeys(qc[condition]))
     col = _colours(levels)
-    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(qc) + 2), 3.5))
+    fig, ax = new_figure(figsize=(max(4, 0.6 * len(qc) + 2), 3.5))
     ax.bar(qc.index, qc["library_size"] / 1e6, color=[col[c] for c in qc[condition]])
     ax.set_ylabel("library size (M reads)")
     ax.tick_params(axis="x", rotation=60)
@@ -38,10 +45,10 @@ def library_sizes(qc: pd.DataFrame, condition: str = "condition") -> plt.Figure:
     return fig
 
 
-def pca_plot(coords: pd.DataFrame, explained: np.ndarray, groups: pd.Series) -> plt.Figure:
+def pca_plot(coords: pd.DataFrame, explained: np.ndarray, groups: pd.Series) -> Figure:
     """PC1 vs PC2 scatter labelled by sample, coloured by condition."""
     col = _colours(list(dict.fromkeys(groups)))
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig, ax = new_figure(figsize=(5, 4.2))
     for lv, c in col.items():
         sel = groups.reindex(coords.index) == lv
         ax.scatter(coords.loc[sel, "PC1"], coords.loc[sel, "PC2"], color=c, label=lv, s=50)
@@ -54,10 +61,10 @@ def pca_plot(coords: pd.DataFrame, explained: np.ndarray, groups: pd.Series) -> 
     return fig
 
 
-def correlation_heatmap(corr: pd.DataFrame) -> plt.Figure:
+def correlation_heatmap(corr: pd.DataFrame) -> Figure:
     """Sample × sample Pearson correlation heatmap with values annotated."""
     n = len(corr)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.6 + 0.6 * n))
+    fig, ax = new_figure(figsize=(1.0 + 0.6 * n, 0.6 + 0.6 * n))
     im = ax.imshow(corr.to_numpy(), cmap="viridis", vmin=float(corr.to_numpy().min()), vmax=1.0)
     ax.set_xticks(range(n), corr.columns, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(n), corr.index, fontsize=7)
@@ -70,7 +77,7 @@ def correlation_heatmap(corr: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _label_genes(ax: plt.Axes, x: pd.Series, y: pd.Series, genes: Sequence[str]) -> None:
+def _label_genes(ax: Axes, x: pd.Series, y: pd.Series, genes: Sequence[str]) -> None:
     for g in genes:
         if g in x.index and np.isfinite(x[g]) and np.isfinite(y[g]):
             ax.scatter([x[g]], [y[g]], s=40, facecolors="none", edgecolors="k", linewidths=1.2)
@@ -79,13 +86,13 @@ def _label_genes(ax: plt.Axes, x: pd.Series, y: pd.Series, genes: Sequence[str])
 
 
 def volcano(de: pd.DataFrame, alpha: float = 0.05, lfc_col: str = "log2FoldChange_shrunk",
-            label: Sequence[str] = KEY_GENES, title: str = "") -> plt.Figure:
+            label: Sequence[str] = KEY_GENES, title: str = "") -> Figure:
     """Volcano plot: shrunken log2FC vs -log10(padj); significant genes coloured, key genes labelled."""
     d = de[de["padj"].notna()]
     y = -np.log10(d["padj"].clip(lower=1e-300))
     x = d[lfc_col]
     sig = d["padj"] < alpha
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = new_figure(figsize=(5.5, 4.5))
     ax.scatter(x[~sig], y[~sig], s=3, color="0.7", rasterized=True, label="n.s.")
     ax.scatter(x[sig & (x > 0)], y[sig & (x > 0)], s=4, color="#C44E52", rasterized=True, label="up")
     ax.scatter(x[sig & (x < 0)], y[sig & (x < 0)], s=4, color="#4C72B0", rasterized=True, label="down")
@@ -99,13 +106,13 @@ def volcano(de: pd.DataFrame, alpha: float = 0.05, lfc_col: str = "log2FoldChang
 
 
 def ma_plot(de: pd.DataFrame, alpha: float = 0.05, lfc_col: str = "log2FoldChange_shrunk",
-            label: Sequence[str] = KEY_GENES, title: str = "") -> plt.Figure:
+            label: Sequence[str] = KEY_GENES, title: str = "") -> Figure:
     """MA plot: log10 mean normalised count vs log2FC, significant genes coloured, key genes labelled."""
     d = de[de["baseMean"] > 0]
     x = np.log10(d["baseMean"])
     y = d[lfc_col]
     sig = d["padj"] < alpha
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = new_figure(figsize=(5.5, 4.5))
     ax.scatter(x[~sig], y[~sig], s=3, color="0.7", rasterized=True)
     ax.scatter(x[sig], y[sig], s=4, color="#C44E52", rasterized=True, label=f"padj < {alpha:g}")
     ax.axhline(0, color="0.3", lw=0.6)
@@ -123,7 +130,7 @@ CALL_COLOURS = {"post-transcriptional loss": "#4C72B0", "post-transcriptional ga
                 "inconclusive": "0.5"}
 
 
-def concordance_lfc(result: pd.DataFrame) -> plt.Figure:
+def concordance_lfc(result: pd.DataFrame) -> Figure:
     """mRNA log2FC vs protein log2FC per marker/gene pair with CI crosses and the equivalence band.
 
     ``result`` is the concordance table (:func:`ressig.concordance.concordance`): the shaded
@@ -131,7 +138,7 @@ def concordance_lfc(result: pd.DataFrame) -> plt.Figure:
     the dashed diagonal protein = mRNA. A second panel shows the discordance Δ = protein − mRNA
     log2FC per pair with its (1 − alpha) CI, its (1 − 2 alpha) TOST CI and the ±protein-margin band.
     """
-    fig, (ax, dax) = plt.subplots(1, 2, figsize=(10.4, 5.0), gridspec_kw={"width_ratios": [1.25, 1]})
+    fig, (ax, dax) = new_figure(1, 2, figsize=(10.4, 5.0), gridspec_kw={"width_ratios": [1.25, 1]})
     margin = float(result["margin"].iloc[0]) if len(result) else 0.5
     pmargin = float(result["protein_margin"].iloc[0]) if len(result) else margin
     ax.axvspan(-margin, margin, color="#55A868", alpha=0.15, lw=0, label=f"mRNA equivalence ±{margin:g}")
@@ -169,7 +176,7 @@ def concordance_lfc(result: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _delta_panel(ax: plt.Axes, result: pd.DataFrame, margin: float, level: float) -> None:
+def _delta_panel(ax: Axes, result: pd.DataFrame, margin: float, level: float) -> None:
     """Δ = protein − mRNA log2FC per pair: thin bar (1 − alpha) CI, thick bar (1 − 2 alpha) TOST CI."""
     ax.axvspan(-margin, margin, color="#55A868", alpha=0.15, lw=0, label=f"Δ equivalence ±{margin:g}")
     ax.axvline(0, color="0.3", lw=0.6)
@@ -198,14 +205,14 @@ def _delta_panel(ax: plt.Axes, result: pd.DataFrame, margin: float, level: float
     ax.set_title("discordance Δ")
 
 
-def concordance_samples(per_sample: pd.DataFrame, result: pd.DataFrame, condition: str = "condition") -> plt.Figure:
+def concordance_samples(per_sample: pd.DataFrame, result: pd.DataFrame, condition: str = "condition") -> Figure:
     """Per pair, each sample's log2 normalised mRNA (x) against its log2 protein signal (y).
 
     Both axes of a panel span the same number of log2 units, so equal fold changes look equal.
     """
     pairs = list(dict.fromkeys(per_sample["marker"]))
     n = max(1, len(pairs))
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.9), squeeze=False)
+    fig, axes = new_figure(1, n, figsize=(4.2 * n, 3.9), squeeze=False)
     levels = list(dict.fromkeys(per_sample[condition]))
     col = _colours(levels)
     calls = dict(zip(result["marker"], result["call"], strict=True))
@@ -232,7 +239,7 @@ def concordance_samples(per_sample: pd.DataFrame, result: pd.DataFrame, conditio
     return fig
 
 
-def dose_response_curves(viability: pd.DataFrame, fits: dict, model) -> plt.Figure:
+def dose_response_curves(viability: pd.DataFrame, fits: dict, model) -> Figure:
     """Viability vs concentration (log axis) per drug: points, fitted 4PL curves and IC50 markers.
 
     One panel per drug, one colour per (condition, inhibitor); an estimable IC50 is a dotted
@@ -240,7 +247,7 @@ def dose_response_curves(viability: pd.DataFrame, fits: dict, model) -> plt.Figu
     at the edge of the tested range.
     """
     drugs = list(dict.fromkeys(viability["drug"]))
-    fig, axes = plt.subplots(1, len(drugs), figsize=(5.2 * len(drugs), 4.0), squeeze=False)
+    fig, axes = new_figure(1, len(drugs), figsize=(5.2 * len(drugs), 4.0), squeeze=False)
     keys = list(dict.fromkeys(zip(viability["condition"], viability["inhibitor"], strict=True)))
     col = _colours([f"{c} + {i}" for c, i in keys])
     for ax, drug in zip(axes[0], drugs, strict=True):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ._log import logger
-from .errors import RessigError, input_error
+from .errors import FILE_ERRORS, RessigError, input_error
 
 NONPOSITIVE = ("error", "clip")
 #: Value a non-positive background-subtracted signal is raised to with ``nonpositive="clip"``.
@@ -258,6 +258,7 @@ class FCSEvents:
 def read_fcs(path: str | Path) -> FCSEvents:
     """Read an FCS 2.0/3.0/3.1 file with :mod:`flowio`; any parse failure is a one-line RessigError."""
     import flowio
+    from flowio.exceptions import FlowIOException
 
     path = Path(path)
     if not path.exists():
@@ -271,7 +272,7 @@ def read_fcs(path: str | Path) -> FCSEvents:
     try:
         fd = flowio.FlowData(_io.BytesIO(raw))
         data = np.asarray(fd.as_array(preprocess=True), dtype=float)
-    except Exception as exc:  # flowio raises ValueError/EOFError/FCSParsingError/... on bad files
+    except (*FILE_ERRORS, FlowIOException) as exc:  # flowio: ValueError/EOFError/FCSParsingError/...
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise input_error(path, f"cannot read FCS file, truncated or corrupt ({type(exc).__name__}: {msg[:160]})",
                           "Re-export the file from the acquisition software") from None

@@ -9,7 +9,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .._log import logger
-from ..errors import input_error
+from ..errors import FILE_ERRORS, input_error
 
 # ---------------------------------------------------------------------------------------------
 # .h5ad, backed and chunked
@@ -55,7 +55,7 @@ class _Matrix:
                 self.format = "dense"
                 self.dtype = node.dtype
             self.shape = tuple(self.ds.shape)
-        except Exception as exc:  # noqa: BLE001 - malformed sparse groups raise many types
+        except (*FILE_ERRORS, TypeError) as exc:  # malformed sparse groups: h5py/anndata Key/Type/OSError
             raise input_error(path, f"cannot read {key} ({type(exc).__name__}: {str(exc)[:160]})",
                               "Check the file is a complete AnnData .h5ad") from None
         if not np.issubdtype(self.dtype, np.number) or np.issubdtype(self.dtype, np.complexfloating):
@@ -95,7 +95,7 @@ class _Matrix:
     def rows(self, start: int, stop: int):
         try:
             block = self._csc_rows(start, stop) if self.format == "csc" else self.ds[start:stop]
-        except Exception as exc:  # noqa: BLE001 - truncated/corrupt datasets raise OSError/KeyError/...
+        except FILE_ERRORS as exc:  # truncated/corrupt datasets: h5py OSError/KeyError/ValueError
             raise input_error(self.path, f"cannot read cells {start}-{stop} ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:160]})", "The file is corrupt or truncated") from None
         if sp.issparse(block):
@@ -108,6 +108,6 @@ def _read_elem(f, key: str, path: Path) -> pd.DataFrame:
 
     try:
         return read_elem(f[key])
-    except Exception as exc:  # noqa: BLE001
+    except (*FILE_ERRORS, TypeError, NotImplementedError) as exc:  # anndata: unknown/garbled encodings
         raise input_error(path, f"cannot read {key} ({type(exc).__name__}: {str(exc)[:160]})",
                           "Check the file is a complete AnnData .h5ad") from None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._log import logger
-from ..errors import RessigError, input_error
+from ..errors import FILE_ERRORS, RessigError, input_error
 from ..io import delimiter_for
 from .options import ORIENTATIONS
 
@@ -89,7 +89,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
     if is_parquet:
         try:
             df = pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - any parquet failure is a user-facing problem
+        except FILE_ERRORS as exc:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
             raise input_error(path, f"cannot read parquet ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
                               "Check the file is a complete parquet file") from None
         if isinstance(df.index, pd.RangeIndex) and df.shape[1] and not pd.api.types.is_numeric_dtype(df.iloc[:, 0]):
