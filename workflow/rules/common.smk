@@ -39,7 +39,7 @@ CONTRAST_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS))
 # per-contrast steps (concordance, efflux) write results/<step>/<contrast>/ when there are several
 # contrasts, and results/<step>/ (the paths of a two-level experiment) when there is one
 MULTI_CONTRAST = len(CONTRASTS) > 1
-CONTRAST_SUBDIR = "/{contrast}" if MULTI_CONTRAST else ""
+CONTRAST_DIR = "{contrast}/" if MULTI_CONTRAST else ""
 ENV = "../../environment.yml"
 
 _TARGETS = []
@@ -90,6 +90,12 @@ def design_args(contrast=CONTRAST):
             opt("--continuous", DESIGN.get("continuous", [])),
         ]
     )
+
+
+def per_contrast(stem, ext):
+    """Log or benchmark path of a per-contrast step: <stem>/{contrast}.<ext> with several contrasts,
+    <stem>.<ext> with one."""
+    return f"{stem}/{{contrast}}.{ext}" if MULTI_CONTRAST else f"{stem}.{ext}"
 
 
 def contrast_of(wildcards):

@@ -53,21 +53,21 @@ if CONC_ENABLED:
             samples="results/counts/samples.tsv",
         output:
             table=report(
-                f"results/concordance{CONTRAST_SUBDIR}/concordance.tsv",
+                f"results/concordance/{CONTRAST_DIR}concordance.tsv",
                 caption="../report/concordance_table.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
             ),
-            wells=f"results/concordance{CONTRAST_SUBDIR}/protein_wells.tsv",
-            per_sample=f"results/concordance{CONTRAST_SUBDIR}/protein_samples.tsv",
+            wells=f"results/concordance/{CONTRAST_DIR}protein_wells.tsv",
+            per_sample=f"results/concordance/{CONTRAST_DIR}protein_samples.tsv",
             lfc=report(
-                f"results/concordance{CONTRAST_SUBDIR}/lfc_mrna_vs_protein.png",
+                f"results/concordance/{CONTRAST_DIR}lfc_mrna_vs_protein.png",
                 caption="../report/concordance_lfc.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
             ),
             samples_plot=report(
-                f"results/concordance{CONTRAST_SUBDIR}/per_sample.png",
+                f"results/concordance/{CONTRAST_DIR}per_sample.png",
                 caption="../report/concordance_samples.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
@@ -89,9 +89,9 @@ if CONC_ENABLED:
             min_replicates=CONC.get("min_replicates", 2),
             nonpositive=CONC.get("nonpositive", "error"),
         log:
-            f"logs/concordance{CONTRAST_SUBDIR}.log",
+            per_contrast("logs/concordance", "log"),
         benchmark:
-            f"benchmarks/workflow/concordance{CONTRAST_SUBDIR}.tsv"
+            per_contrast("benchmarks/workflow/concordance", "tsv")
         threads: 1
         resources:
             mem_mb=lambda wc, attempt: 2000 * attempt,

@@ -13,32 +13,32 @@ rule efflux:
         genesets=GENESET_FILES,
     output:
         scores=report(
-            f"results/efflux{CONTRAST_SUBDIR}/scores.tsv",
+            f"results/efflux/{CONTRAST_DIR}scores.tsv",
             caption="../report/efflux_scores_table.rst",
             category="Efflux",
             subcategory=contrast_label,
         ),
-        separation=f"results/efflux{CONTRAST_SUBDIR}/separation.tsv",
+        separation=f"results/efflux/{CONTRAST_DIR}separation.tsv",
         gsea=report(
-            f"results/efflux{CONTRAST_SUBDIR}/gsea.tsv",
+            f"results/efflux/{CONTRAST_DIR}gsea.tsv",
             caption="../report/efflux_gsea_table.rst",
             category="Efflux",
             subcategory=contrast_label,
         ),
         scores_plot=report(
-            f"results/efflux{CONTRAST_SUBDIR}/scores.png",
+            f"results/efflux/{CONTRAST_DIR}scores.png",
             caption="../report/efflux_scores.rst",
             category="Efflux",
             subcategory=contrast_label,
         ),
         nes_plot=report(
-            f"results/efflux{CONTRAST_SUBDIR}/gsea_nes.png",
+            f"results/efflux/{CONTRAST_DIR}gsea_nes.png",
             caption="../report/efflux_nes.rst",
             category="Efflux",
             subcategory=contrast_label,
         ),
         enrichment=report(
-            directory(f"results/efflux{CONTRAST_SUBDIR}/enrichment"),
+            directory(f"results/efflux/{CONTRAST_DIR}enrichment"),
             patterns=["{name}.png"],
             caption="../report/efflux_enrichment.rst",
             category="Efflux",
@@ -58,9 +58,9 @@ rule efflux:
         seed=EFFLUX_CFG.get("seed", 20261123),
         top_n=EFFLUX_CFG.get("top_n", 5),
     log:
-        f"logs/efflux{CONTRAST_SUBDIR}.log",
+        per_contrast("logs/efflux", "log"),
     benchmark:
-        f"benchmarks/workflow/efflux{CONTRAST_SUBDIR}.tsv"
+        per_contrast("benchmarks/workflow/efflux", "tsv")
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 3000 * attempt,

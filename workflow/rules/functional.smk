@@ -81,7 +81,7 @@ if FUNC_ENABLED:
         input:
             de=f"results/de/{CONTRAST}.tsv",
             concordance=(
-                [f"results/concordance{CONTRAST_SUBDIR.format(contrast=CONTRAST)}/concordance.tsv"]
+                [f"results/concordance/{CONTRAST_DIR.format(contrast=CONTRAST)}concordance.tsv"]
                 if CONC_ENABLED
                 else []
             ),

@@ -26,7 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..simulate import simulate_experiment, simulate_sanctuary, write_demo, write_functional_demo
+    from ..simulate import (
+        simulate_experiment,
+        simulate_sanctuary,
+        write_demo,
+        write_functional_demo,
+    )
 
     if args.design == "sanctuary":
         data = simulate_sanctuary(n_genes=args.n_genes, n_per_group=args.n_per_group,
