@@ -84,6 +84,17 @@ def test_demo_config_is_valid_and_complete(schema):
     assert set(demo["cohorts"]) == {"demo_bulk", "demo_sc", "demo_sc_pseudobulk"}
 
 
+def test_sanctuary_config_is_valid_and_names_every_arm(schema, monkeypatch):
+    monkeypatch.chdir(REPO)  # its paths are relative to the repository root
+    cfg = yaml.safe_load((REPO / "config/sanctuary.yaml").read_text())
+    check_config(cfg, schema)
+    check_paths(filled(cfg), schema, "config/sanctuary.yaml")
+    sheet = pd.read_csv(REPO / cfg["samples"], sep="\t")
+    arms = {c["treatment"] for c in cfg["design"]["contrasts"]} | {cfg["design"]["treatment"]}
+    assert arms | {cfg["design"]["reference"]} == set(sheet["condition"])
+    assert cfg["de"]["lrt"] is True and cfg["signature"]["contrast"] == "consensus"
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     ({"de": {"alpah": 0.1}},
      "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine. "

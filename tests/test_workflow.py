@@ -4,6 +4,7 @@ without the demo (real public data end to end), and config errors stopping befor
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -233,3 +234,84 @@ def test_several_contrasts_one_de_job(tmp_path, small_experiment):
     every = set.intersection(*[set(d.index[(d["padj"] < 0.05)]) for d in de.values()])
     assert set(genes["gene"]) <= every and "ABCB1" in set(genes["gene"])
     assert (work / "results/de/plots/contrasts.png").stat().st_size > 10_000
+
+
+# The sanctuary-site demo (config/sanctuary.yaml, resources/sanctuary/): parental, resistant in vitro
+# and resistant cells from xenograft spleen, bone marrow and CNS; one model, a contrast per arm.
+SANCTUARY_ARMS = ["resistant", "resistant_spleen", "resistant_bm", "resistant_cns"]
+
+
+@pytest.fixture(scope="module")
+def sanctuary_run(tmp_path_factory) -> tuple[Path, float]:
+    """(run dir, CPU seconds of the snakemake process tree) of the sanctuary demo, end to end."""
+    import resource
+
+    work = copy_workflow(tmp_path_factory.mktemp("sanctuary_run"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run_snakemake(work, "--configfile", "config/sanctuary.yaml", timeout=900)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return work, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def test_sanctuary_recovers_planted_truth_in_every_arm(sanctuary_run):
+    work, cpu = sanctuary_run
+    # 2 cores: under 2 minutes of wall time on an idle machine (CPU time does not depend on the load)
+    assert cpu < 240, cpu
+    de = {arm: pd.read_csv(work / f"results/de/{arm}_vs_parental.tsv", sep="\t", index_col=0)
+          for arm in SANCTUARY_ARMS}
+    abcb1 = pd.DataFrame({arm: d.loc["ABCB1", ["log2FoldChange", "padj"]] for arm, d in de.items()}).T.astype(float)
+    assert (abcb1["padj"] < 1e-6).all(), abcb1
+    assert abcb1["log2FoldChange"].idxmax() == "resistant_cns"  # planted +5 vs +3 to +3.5
+    truth = pd.read_csv(REPO / "resources/sanctuary/truth.tsv", sep="\t", index_col=0)
+    for arm, d in de.items():
+        assert abs(d.loc["ABCB1", "log2FoldChange"] - truth.loc["ABCB1", f"log2FC_{arm}"]) < 0.6, arm
+        assert d.loc["IL3RA", "padj"] > 0.5, arm  # planted 0: not DE in any arm
+        calls = pd.read_csv(work / f"results/concordance/{arm}_vs_parental/concordance.tsv", sep="\t",
+                            index_col="marker")
+        assert calls.loc["CD123", "call"] == "post-transcriptional loss", (arm, calls.loc["CD123", "reason"])
+        assert calls.loc["P-gp", "call"] == "concordant gain", arm
+        gsea = pd.read_csv(work / f"results/efflux/{arm}_vs_parental/gsea.tsv", sep="\t", index_col=0)
+        assert gsea.loc["MULTIDRUG_EFFLUX_CORE", "nes"] > 1.5 and gsea.loc["MULTIDRUG_EFFLUX_CORE", "fdr"] < 0.05, arm
+        # every arm's recall of its planted DE genes
+        planted = truth.index[truth[f"log2FC_{arm}"] != 0]
+        assert (d.loc[planted, "padj"] < 0.05).mean() > 0.85, arm
+    lrt = pd.read_csv(work / "results/de/lrt.tsv", sep="\t", index_col=0)
+    assert lrt.loc["ABCB1", "padj"] < 1e-6 and lrt.loc["IL3RA", "padj"] > 0.5 and (lrt["df"].dropna() == 4).all()
+    # consensus signature: ABCB1 first; every gene passes the rules in every arm, same direction
+    art = json.loads((work / "results/signature/GEN22_SANCTUARY.ressig.json").read_text())
+    assert art["derivation"]["de_table"].startswith("consensus(resistant_vs_parental.tsv,")
+    assert art["genes"]["up"][0]["gene"] == "ABCB1"
+    genes = pd.read_csv(work / "results/signature/GEN22_SANCTUARY_genes.tsv", sep="\t")
+    for arm, d in de.items():
+        lfc = d.loc[genes["gene"], "log2FoldChange"].to_numpy()
+        assert ((lfc > 0) == (genes["direction"] == "up").to_numpy()).all(), arm
+    # with several contrasts the per-contrast steps write subdirectories only
+    assert not (work / "results/concordance/concordance.tsv").exists()
+    assert not (work / "results/efflux/gsea.tsv").exists()
+    assert sorted(p.name for p in (work / "results/concordance").iterdir()) == sorted(
+        f"{arm}_vs_parental" for arm in SANCTUARY_ARMS)
+    assert (work / "results/de/plots/contrasts.png").stat().st_size > 10_000
+    proc = run_snakemake(work, "-n", "--configfile", "config/sanctuary.yaml")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_sanctuary_report_has_the_contrasts_figure(sanctuary_run, tmp_path):
+    """The cross-contrast figure and every contrast's concordance/efflux outputs are in the HTML report."""
+    from test_report import read_report
+
+    work = tmp_path / "run"
+    shutil.copytree(sanctuary_run[0], work, symlinks=True)
+    run_snakemake(work, "--configfile", "config/sanctuary.yaml", "--report", "results/report.html", timeout=600)
+    _, results, categories = read_report(work / "results/report.html")
+    caption = " ".join(re.sub(r"<[^>]+>", "", results["results/de/plots/contrasts.png"]["caption"]).split())
+    assert caption.startswith("Cross-contrast view of the one DE model"), caption[:200]
+    assert "results/de/plots/contrasts.png" in [p for sub in categories["Differential expression"].values()
+                                                 for p in sub]
+    for arm in SANCTUARY_ARMS:
+        contrast = f"{arm}_vs_parental"
+        assert sorted(categories["mRNA vs protein"][contrast]) == sorted(
+            f"results/concordance/{contrast}/{f}" for f in ("concordance.tsv", "lfc_mrna_vs_protein.png",
+                                                             "per_sample.png")), contrast
+        assert f"results/efflux/{contrast}/gsea_nes.png" in categories["Efflux"][contrast]
+        caption = results[f"results/concordance/{contrast}/lfc_mrna_vs_protein.png"]["caption"]
+        assert f"({arm} vs parental)" in caption, caption[:200]

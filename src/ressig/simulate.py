@@ -11,6 +11,11 @@ Planted truth (written to ``truth.tsv``):
 * **IL3RA mRNA unchanged** (log2FC 0) while surface CD123 protein is ~4x lower (protein table);
 * SLC46A3 down (lysosomal payload release), and ``n_background_de`` other genes up or down;
 * every other named gene of interest is expressed but unchanged.
+
+:func:`simulate_sanctuary` draws a multi-group variant from the same model (parental, resistant in
+vitro and resistant cells recovered from xenograft spleen, bone marrow and CNS): the shared
+resistance program in every arm, ABCB1 strongest in the CNS, IL3RA flat and CD123 protein down
+everywhere (``resources/sanctuary/``, run by ``config/sanctuary.yaml``).
 """
 
 from __future__ import annotations
@@ -99,9 +104,37 @@ def simulate_experiment(
         of the per-well technical noise. 0 (default) draws nothing extra, so the demo is unchanged.
     """
     rng = np.random.default_rng(seed)
+    genes, named, mu, disp = _gene_universe(rng, n_genes, genesets_dir, n_background_de, asymptotic_dispersion,
+                                            extra_poisson)
+    lfc, category = _planted_lfc(rng, genes, named, mu, {**PLANTED_NAMED, **(log2fc_overrides or {})},
+                                 n_background_de)
+
+    conds = ["parental"] * n_per_group + ["resistant"] * n_per_group
+    reps = [*range(1, n_per_group + 1)] * 2
+    names = [f"GEN2.2-{'P' if c == 'parental' else 'R'}{r}" for c, r in zip(conds, reps, strict=True)]
+    batches = [f"b{r}" for r in reps]
+    lfcs = {"parental": np.zeros(n_genes), "resistant": lfc}
+    counts_df = _draw_counts(rng, genes, mu, disp, [lfcs[c] for c in conds], names, batches)
+
+    samples = pd.DataFrame({"sample": names, "condition": conds, "batch": batches,
+                            "passage": [str(10 + 2 * r + (5 if c == "resistant" else 0)) for c, r in zip(conds, reps, strict=True)]})
+    truth = pd.DataFrame({"gene_id": genes, "category": category, "log2FC_true": lfc,
+                          "mean_parental": mu, "dispersion": disp}).set_index("gene_id")
+    truth["de_true"] = truth["log2FC_true"] != 0
+
+    folds = {m: {"parental": 1.0, "resistant": fold} for m, (_, fold, _) in PROTEIN_TRUTH.items()}
+    protein = _protein_table(rng, names, conds, folds, protein_sample_sd)
+    logger.info("simulated %d genes x %d samples, %d planted DE genes", n_genes, len(names), int(truth["de_true"].sum()))
+    return DemoData(counts=counts_df, samples=samples, protein=protein, truth=truth)
+
+
+def _gene_universe(rng: np.random.Generator, n_genes: int, genesets_dir: str | Path | None, n_planted: int,
+                   asymptotic_dispersion: float, extra_poisson: float
+                   ) -> tuple[pd.Index, list[str], np.ndarray, np.ndarray]:
+    """Gene ids (named genes of interest, then ``SIM#####``), parental means and NB dispersions."""
     named = _named_genes(Path(genesets_dir) if genesets_dir else None)
-    if n_genes < len(named) + n_background_de:
-        raise ValueError(f"n_genes must be >= {len(named) + n_background_de}")
+    if n_genes < len(named) + n_planted:
+        raise ValueError(f"n_genes must be >= {len(named) + n_planted}")
     synthetic = [f"SIM{i:05d}" for i in range(1, n_genes - len(named) + 1)]
     genes = pd.Index(named + synthetic, name="gene_id")
 
@@ -109,11 +142,16 @@ def simulate_experiment(
     for i, g in enumerate(named):  # named genes: expressed at a moderate-to-high level
         mu[i] = KEY_MEANS.get(g, float(np.exp(rng.uniform(np.log(80), np.log(3000)))))
     disp = (asymptotic_dispersion + extra_poisson / mu) * np.exp(rng.normal(0, 0.35, size=n_genes))
+    return genes, named, mu, disp
 
-    lfc = np.zeros(n_genes)
-    category = np.array(["background"] * n_genes, dtype=object)
+
+def _planted_lfc(rng: np.random.Generator, genes: pd.Index, named: list[str], mu: np.ndarray,
+                 planted: dict[str, float], n_background_de: int) -> tuple[np.ndarray, np.ndarray]:
+    """Planted log2FC of named genes (``planted``) and of ``n_background_de`` synthetic genes
+    (expressed at >= 60, half up, half down, |log2FC| in [1, 3]); and each gene's category."""
+    lfc = np.zeros(len(genes))
+    category = np.array(["background"] * len(genes), dtype=object)
     category[: len(named)] = "named_unchanged"
-    planted = {**PLANTED_NAMED, **(log2fc_overrides or {})}
     for g, v in planted.items():
         if g not in genes:
             raise ValueError(f"log2fc_overrides: unknown named gene {g!r}")
@@ -128,42 +166,122 @@ def simulate_experiment(
     rng.shuffle(signs)
     lfc[chosen] = signs * rng.uniform(1.0, 3.0, size=n_background_de)
     category[chosen] = np.where(signs > 0, "planted_up", "planted_down")
+    return lfc, category
 
-    conds = ["parental"] * n_per_group + ["resistant"] * n_per_group
-    reps = [*range(1, n_per_group + 1)] * 2
-    names = [f"GEN2.2-{'P' if c == 'parental' else 'R'}{r}" for c, r in zip(conds, reps, strict=True)]
-    batches = [f"b{r}" for r in reps]
+
+def _draw_counts(rng: np.random.Generator, genes: pd.Index, mu: np.ndarray, disp: np.ndarray,
+                 lfcs: list[np.ndarray], names: list[str], batches: list[str]) -> pd.DataFrame:
+    """Negative binomial counts: sample *j* has mean ``mu * 2**lfcs[j]`` × its size factor (log-normal,
+    sd 0.2) × its batch's per-gene effect (log-normal, sd 0.15)."""
     size_factors = np.exp(rng.normal(0, 0.2, size=len(names)))
-    batch_effect = {b: rng.normal(0, 0.15, size=n_genes) for b in sorted(set(batches))}
-
-    counts = np.empty((n_genes, len(names)), dtype=np.int64)
-    for j, (c, b) in enumerate(zip(conds, batches, strict=True)):
-        m = mu * size_factors[j] * np.exp(batch_effect[b]) * (2.0 ** lfc if c == "resistant" else 1.0)
-        n = 1.0 / disp
+    batch_effect = {b: rng.normal(0, 0.15, size=len(genes)) for b in sorted(set(batches))}
+    counts = np.empty((len(genes), len(names)), dtype=np.int64)
+    n = 1.0 / disp
+    for j, (lfc, b) in enumerate(zip(lfcs, batches, strict=True)):
+        m = mu * size_factors[j] * np.exp(batch_effect[b]) * 2.0 ** lfc
         counts[:, j] = rng.negative_binomial(n, n / (n + m))
-    counts_df = pd.DataFrame(counts, index=genes, columns=names)
+    return pd.DataFrame(counts, index=genes, columns=names)
 
-    samples = pd.DataFrame({"sample": names, "condition": conds, "batch": batches,
-                            "passage": [str(10 + 2 * r + (5 if c == "resistant" else 0)) for c, r in zip(conds, reps, strict=True)]})
-    truth = pd.DataFrame({"gene_id": genes, "category": category, "log2FC_true": lfc,
-                          "mean_parental": mu, "dispersion": disp}).set_index("gene_id")
-    truth["de_true"] = truth["log2FC_true"] != 0
 
+def _protein_table(rng: np.random.Generator, names: list[str], conds: list[str],
+                   folds: dict[str, dict[str, float]], sample_sd: float = 0.0) -> pd.DataFrame:
+    """Surface MFI, two wells per sample and marker: :data:`PROTEIN_TRUTH` parental MFI × the
+    condition's fold (``folds[marker][condition]``) × log-normal noise, plus the isotype background."""
     rows = []
-    for marker, (mfi, fold, isotype) in PROTEIN_TRUTH.items():
+    for marker, (mfi, _, isotype) in PROTEIN_TRUTH.items():
         for s, c in zip(names, conds, strict=True):
-            sample_effect = float(np.exp(rng.normal(0, protein_sample_sd))) if protein_sample_sd > 0 else 1.0
+            sample_effect = float(np.exp(rng.normal(0, sample_sd))) if sample_sd > 0 else 1.0
             for rep in (1, 2):
-                value = mfi * sample_effect * (fold if c == "resistant" else 1.0) * float(np.exp(rng.normal(0, 0.08)))
+                value = mfi * sample_effect * folds[marker][c] * float(np.exp(rng.normal(0, 0.08)))
                 rows.append({"sample": s, "marker": marker, "value": round(value + isotype, 1),
                              "isotype": round(isotype * float(np.exp(rng.normal(0, 0.05))), 1), "replicate": rep})
-    protein = pd.DataFrame(rows)
-    logger.info("simulated %d genes x %d samples, %d planted DE genes", n_genes, len(names), int(truth["de_true"].sum()))
-    return DemoData(counts=counts_df, samples=samples, protein=protein, truth=truth)
+    return pd.DataFrame(rows)
+
+
+#: Sanctuary-site demo arms: condition level -> (scale of the shared resistance program, planted
+#: ABCB1 log2FC). Every arm is resistant to PVEK; P-gp/ABCB1 is highest in cells recovered from the
+#: CNS (behind the blood-brain barrier), IL3RA mRNA is flat and CD123 protein ~4x lower in every arm.
+SANCTUARY_ARMS: dict[str, tuple[float, float]] = {
+    "resistant": (1.0, 3.0),
+    "resistant_spleen": (0.8, 3.0),
+    "resistant_bm": (0.9, 3.5),
+    "resistant_cns": (1.0, 5.0),
+}
+#: Sample-name prefix of each sanctuary condition.
+SANCTUARY_PREFIX = {"parental": "P", "resistant": "R", "resistant_spleen": "SPL", "resistant_bm": "BM",
+                    "resistant_cns": "CNS"}
+
+
+def simulate_sanctuary(
+    n_genes: int = 3000,
+    n_per_group: int = 3,
+    n_background_de: int = 150,
+    n_site_de: int = 30,
+    seed: int = 20261204,
+    genesets_dir: str | Path | None = None,
+    arms: dict[str, tuple[float, float]] | None = None,
+    asymptotic_dispersion: float = 0.02,
+    extra_poisson: float = 1.0,
+) -> DemoData:
+    """Simulate parental cells and several resistant arms (in vitro and xenograft sanctuary sites).
+
+    Same gene universe, means, dispersions and count model as :func:`simulate_experiment`. Each arm
+    of ``arms`` (default :data:`SANCTUARY_ARMS`: in vitro, spleen, bone marrow, CNS) carries the
+    shared resistance program — the named efflux/lysosome genes of :data:`PLANTED_NAMED` and
+    ``n_background_de`` synthetic genes — scaled by the arm's factor, ABCB1 at the arm's own log2FC,
+    IL3RA unchanged, and ``n_site_de`` further genes of its own (half up, half down, |log2FC| in
+    [1, 2]). Replicate *i* of every condition shares batch ``b<i>`` (for the in vivo arms: mouse *i*,
+    whose spleen, bone marrow and CNS cells are sequenced together with culture *i*).
+
+    Returns
+    -------
+    DemoData
+        ``truth`` holds ``log2FC_<arm>`` per arm, ``category`` (``shared_up/down``,
+        ``<arm>_up/down``, ``named_unchanged``, ``background``), ``mean_parental``, ``dispersion``
+        and ``de_true`` (DE in any arm); ``protein`` holds CD123 (0.25x in every arm) and P-gp
+        (``2 ** (0.75 * ABCB1 log2FC)``) MFI, two wells per sample.
+    """
+    arms = SANCTUARY_ARMS if arms is None else arms
+    rng = np.random.default_rng(seed)
+    n_specific = n_site_de * len(arms)
+    genes, named, mu, disp = _gene_universe(rng, n_genes, genesets_dir, n_background_de + n_specific,
+                                            asymptotic_dispersion, extra_poisson)
+    shared, category = _planted_lfc(rng, genes, named, mu, {**PLANTED_NAMED, "ABCB1": 0.0}, n_background_de)
+    category = np.where(category == "planted_up", "shared_up", np.where(category == "planted_down", "shared_down",
+                                                                         category)).astype(object)
+    free = rng.permutation(np.flatnonzero((category == "background") & (mu >= 60)))
+    abcb1 = genes.get_loc("ABCB1")
+    lfcs = {"parental": np.zeros(n_genes)}
+    for k, (arm, (scale, abcb1_lfc)) in enumerate(arms.items()):
+        lfc = scale * shared
+        lfc[abcb1] = abcb1_lfc
+        own = np.sort(free[k * n_site_de:(k + 1) * n_site_de])
+        signs = np.where(np.arange(n_site_de) % 2 == 0, 1.0, -1.0)
+        lfc[own] = signs * rng.uniform(1.0, 2.0, size=n_site_de)
+        category[own] = np.where(signs > 0, f"{arm}_up", f"{arm}_down")
+        lfcs[arm] = lfc
+    category[abcb1] = "shared_up"
+
+    conds = [c for c in lfcs for _ in range(n_per_group)]
+    reps = [*range(1, n_per_group + 1)] * len(lfcs)
+    names = [f"GEN2.2-{SANCTUARY_PREFIX.get(c, c)}{r}" for c, r in zip(conds, reps, strict=True)]
+    batches = [f"b{r}" for r in reps]
+    counts = _draw_counts(rng, genes, mu, disp, [lfcs[c] for c in conds], names, batches)
+    samples = pd.DataFrame({"sample": names, "condition": conds, "batch": batches})
+    truth = pd.DataFrame({"gene_id": genes, "category": category,
+                          **{f"log2FC_{arm}": lfcs[arm] for arm in arms},
+                          "mean_parental": mu, "dispersion": disp}).set_index("gene_id")
+    truth["de_true"] = (truth[[f"log2FC_{arm}" for arm in arms]] != 0).any(axis=1)
+    folds = {"CD123": {"parental": 1.0, **{arm: PROTEIN_TRUTH["CD123"][1] for arm in arms}},
+             "P-gp": {"parental": 1.0, **{arm: float(2.0 ** (0.75 * a)) for arm, (_, a) in arms.items()}}}
+    protein = _protein_table(rng, names, conds, folds)
+    logger.info("simulated %d genes x %d samples in %d conditions, %d planted DE genes", n_genes, len(names),
+                len(lfcs), int(truth["de_true"].sum()))
+    return DemoData(counts=counts, samples=samples, protein=protein, truth=truth)
 
 
 def write_demo(data: DemoData, outdir: str | Path) -> dict[str, Path]:
-    """Write ``counts.tsv``, ``samples.tsv``, ``protein.tsv`` and ``truth.tsv`` atomically."""
+    """Write ``counts.tsv``, ``samples.tsv``, ``protein.tsv`` and ``truth.tsv`` atomically (either design)."""
     outdir = Path(outdir)
     files = {
         "counts": write_table(data.counts, outdir / "counts.tsv"),

@@ -27,14 +27,19 @@ validate(SAMPLES.reset_index(), schema="../schemas/samples.schema.yaml")
 DESIGN = config["design"]
 DE_CFG = config.get("de", {})
 CONTRAST = contrast_name(DESIGN["treatment"], DESIGN["reference"])
-# all contrasts of the one DE model: treatment vs reference first (the model's reference level and
-# the contrast concordance, efflux and the signature use), then design.contrasts
+# all contrasts of the one DE model: treatment vs reference first (the model's reference level, the
+# contrast of the functional evidence and the default of signature.contrast), then design.contrasts
 CONTRAST_PAIRS = [(DESIGN["treatment"], DESIGN["reference"])] + [
     (c["treatment"], c["reference"])
     for c in DESIGN.get("contrasts") or []
     if (c["treatment"], c["reference"]) != (DESIGN["treatment"], DESIGN["reference"])
 ]
 CONTRASTS = [contrast_name(t, r) for t, r in CONTRAST_PAIRS]
+CONTRAST_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS))
+# per-contrast steps (concordance, efflux) write results/<step>/<contrast>/ when there are several
+# contrasts, and results/<step>/ (the paths of a two-level experiment) when there is one
+MULTI_CONTRAST = len(CONTRASTS) > 1
+CONTRAST_DIR = "{contrast}/" if MULTI_CONTRAST else ""
 ENV = "../../environment.yml"
 
 _TARGETS = []
@@ -70,16 +75,47 @@ def opt(flag, value):
     return f"{flag} {value}"
 
 
-def design_args():
+def pair_args(contrast=CONTRAST):
+    """--condition/--reference/--treatment of one contrast (default: the first)."""
+    treatment, reference = CONTRAST_PAIR[contrast]
+    return f"--condition {DESIGN['condition']} --reference {reference} --treatment {treatment}"
+
+
+def design_args(contrast=CONTRAST):
+    """pair_args plus the design covariates."""
     return " ".join(
         [
-            f"--condition {DESIGN['condition']}",
-            f"--reference {DESIGN['reference']}",
-            f"--treatment {DESIGN['treatment']}",
+            pair_args(contrast),
             opt("--covariates", DESIGN.get("covariates", [])),
             opt("--continuous", DESIGN.get("continuous", [])),
         ]
     )
+
+
+def per_contrast(stem, ext):
+    """Log or benchmark path of a per-contrast step: <stem>/{contrast}.<ext> with several contrasts,
+    <stem>.<ext> with one."""
+    return f"{stem}/{{contrast}}.{ext}" if MULTI_CONTRAST else f"{stem}.{ext}"
+
+
+def contrast_of(wildcards):
+    """The contrast a per-contrast job works on (the only one when there is no wildcard)."""
+    return wildcards.get("contrast", CONTRAST)
+
+
+def contrast_de(wildcards):
+    """DE table of the job's contrast."""
+    return f"results/de/{contrast_of(wildcards)}.tsv"
+
+
+def contrast_outdir(wildcards, output):
+    """--outdir of a per-contrast step: the directory of its first output."""
+    return os.path.dirname(output[0])
+
+
+def contrast_label(wildcards):
+    """Report subcategory of a per-contrast output: its contrast (none with a single contrast)."""
+    return wildcards.get("contrast")
 
 
 def check_config_paths():

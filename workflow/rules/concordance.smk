@@ -1,7 +1,8 @@
-# mRNA vs protein concordance (CD123/IL3RA, P-gp/ABCB1, any marker <-> gene pair).
-# Enabled only when the config names a protein table (concordance.protein) or an FCS table
-# (concordance.fcs.files). The protein input is validated when the workflow is parsed, so a bad
-# table stops the run before the DE step.
+# mRNA vs protein concordance (CD123/IL3RA, P-gp/ABCB1, any marker <-> gene pair), per contrast:
+# results/concordance/ with one contrast, results/concordance/<contrast>/ with several. Enabled only
+# when the config names a protein table (concordance.protein) or an FCS table (concordance.fcs.files).
+# The protein input is validated when the workflow is parsed, so a bad table stops the run before
+# the DE step.
 import shlex
 
 from ressig.protein import fcs_files, read_fcs_table, read_protein_table
@@ -47,30 +48,35 @@ if CONC_ENABLED:
     rule concordance:
         input:
             protein=CONC_INPUTS,
-            de=f"results/de/{CONTRAST}.tsv",
+            de=contrast_de,
             normalized="results/de/normalized_counts.tsv",
             samples="results/counts/samples.tsv",
         output:
             table=report(
-                "results/concordance/concordance.tsv",
+                f"results/concordance/{CONTRAST_DIR}concordance.tsv",
                 caption="../report/concordance_table.rst",
                 category="mRNA vs protein",
+                subcategory=contrast_label,
             ),
-            wells="results/concordance/protein_wells.tsv",
-            per_sample="results/concordance/protein_samples.tsv",
+            wells=f"results/concordance/{CONTRAST_DIR}protein_wells.tsv",
+            per_sample=f"results/concordance/{CONTRAST_DIR}protein_samples.tsv",
             lfc=report(
-                "results/concordance/lfc_mrna_vs_protein.png",
+                f"results/concordance/{CONTRAST_DIR}lfc_mrna_vs_protein.png",
                 caption="../report/concordance_lfc.rst",
                 category="mRNA vs protein",
+                subcategory=contrast_label,
             ),
             samples_plot=report(
-                "results/concordance/per_sample.png",
+                f"results/concordance/{CONTRAST_DIR}per_sample.png",
                 caption="../report/concordance_samples.rst",
                 category="mRNA vs protein",
+                subcategory=contrast_label,
             ),
         params:
             source=CONC_SOURCE,
-            design=design_args(),
+            design=lambda wc: design_args(contrast_of(wc)),
+            outdir=contrast_outdir,
+            contrast=contrast_of,  # named in the report captions
             pairs=" ".join(
                 shlex.quote(f"{m}={g}")
                 for m, g in (CONC.get("pairs") or {"CD123": "IL3RA", "P-gp": "ABCB1"}).items()
@@ -83,9 +89,9 @@ if CONC_ENABLED:
             min_replicates=CONC.get("min_replicates", 2),
             nonpositive=CONC.get("nonpositive", "error"),
         log:
-            "logs/concordance.log",
+            per_contrast("logs/concordance", "log"),
         benchmark:
-            "benchmarks/workflow/concordance.tsv"
+            per_contrast("benchmarks/workflow/concordance", "tsv")
         threads: 1
         resources:
             mem_mb=lambda wc, attempt: 2000 * attempt,
@@ -98,10 +104,10 @@ if CONC_ENABLED:
             "--margin {params.margin} {params.protein_margin} --alpha {params.alpha} "
             "--protein-model {params.model} --mrna-p {params.mrna_p} "
             "--min-replicates {params.min_replicates} --nonpositive {params.nonpositive} "
-            "--outdir results/concordance > {log} 2>&1"
+            "--outdir {params.outdir} > {log} 2>&1"
 
     register_targets(
-        rules.concordance.output.table,
-        rules.concordance.output.lfc,
-        rules.concordance.output.samples_plot,
+        *expand(rules.concordance.output.table, contrast=CONTRASTS),
+        *expand(rules.concordance.output.lfc, contrast=CONTRASTS),
+        *expand(rules.concordance.output.samples_plot, contrast=CONTRASTS),
     )

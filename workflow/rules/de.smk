@@ -112,3 +112,36 @@ register_targets(
     *expand(rules.de_plots.output.volcano, contrast=CONTRASTS),
     *expand(rules.de_plots.output.ma, contrast=CONTRASTS),
 )
+
+
+if MULTI_CONTRAST:
+
+    rule plot_contrasts:
+        input:
+            de=[f"results/de/{c}.tsv" for c in CONTRASTS],
+            # the frozen signature's genes (rule signature, workflow/rules/signature.smk)
+            genes=f"results/signature/{config['signature']['name']}_genes.tsv",
+        output:
+            report(
+                "results/de/plots/contrasts.png",
+                caption="../report/contrasts.rst",
+                category="Differential expression",
+            ),
+        params:
+            alpha=DE_CFG.get("alpha", 0.05),
+            label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
+        log:
+            "logs/plot_contrasts.log",
+        benchmark:
+            "benchmarks/workflow/plot_contrasts.tsv"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 1000 * attempt,
+            runtime=lambda wc, attempt: 10 * attempt,
+        conda:
+            ENV
+        shell:
+            "ressig plot-contrasts --de {input.de} --genes {params.label} --genes-file {input.genes} "
+            "--alpha {params.alpha} --out {output} > {log} 2>&1"
+
+    register_targets(rules.plot_contrasts.output)

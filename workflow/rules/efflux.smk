@@ -1,4 +1,5 @@
-# Efflux step: single-sample scores of every gene set by condition + gseapy prerank GSEA of the DE statistic.
+# Efflux step: single-sample scores of every gene set by condition + gseapy prerank GSEA of the DE statistic,
+# per contrast: results/efflux/ with one contrast, results/efflux/<contrast>/ with several.
 GENESETS_CFG = config.get("genesets", {})
 EFFLUX_CFG = config.get("efflux", {})
 GENESET_FILES = GENESETS_CFG.get("files", ["resources/genesets/ressig_curated.gmt"])
@@ -6,29 +7,47 @@ GENESET_FILES = GENESETS_CFG.get("files", ["resources/genesets/ressig_curated.gm
 
 rule efflux:
     input:
-        de=rules.de.output.table,
+        de=contrast_de,
         expression=rules.de.output.normalized,
         samples=rules.prepare_counts.output.samples,
         genesets=GENESET_FILES,
     output:
         scores=report(
-            "results/efflux/scores.tsv", caption="../report/efflux_scores_table.rst", category="Efflux"
+            f"results/efflux/{CONTRAST_DIR}scores.tsv",
+            caption="../report/efflux_scores_table.rst",
+            category="Efflux",
+            subcategory=contrast_label,
         ),
-        separation="results/efflux/separation.tsv",
-        gsea=report("results/efflux/gsea.tsv", caption="../report/efflux_gsea_table.rst", category="Efflux"),
+        separation=f"results/efflux/{CONTRAST_DIR}separation.tsv",
+        gsea=report(
+            f"results/efflux/{CONTRAST_DIR}gsea.tsv",
+            caption="../report/efflux_gsea_table.rst",
+            category="Efflux",
+            subcategory=contrast_label,
+        ),
         scores_plot=report(
-            "results/efflux/scores.png", caption="../report/efflux_scores.rst", category="Efflux"
+            f"results/efflux/{CONTRAST_DIR}scores.png",
+            caption="../report/efflux_scores.rst",
+            category="Efflux",
+            subcategory=contrast_label,
         ),
-        nes_plot=report("results/efflux/gsea_nes.png", caption="../report/efflux_nes.rst", category="Efflux"),
+        nes_plot=report(
+            f"results/efflux/{CONTRAST_DIR}gsea_nes.png",
+            caption="../report/efflux_nes.rst",
+            category="Efflux",
+            subcategory=contrast_label,
+        ),
         enrichment=report(
-            directory("results/efflux/enrichment"),
+            directory(f"results/efflux/{CONTRAST_DIR}enrichment"),
             patterns=["{name}.png"],
             caption="../report/efflux_enrichment.rst",
             category="Efflux",
+            subcategory=contrast_label,
         ),
     params:
-        design=f"--condition {DESIGN['condition']} --reference {DESIGN['reference']} "
-        f"--treatment {DESIGN['treatment']}",
+        design=lambda wc: pair_args(contrast_of(wc)),
+        outdir=contrast_outdir,
+        contrast=contrast_of,  # named in the report captions
         efflux_sets=opt(
             "--efflux-sets", EFFLUX_CFG.get("sets", ["MULTIDRUG_EFFLUX_CORE", "HGNC_ABC_TRANSPORTERS"])
         ),
@@ -39,9 +58,9 @@ rule efflux:
         seed=EFFLUX_CFG.get("seed", 20261123),
         top_n=EFFLUX_CFG.get("top_n", 5),
     log:
-        "logs/efflux.log",
+        per_contrast("logs/efflux", "log"),
     benchmark:
-        "benchmarks/workflow/efflux.tsv"
+        per_contrast("benchmarks/workflow/efflux", "tsv")
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 3000 * attempt,
@@ -52,13 +71,13 @@ rule efflux:
         "ressig efflux --de {input.de} --expression {input.expression} --samples {input.samples} "
         "--genesets {input.genesets} {params.design} {params.efflux_sets} --rank-by {params.rank_by} "
         "--min-size {params.min_size} --max-size {params.max_size} --permutations {params.permutations} "
-        "--seed {params.seed} --top-n {params.top_n} --outdir results/efflux > {log} 2>&1"
+        "--seed {params.seed} --top-n {params.top_n} --outdir {params.outdir} > {log} 2>&1"
 
 
 register_targets(
-    rules.efflux.output.scores,
-    rules.efflux.output.gsea,
-    rules.efflux.output.scores_plot,
-    rules.efflux.output.nes_plot,
-    rules.efflux.output.enrichment,
+    *[
+        path
+        for out in ("scores", "gsea", "scores_plot", "nes_plot", "enrichment")
+        for path in expand(getattr(rules.efflux.output, out), contrast=CONTRASTS)
+    ]
 )

@@ -81,7 +81,9 @@ if FUNC_ENABLED:
         input:
             de=f"results/de/{CONTRAST}.tsv",
             concordance=(
-                ["results/concordance/concordance.tsv"] if CONC_ENABLED else []
+                [f"results/concordance/{CONTRAST_DIR.format(contrast=CONTRAST)}concordance.tsv"]
+                if CONC_ENABLED
+                else []
             ),
             shift="results/functional/shift.tsv",
             dye=["results/functional/dye.tsv"] if FUNC_DYE_INPUT else [],

@@ -61,32 +61,3 @@ rule signature:
 
 register_targets(rules.signature.output.artefact, rules.signature.output.gmt, rules.signature.output.genes)
 
-
-if len(CONTRASTS) > 1:
-
-    rule plot_contrasts:
-        input:
-            de=[f"results/de/{c}.tsv" for c in CONTRASTS],
-            genes=rules.signature.output.genes,
-        output:
-            # not in the HTML report yet: tests/test_report.py requires every report output to be made
-            # by the (single-contrast) demo; the figure is described in workflow/report/contrasts.rst
-            "results/de/plots/contrasts.png",
-        params:
-            alpha=DE_CFG.get("alpha", 0.05),
-            label=" ".join(DE_CFG.get("label_genes", ["ABCB1", "IL3RA"])),
-        log:
-            "logs/plot_contrasts.log",
-        benchmark:
-            "benchmarks/workflow/plot_contrasts.tsv"
-        threads: 1
-        resources:
-            mem_mb=lambda wc, attempt: 1000 * attempt,
-            runtime=lambda wc, attempt: 10 * attempt,
-        conda:
-            ENV
-        shell:
-            "ressig plot-contrasts --de {input.de} --genes {params.label} --genes-file {input.genes} "
-            "--alpha {params.alpha} --out {output} > {log} 2>&1"
-
-    register_targets(rules.plot_contrasts.output)
