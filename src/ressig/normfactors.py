@@ -49,8 +49,7 @@ def length_size_factors(counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     if not use.any():
         raise RessigError("every gene has a zero count in some sample: median-of-ratios size factors with "
                           "transcript lengths are undefined (lower the count filter or drop failed libraries)")
-    sf = np.exp(np.median(log_scaled[use] - log_geo[use, None], axis=0))
-    return sf / np.exp(np.mean(np.log(sf)))
+    return np.exp(np.median(log_scaled[use] - log_geo[use, None], axis=0))
 
 
 def norm_factors(lengths: np.ndarray, size_factors: np.ndarray) -> np.ndarray:
@@ -87,7 +86,7 @@ def read_lengths(path: str | Path, genes: pd.Index, samples: pd.Index) -> pd.Dat
     bad = ~(np.isfinite(out.to_numpy()) & (out.to_numpy() > 0))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise input_error(path, f"length {out.iat[r, c]!r} at gene {out.index[r]!r}, column {out.columns[c]!r} "
+        raise input_error(path, f"length {out.iat[r, c]:g} at gene {out.index[r]!r}, column {out.columns[c]!r} "
                           "is not a positive number", "Average transcript lengths must be > 0")
     return out
 

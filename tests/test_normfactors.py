@@ -1,0 +1,189 @@
+"""tximport normalisation factors (ressig.normfactors): R parity of the factors and the lengths, plumbing.
+
+R references: ``tests/fixtures/tximport_salmon`` (R tximport 1.26 + DESeq2 1.38 on six GEUVADIS
+salmon quantifications; see ``tests/fixtures/README.md``). The DE bar (r(LFC), genes differing by
+> 0.1 log2) is in ``tests/test_fixtures_r.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ressig.errors import RessigError
+
+TXI = Path(__file__).parent / "fixtures" / "tximport_salmon"
+
+
+def _read(name: str) -> pd.DataFrame:
+    return pd.read_csv(TXI / name, sep="\t", index_col=0)
+
+
+def _sheet(tmp_path: Path) -> Path:
+    """The fixture's sample sheet with absolute quantification paths."""
+    sheet = pd.read_csv(TXI / "samples.tsv", sep="\t")
+    sheet["counts"] = [str(TXI / c) for c in sheet["counts"]]
+    path = tmp_path / "samples.tsv"
+    sheet.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def _mapped(mapping: Path, genes: pd.Index) -> pd.Index:
+    """R's gene ids as ``ressig prepare`` harmonised them (its gene mapping report)."""
+    m = pd.read_csv(mapping, sep="\t", index_col="input_id")["mapped_id"]
+    return pd.Index(m.loc[genes].to_numpy())
+
+
+def test_norm_factors_equal_r_estimate_norm_factors():
+    """R's txi counts and lengths of the tested genes -> DESeq2's normalizationFactors(dds)."""
+    from ressig.normfactors import length_size_factors, norm_factors
+
+    r_nf = _read("deseq2_normalization_factors.tsv.gz")
+    counts = _read("tximport_counts.tsv.gz").loc[r_nf.index, r_nf.columns].round()
+    lengths = _read("tximport_length.tsv.gz").loc[r_nf.index, r_nf.columns]
+    sf = length_size_factors(counts.to_numpy(), lengths.to_numpy())
+    nf = norm_factors(lengths.to_numpy(), sf)
+    assert np.max(np.abs(nf / r_nf.to_numpy() - 1)) < 1e-8
+    assert np.allclose(np.exp(np.log(nf).mean(axis=1)), 1.0)          # centred per gene
+    # the lengths matter: plain median-of-ratios size factors are off by up to 80% for some genes
+    assert np.max(np.abs(r_nf.to_numpy() / sf[None, :] - 1)) > 0.5
+
+
+def test_prepare_salmon_lengths_equal_r_tximport(tmp_path):
+    """``ressig prepare --format salmon --out-lengths``: counts = round(txi$counts), lengths = txi$length."""
+    from ressig.io import prepare_inputs, read_matrix_tsv
+
+    out = tmp_path / "out"
+    counts, _ = prepare_inputs(None, _sheet(tmp_path), out / "counts.tsv", out / "samples.tsv", fmt="salmon",
+                               tx2gene=TXI / "tx2gene.csv.gz", out_lengths=out / "lengths.tsv",
+                               out_mapping=out / "mapping.tsv")
+    lengths = read_matrix_tsv(out / "lengths.tsv")
+    r_counts, r_len = _read("tximport_counts.tsv.gz"), _read("tximport_length.tsv.gz")
+    ids = _mapped(out / "mapping.tsv", r_len.index)          # 2016 RefSeq symbols -> today's (one renamed)
+    assert (ids != r_len.index).any()
+    assert sorted(lengths.index) == sorted(ids) and list(lengths.columns) == list(r_len.columns)
+    assert list(lengths.index) == list(counts.index)
+    assert np.max(np.abs(lengths.loc[ids].to_numpy() / r_len.to_numpy() - 1)) < 1e-8
+    assert (counts.loc[ids].to_numpy() == r_counts.round().to_numpy()).all()
+
+
+def test_prepare_length_scaled_tpm_equals_r_and_writes_no_lengths(tmp_path):
+    from ressig.io import prepare_inputs
+
+    out = tmp_path / "out"
+    kw = dict(fmt="salmon", tx2gene=TXI / "tx2gene.csv.gz", counts_from_abundance="length_scaled_tpm",
+              out_mapping=out / "mapping.tsv")
+    with pytest.raises(RessigError) as exc:
+        prepare_inputs(None, _sheet(tmp_path), out / "c.tsv", out / "s.tsv", out_lengths=out / "l.tsv", **kw)
+    assert str(exc.value) == ("cannot write transcript lengths: counts_from_abundance is length_scaled_tpm; "
+                              "lengths come from salmon/kallisto quantifications with counts_from_abundance: none")
+    assert not out.exists()
+    counts, _ = prepare_inputs(None, _sheet(tmp_path), out / "c.tsv", out / "s.tsv", **kw)
+    r_ls = _read("tximport_counts_length_scaled_tpm.tsv.gz")
+    got = counts.loc[_mapped(out / "mapping.tsv", r_ls.index)].to_numpy()
+    assert np.max(np.abs(got - r_ls.to_numpy())) <= 0.5 + 1e-6                # R's values, rounded
+    r_est = _read("tximport_counts.tsv.gz").loc[r_ls.index].round().to_numpy()
+    assert np.max(np.abs(got - r_est)) > 100                                  # a different count type
+
+
+def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
+    """Equal lengths make the factors the size factors divided by their geometric mean (R's centring).
+
+    A plain PyDESeq2 fit given those same centred size factors must then agree with the
+    normalisation-factor fit in every step that uses them: dispersions, coefficients, Wald test,
+    shrinkage, LRT and VST (what is left is floating-point noise).
+    """
+    import warnings
+
+    from pydeseq2.dds import DeseqDataSet
+
+    from ressig.de import _contrast_stats, _deseq2_r_parity, build_metadata, filter_counts, lrt, make_inference
+    from ressig.engine import vst
+    from ressig.normfactors import NormFactorDataSet
+
+    counts = _read("tximport_counts.tsv.gz").round().astype("int64").iloc[::4]
+    samples = pd.read_csv(TXI / "samples.tsv", sep="\t", index_col=0)
+    meta = build_metadata(samples, "condition", "A", "B")
+    counts = counts.loc[filter_counts(counts, 10, 3)]
+
+    def kwargs():
+        return dict(counts=counts.T, metadata=meta, design="~condition", quiet=True, inference=make_inference())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nf = NormFactorDataSet(lengths=pd.DataFrame(1500.0, index=counts.columns, columns=counts.index), **kwargs())
+        _deseq2_r_parity(nf)
+        plain = DeseqDataSet(**kwargs())
+        plain.fit_size_factors()
+        scale = float(np.exp(np.log(plain.obs["size_factors"]).mean()))
+        assert abs(scale - 1) > 0.005                                  # the centring is visible
+        plain.obs["size_factors"] /= scale
+        plain.layers["normed_counts"] *= scale
+        plain.var["_normed_means"] = plain.layers["normed_counts"].mean(axis=0)
+        plain.fit_size_factors = lambda **kw: None                     # keep the centred factors
+        _deseq2_r_parity(plain)
+        assert np.allclose(nf.layers["norm_factors"], plain.obs["size_factors"].to_numpy()[:, None], rtol=1e-12)
+        for col in ["genewise_dispersions", "fitted_dispersions", "dispersions"]:
+            assert np.allclose(nf.var[col], plain.var[col], rtol=1e-5), col   # measured 9e-7 (line-search stops)
+        assert np.allclose(nf.varm["LFC"], plain.varm["LFC"], rtol=1e-8, atol=1e-10)
+        got, want = (_contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
+                     for d in (nf, plain))
+        assert np.allclose(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)        # measured max 2e-8
+        assert np.allclose(lrt(nf, np.ones((6, 1))), lrt(plain, np.ones((6, 1))), rtol=1e-6, atol=1e-8,
+                           equal_nan=True)
+        assert np.allclose(vst(nf), vst(plain), rtol=1e-8)
+    # and through run_de: the same calls and log2 fold changes as the plain size-factor fit
+    from ressig.de import run_de
+
+    lengths = pd.DataFrame(1500.0, index=counts.index, columns=counts.columns)
+    with_nf = run_de(counts, samples, reference="A", treatment="B", lengths=lengths)
+    without = run_de(counts, samples, reference="A", treatment="B")
+    assert with_nf.normalization == "avgTxLength" and without.normalization == "size_factors"
+    assert np.allclose(with_nf.size_factors, without.size_factors, rtol=1e-12)
+    assert np.allclose(with_nf.normalized, without.normalized * scale, rtol=1e-10)
+    assert np.allclose(with_nf.table["log2FoldChange"], without.table.loc[with_nf.table.index, "log2FoldChange"],
+                       atol=1e-3)
+
+
+def test_pydeseq2_engine_refuses_lengths():
+    from ressig.de import run_de
+
+    counts = _read("tximport_counts.tsv.gz").round().astype("int64").iloc[:200]
+    samples = pd.read_csv(TXI / "samples.tsv", sep="\t", index_col=0)
+    with pytest.raises(RessigError) as exc:
+        run_de(counts, samples, reference="A", treatment="B", engine="pydeseq2",
+               lengths=_read("tximport_length.tsv.gz").loc[counts.index])
+    assert str(exc.value) == ("DE engine 'pydeseq2' cannot use transcript lengths (pydeseq2 has no normalisation "
+                              "factors); use de.engine: ressig, or counts.counts_from_abundance: length_scaled_tpm")
+
+
+def test_engine_refuses_factors_of_the_wrong_shape():
+    from ressig.engine import VectorizedInference
+
+    inf = VectorizedInference()
+    counts = np.ones((4, 3))
+    with inf.offsets(np.ones((4, 2))), pytest.raises(ValueError, match=r"shape \(4, 2\) set for counts of shape"):
+        inf.lin_reg_mu(counts, np.ones(4), np.ones((4, 1)), 0.5)
+    assert inf.norm_factors is None                          # restored after the context
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("gene", "1 gene(s) of the counts have no lengths (first: 'G2'). Use the lengths.tsv written by "
+             "'ressig prepare' together with its counts.tsv"),
+    ("zero", "length 0 at gene 'G2', column 'B' is not a positive number. Average transcript lengths must be > 0"),
+    ("sample", "sample(s) B of the counts have no length column. Use the lengths.tsv written by 'ressig prepare' "
+               "together with its counts.tsv"),
+])
+def test_read_lengths_errors(tmp_path, cell, message):
+    from ressig.normfactors import read_lengths
+
+    table = {"gene": "gene_id\tA\tB\nG1\t1000\t900\n", "zero": "gene_id\tA\tB\nG1\t1000\t900\nG2\t10\t0\n",
+             "sample": "gene_id\tA\nG1\t1000\nG2\t10\n"}[cell]
+    path = tmp_path / "lengths.tsv"
+    path.write_text(table)
+    with pytest.raises(RessigError) as exc:
+        read_lengths(path, pd.Index(["G1", "G2"]), pd.Index(["A", "B"]))
+    assert str(exc.value) == f"{path}: {message}"
