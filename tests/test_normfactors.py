@@ -100,22 +100,22 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
 
     from pydeseq2.dds import DeseqDataSet
 
-    from ressig.de import _contrast_stats, _deseq2_r_parity, build_metadata, filter_counts, lrt, make_inference
+    from ressig import de
     from ressig.engine import vst
     from ressig.normfactors import NormFactorDataSet
 
     counts = _read("tximport_counts.tsv.gz").round().astype("int64").iloc[::4]
     samples = pd.read_csv(TXI / "samples.tsv", sep="\t", index_col=0)
-    meta = build_metadata(samples, "condition", "A", "B")
-    counts = counts.loc[filter_counts(counts, 10, 3)]
+    meta = de.build_metadata(samples, "condition", "A", "B")
+    counts = counts.loc[de.filter_counts(counts, 10, 3)]
 
     def kwargs():
-        return dict(counts=counts.T, metadata=meta, design="~condition", quiet=True, inference=make_inference())
+        return dict(counts=counts.T, metadata=meta, design="~condition", quiet=True, inference=de.make_inference())
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         nf = NormFactorDataSet(lengths=pd.DataFrame(1500.0, index=counts.columns, columns=counts.index), **kwargs())
-        _deseq2_r_parity(nf)
+        de._deseq2_r_parity(nf)
         plain = DeseqDataSet(**kwargs())
         plain.fit_size_factors()
         scale = float(np.exp(np.log(plain.obs["size_factors"]).mean()))
@@ -124,23 +124,21 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
         plain.layers["normed_counts"] *= scale
         plain.var["_normed_means"] = plain.layers["normed_counts"].mean(axis=0)
         plain.fit_size_factors = lambda **kw: None                     # keep the centred factors
-        _deseq2_r_parity(plain)
+        de._deseq2_r_parity(plain)
         assert np.allclose(nf.layers["norm_factors"], plain.obs["size_factors"].to_numpy()[:, None], rtol=1e-12)
         for col in ["genewise_dispersions", "fitted_dispersions", "dispersions"]:
             assert np.allclose(nf.var[col], plain.var[col], rtol=1e-5), col   # measured 9e-7 (line-search stops)
         assert np.allclose(nf.varm["LFC"], plain.varm["LFC"], rtol=1e-8, atol=1e-10)
-        got, want = (_contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
+        got, want = (de._contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
                      for d in (nf, plain))
         assert np.allclose(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)        # measured max 2e-8
-        assert np.allclose(lrt(nf, np.ones((6, 1))), lrt(plain, np.ones((6, 1))), rtol=1e-6, atol=1e-8,
+        assert np.allclose(de.lrt(nf, np.ones((6, 1))), de.lrt(plain, np.ones((6, 1))), rtol=1e-6, atol=1e-8,
                            equal_nan=True)
         assert np.allclose(vst(nf), vst(plain), rtol=1e-8)
     # and through run_de: the same calls and log2 fold changes as the plain size-factor fit
-    from ressig.de import run_de
-
     lengths = pd.DataFrame(1500.0, index=counts.index, columns=counts.columns)
-    with_nf = run_de(counts, samples, reference="A", treatment="B", lengths=lengths)
-    without = run_de(counts, samples, reference="A", treatment="B")
+    with_nf = de.run_de(counts, samples, reference="A", treatment="B", lengths=lengths)
+    without = de.run_de(counts, samples, reference="A", treatment="B")
     assert with_nf.normalization == "avgTxLength" and without.normalization == "size_factors"
     assert np.allclose(with_nf.size_factors, without.size_factors, rtol=1e-12)
     assert np.allclose(with_nf.normalized, without.normalized * scale, rtol=1e-10)
