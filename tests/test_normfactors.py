@@ -185,3 +185,30 @@ def test_read_lengths_errors(tmp_path, cell, message):
     with pytest.raises(RessigError) as exc:
         read_lengths(path, pd.Index(["G1", "G2"]), pd.Index(["A", "B"]))
     assert str(exc.value) == f"{path}: {message}"
+
+
+def test_workflow_salmon_uses_lengths_by_default(tmp_path):
+    """The workflow on the salmon fixture: prepare writes lengths.tsv, de uses them and records it;
+    ``counts_from_abundance: length_scaled_tpm`` drops them (dry run)."""
+    import shutil
+
+    from conftest import copy_workflow, run_snakemake
+
+    wd = copy_workflow(tmp_path / "wd")
+    for part in ("salmon", "samples.tsv", "tx2gene.csv.gz"):
+        src = TXI / part
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wd / part)
+    config = ("samples: samples.tsv\ncounts: {path: null, format: salmon, tx2gene: tx2gene.csv.gz}\n"
+              "design: {reference: A, treatment: B}\n")
+    (wd / "salmon.yaml").write_text(config)
+    run_snakemake(wd, "results/de/B_vs_A.tsv", "--configfile", "salmon.yaml")
+    assert (wd / "results/counts/lengths.tsv").exists()
+    sf = pd.read_csv(wd / "results/de/size_factors.tsv", sep="\t", index_col=0)
+    assert set(sf["normalization"]) == {"avgTxLength"}
+    assert "normalisation: per-gene, per-sample normalisation factors from average transcript lengths" in \
+        (wd / "logs/de.log").read_text()
+    (wd / "tpm.yaml").write_text(config.replace("tx2gene.csv.gz}", "tx2gene.csv.gz, "
+                                                "counts_from_abundance: length_scaled_tpm}"))
+    dry = run_snakemake(wd, "results/de/B_vs_A.tsv", "-n", "-p", "-F", "--configfile", "tpm.yaml")
+    assert "--counts-from-abundance length_scaled_tpm" in dry.stdout
+    assert "lengths" not in dry.stdout, dry.stdout[-3000:]

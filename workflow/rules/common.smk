@@ -35,6 +35,13 @@ CONTRAST_PAIRS = [(DESIGN["treatment"], DESIGN["reference"])] + [
     if (c["treatment"], c["reference"]) != (DESIGN["treatment"], DESIGN["reference"])
 ]
 CONTRASTS = [contrast_name(t, r) for t, r in CONTRAST_PAIRS]
+# salmon/kallisto with estimated counts: prepare writes the average transcript lengths and DE uses
+# them as DESeq2 normalisation factors (counts.counts_from_abundance: length_scaled_tpm = no lengths)
+USE_LENGTHS = (
+    config["counts"].get("format") in ("salmon", "kallisto")
+    and config["counts"].get("counts_from_abundance", "none") == "none"
+)
+LENGTHS = ["results/counts/lengths.tsv"] if USE_LENGTHS else []
 ENV = "../../environment.yml"
 
 _TARGETS = []
