@@ -175,12 +175,12 @@ class NormFactorDataSet(DeseqDataSet):
     def _refit_without_outliers(self) -> None:
         """PyDESeq2's refit of the genes with replaced counts, on a sub-dataset with their factors."""
         new_all_zero = (np.asarray(self.counts_to_refit.X) == 0).all(axis=0)
+        self.new_all_zeroes_genes = self.counts_to_refit.var_names[new_all_zero]   # read by DeseqStats
         self.var["refitted"] = self.var["replaced"].copy()
         self.var.loc[self.var["refitted"], "refitted"] = ~new_all_zero
         if new_all_zero.any():
-            zero_genes = self.counts_to_refit.var_names[new_all_zero]
-            self.var.loc[zero_genes, "_normed_means"] = 0
-            self.varm["LFC"].loc[zero_genes, :] = 0
+            self.var.loc[self.new_all_zeroes_genes, "_normed_means"] = 0
+            self.varm["LFC"].loc[self.new_all_zeroes_genes, :] = 0
         refit = self.var["refitted"].to_numpy(dtype=bool)
         if not refit.any():
             return
