@@ -212,6 +212,11 @@ def test_workflow_salmon_uses_lengths_by_default(tmp_path):
     dry = run_snakemake(wd, "results/de/B_vs_A.tsv", "-n", "-p", "-F", "--configfile", "tpm.yaml")
     assert "--counts-from-abundance length_scaled_tpm" in dry.stdout
     assert "lengths" not in dry.stdout, dry.stdout[-3000:]
+    (wd / "py.yaml").write_text(config + "de: {engine: pydeseq2}\n")
+    bad = run_snakemake(wd, "-n", "--configfile", "py.yaml", check=False)
+    assert bad.returncode != 0
+    assert ("py.yaml: de.engine pydeseq2 cannot use the salmon transcript lengths (pydeseq2 has no normalisation "
+            "factors); set de.engine: ressig, or counts.counts_from_abundance: length_scaled_tpm") in bad.stdout + bad.stderr
 
 
 def test_cooks_replacement_and_refit_with_factors_match_r():
