@@ -255,3 +255,39 @@ def test_cooks_replacement_and_refit_with_factors_match_r():
 
 def _calls(df: pd.DataFrame) -> set[str]:
     return set(df.index[df["padj"] < 0.05])
+
+
+@pytest.mark.parametrize("kind", ["salmon", "kallisto"])
+def test_average_transcript_length_is_the_abundance_weighted_mean(tmp_path, kind):
+    """tximport's gene length: sum(TPM_t * effective length_t) / sum(TPM_t) over the gene's transcripts;
+    ids duplicated after harmonisation (``duplicates: sum``) get the count-weighted mean length."""
+    from ressig.io import read_counts_input
+
+    eff = np.array([1000.0, 1500.0, 2000.0, 500.0])
+    reads = {"S1": np.array([10.0, 5.0, 20.0, 1.0]), "S2": np.array([0.0, 8.0, 4.0, 30.0])}
+    tx = pd.DataFrame({"tx": ["T1", "T2", "T3", "T4"], "gene": ["G1", "G1", "MDR1", "ABCB1"]})
+    tx.to_csv(tmp_path / "t2g.tsv", sep="\t", index=False)
+    files = {}
+    for s, r in reads.items():
+        tpm = r / eff / (r / eff).sum() * 1e6
+        (tmp_path / s).mkdir()
+        if kind == "salmon":
+            df = pd.DataFrame({"Name": tx["tx"], "Length": eff + 100, "EffectiveLength": eff, "TPM": tpm,
+                               "NumReads": r})
+            files[s] = tmp_path / s / "quant.sf"
+        else:
+            df = pd.DataFrame({"target_id": tx["tx"], "length": eff + 100, "eff_length": eff, "est_counts": r,
+                               "tpm": tpm})
+            files[s] = tmp_path / s / "abundance.tsv"
+        df.to_csv(files[s], sep="\t", index=False)
+    got = read_counts_input(fmt=kind, files=files, tx2gene=tmp_path / "t2g.tsv", duplicates="sum")
+    for s, r in reads.items():
+        tpm = r / eff
+        assert got.lengths.loc["G1", s] == pytest.approx((tpm[:2] * eff[:2]).sum() / tpm[:2].sum(), rel=1e-9)
+        # MDR1 -> ABCB1 (curated alias): counts summed, lengths weighted by the counts
+        assert got.counts.loc["ABCB1", s] == round(r[2]) + round(r[3])
+        assert got.lengths.loc["ABCB1", s] == pytest.approx((r[2] * eff[2] + r[3] * eff[3]) / (r[2] + r[3]), rel=1e-9)
+    assert list(got.lengths.index) == list(got.counts.index)
+    none = read_counts_input(fmt=kind, files=files, tx2gene=tmp_path / "t2g.tsv", duplicates="sum",
+                             counts_from_abundance="length_scaled_tpm")
+    assert none.lengths is None
