@@ -48,7 +48,7 @@ def test_minimal_config_gets_every_nested_default(schema):
     assert cfg["de"] == {"min_count": 10, "min_samples": None, "alpha": 0.05, "shrink": True,
                          "label_genes": ["ABCB1", "IL3RA"], "lrt": False, "engine": "ressig"}
     assert cfg["counts"] == {"path": "c.tsv", "format": "auto", "tx2gene": None, "layer": None,
-                             "duplicates": "error"}
+                             "duplicates": "error", "counts_from_abundance": "none"}
     # optional steps are off by default ...
     assert cfg["concordance"]["protein"] is None and cfg["concordance"]["fcs"]["files"] is None
     assert cfg["cohorts"] == {}

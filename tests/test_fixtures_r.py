@@ -192,6 +192,103 @@ def groups_run(tmp_path_factory):
     return tables, _read_lrt(out / "lrt.tsv"), pd.read_csv(out / "size_factors.tsv", sep="\t", index_col=0)
 
 
+TXI = "tximport_salmon"
+
+
+@pytest.fixture(scope="module")
+def tximport_run(tmp_path_factory):
+    """``ressig prepare --format salmon --out-lengths`` then ``ressig de --lengths --lrt`` on real salmon output."""
+    from ressig.cli import main
+    from ressig.de import read_de
+
+    out = tmp_path_factory.mktemp("txi")
+    sheet = _read(TXI, "samples.tsv")
+    sheet["counts"] = [str(FIXTURES / TXI / c) for c in sheet["counts"]]
+    sheet.to_csv(out / "sheet.tsv", sep="\t", index=False)
+    assert main(["prepare", "--samples", str(out / "sheet.tsv"), "--format", "salmon", "--tx2gene",
+                 str(FIXTURES / TXI / "tx2gene.csv.gz"), "--out-counts", str(out / "counts.tsv"),
+                 "--out-samples", str(out / "samples.tsv"), "--out-mapping", str(out / "mapping.tsv"),
+                 "--out-lengths", str(out / "lengths.tsv")]) == 0
+    assert main(["de", "--counts", str(out / "counts.tsv"), "--samples", str(out / "samples.tsv"),
+                 "--reference", "A", "--treatment", "B", "--lengths", str(out / "lengths.tsv"), "--lrt",
+                 "--outdir", str(out / "de")]) == 0
+    mapping = pd.read_csv(out / "mapping.tsv", sep="\t", index_col="input_id")["mapped_id"]
+    return out, read_de(out / "de" / "B_vs_A.tsv"), mapping
+
+
+def _r_txi(name: str, mapping: pd.Series) -> pd.DataFrame:
+    """An R output of the tximport fixture with its gene ids as ``ressig prepare`` harmonised them."""
+    df = _read(TXI, name, index_col=0)
+    return df.set_axis(pd.Index(mapping.loc[df.index].to_numpy(), name="gene_id"), axis=0)
+
+
+def test_tximport_de_matches_r_deseqdataset_from_tximport(tximport_run):
+    """Bar (issue 23): salmon -> prepare -> de --lengths vs R tximport + DESeqDataSetFromTximport + DESeq."""
+    out, tab, mapping = tximport_run
+    r_res = _r_txi("deseq2_results.tsv.gz", mapping)
+    assert tab["tested"].sum() == len(r_res) == 7622 and set(tab.index[tab["tested"]]) == set(r_res.index)
+    t = tab.loc[r_res.index]
+    diff = (t["log2FoldChange"] - r_res["log2FoldChange"]).abs()
+    r = np.corrcoef(t["log2FoldChange"], r_res["log2FoldChange"])[0, 1]
+    print("r(LFC)", r, "max |dLFC|", diff.max(), "> 0.1:", (diff > 0.1).mean())
+    assert r >= 0.9999 and (diff > 0.1).mean() < 0.001                 # the issue's bar
+    assert (diff > 0.1).sum() == 0                                       # README: no gene beyond 0.1
+    assert diff.max() < 1e-3                                             # measured 5.3e-5
+    assert np.max(np.abs(t["baseMean"] / r_res["baseMean"] - 1)) < 1e-6
+    assert np.max(np.abs(t["lfcSE"] / r_res["lfcSE"] - 1)) < 0.01               # measured 5.4e-3
+    assert _calls(t) == _calls(r_res) and len(_calls(r_res)) >= 3
+    ok = (t["pvalue"] > 0) & (r_res["pvalue"] > 0)
+    assert np.corrcoef(np.log10(t["pvalue"][ok]), np.log10(r_res["pvalue"][ok]))[0, 1] > 0.9999
+    # normalisation factors: counts / normalized counts = R's normalizationFactors(dds)
+    counts = pd.read_csv(out / "counts.tsv", sep="\t", index_col=0)
+    normed = pd.read_csv(out / "de" / "normalized_counts.tsv", sep="\t", index_col=0)
+    r_nf = _r_txi("deseq2_normalization_factors.tsv.gz", mapping)
+    nz = counts.loc[r_nf.index] > 0
+    ratio = (counts.loc[r_nf.index] / normed.loc[r_nf.index])[nz] / r_nf[nz]
+    assert np.nanmax(np.abs(ratio.to_numpy() - 1)) < 1e-6
+    sf = pd.read_csv(out / "de" / "size_factors.tsv", sep="\t", index_col=0)
+    assert set(sf["normalization"]) == {"avgTxLength"}
+
+
+def test_tximport_lrt_and_vst_match_r(tximport_run):
+    """The factors also reach the LRT (vs ``DESeq(test = "LRT", reduced = ~1)``) and the blind VST."""
+    out, _, mapping = tximport_run
+    lrt = _read_lrt(out / "de" / "lrt.tsv")
+    r_lrt = _r_txi("deseq2_lrt.tsv.gz", mapping)
+    ok = r_lrt["stat"].notna()
+    got, want = lrt.loc[r_lrt.index[ok], "stat"], r_lrt["stat"][ok]
+    rel = np.abs(got - want) / np.maximum(want, 1.0)
+    print("LRT: r", np.corrcoef(got, want)[0, 1], "max rel", rel.max())
+    # measured r 0.9999994, max relative 2.6% (MAP dispersions: median 1.4e-4, max 1.1% from R's, the
+    # engine's MAP line search starts at the trend, R's at the gene-wise estimate)
+    assert np.corrcoef(got, want)[0, 1] > 0.9999 and rel.max() < 0.05
+    assert _calls(lrt.loc[r_lrt.index]) == _calls(r_lrt)
+    vst = pd.read_csv(out / "de" / "vst.tsv", sep="\t", index_col=0)
+    r_vst = _r_txi("deseq2_vst.tsv.gz", mapping)
+    dv = np.abs(vst.loc[r_vst.index, r_vst.columns].to_numpy() - r_vst.to_numpy())
+    print("VST max |diff|", dv.max())
+    assert dv.max() < 1e-3
+
+
+def test_tximport_without_lengths_misses_the_bar(tximport_run):
+    """Why the factors matter: the same counts with size factors only (what ressig did before) agree
+    with R ``DESeqDataSetFromMatrix(round(txi$counts))`` but not with ``DESeqDataSetFromTximport``."""
+    from ressig.de import run_de
+    from ressig.io import read_counts_matrix, read_sample_sheet
+
+    out, _, mapping = tximport_run
+    res = run_de(read_counts_matrix(out / "counts.tsv"), read_sample_sheet(out / "samples.tsv"),
+                 reference="A", treatment="B", shrink=False)
+    assert res.normalization == "size_factors"
+    r_txi = _r_txi("deseq2_results.tsv.gz", mapping)["log2FoldChange"]
+    r_mat = _r_txi("deseq2_results_no_lengths.tsv.gz", mapping)["log2FoldChange"]
+    lfc = res.table.loc[r_txi.index, "log2FoldChange"]
+    assert np.max(np.abs(lfc - r_mat)) < 1e-3
+    diff = (lfc - r_txi).abs()
+    print("without lengths: r", np.corrcoef(lfc, r_txi)[0, 1], "> 0.1:", (diff > 0.1).mean())
+    assert round(np.corrcoef(lfc, r_txi)[0, 1], 4) == 0.9953 and round(100 * (diff > 0.1).mean(), 1) == 2.3
+
+
 def _read_lrt(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", index_col=0)
 

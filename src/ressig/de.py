@@ -52,6 +52,11 @@ class DEResult:
         order requested; all from the same fitted model.
     lrt
         Likelihood-ratio test table (:data:`LRT_COLUMNS`, all genes) or ``None``.
+    normalization
+        ``"size_factors"`` (median-of-ratios) or ``"avgTxLength"`` (per-gene, per-sample
+        normalisation factors from tximport's average transcript lengths,
+        :mod:`ressig.normfactors`; ``size_factors`` then holds the size factors of
+        ``counts / lengths`` and ``normalized`` is ``counts / nf``).
     """
 
     table: pd.DataFrame
@@ -61,6 +66,7 @@ class DEResult:
     contrast: tuple[str, str, str]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     lrt: pd.DataFrame | None = None
+    normalization: str = "size_factors"
 
     @property
     def name(self) -> str:
@@ -454,7 +460,8 @@ def lrt(dds, reduced_design: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
     if getattr(dds, "counts_to_refit", None) is not None and dds.var.get("replaced", pd.Series(False)).any():
         cols = dds.var_names.get_indexer(dds.counts_to_refit.var_names)
         counts[:, cols] = np.asarray(dds.counts_to_refit.X, dtype=float)
-    sf = np.asarray(dds.obs["size_factors"], dtype=float)
+    sf = np.asarray(dds.layers["norm_factors"], dtype=float).T if "norm_factors" in dds.layers \
+        else np.asarray(dds.obs["size_factors"], dtype=float)        # genes x samples nf, or per sample
     disp = np.asarray(dds.var["dispersions"], dtype=float)
     df = full.shape[1] - reduced_design.shape[1]
     irls = VectorizedInference().irls   # DESeq2's fitNbinomGLMs: ridge 1e-6, means floored at 0.5
@@ -487,9 +494,12 @@ def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequenc
     """
     from pydeseq2.ds import DeseqStats
 
+    from .normfactors import offsets
+
     ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
                     inference=inference)
-    ds.summary()
+    with offsets(dds):
+        ds.summary()
     res = ds.results_df.copy()
     if not shrink:
         res["log2FoldChange_shrunk"] = res["log2FoldChange"]
@@ -510,7 +520,8 @@ def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequenc
                                         columns=list(new_x.columns))
         ds.LFC = pd.DataFrame(ds.LFC.to_numpy() @ transform.T, index=ds.LFC.index, columns=list(new_x.columns))
     logger.info("shrinking log2 fold changes of %s vs %s", treatment, reference)
-    ds.lfc_shrink(coeff=coeff)
+    with offsets(dds, dds.non_zero_idx):
+        ds.lfc_shrink(coeff=coeff)
     res["log2FoldChange_shrunk"] = ds.results_df["log2FoldChange"]
     res["lfcSE_shrunk"] = ds.results_df["lfcSE"]
     return res
@@ -546,6 +557,7 @@ def run_de(
     engine: str = "ressig",
     contrasts: Sequence[tuple[str, str]] | None = None,
     lrt_test: bool = False,
+    lengths: pd.DataFrame | None = None,
 ) -> DEResult:
     """Fit one PyDESeq2 model over all condition levels and test each contrast.
 
@@ -580,11 +592,20 @@ def run_de(
     lrt_test
         Also run the likelihood-ratio test of the full design against ``~ covariates`` (or
         ``~ 1``): "changed in any level" (``result.lrt``).
+    lengths
+        Genes × samples average transcript lengths (tximport, ``ressig prepare --out-lengths``):
+        normalise with DESeq2's per-gene, per-sample normalisation factors
+        (``DESeqDataSetFromTximport``; :mod:`ressig.normfactors`) instead of size factors.
+        Needs ``engine="ressig"``.
     """
     from pydeseq2.dds import DeseqDataSet
 
     from .engine import vst
+    from .normfactors import METHOD_LENGTHS, METHOD_SIZE_FACTORS, NormFactorDataSet, norm_factors
 
+    if lengths is not None and engine != "ressig":
+        raise RessigError(f"DE engine {engine!r} cannot use transcript lengths (pydeseq2 has no normalisation "
+                          "factors); use de.engine: ressig, or counts.counts_from_abundance: length_scaled_tpm")
     explicit = bool(contrasts)
     contrasts = [tuple(c) for c in contrasts] if explicit else [(treatment, reference)]
     if explicit and condition in samples.columns:
@@ -601,12 +622,18 @@ def run_de(
                 len(meta), ", ".join(meta[condition].cat.categories), design_formula(condition, covariates),
                 int(keep.sum()), len(keep), ", ".join(contrast_name(*c) for c in contrasts))
     inference = make_inference(engine, n_cpus)
+    method = METHOD_SIZE_FACTORS if lengths is None else METHOD_LENGTHS
+    logger.info("normalisation: %s", "median-of-ratios size factors" if lengths is None else
+                "per-gene, per-sample normalisation factors from average transcript lengths (DESeq2 "
+                "DESeqDataSetFromTximport + estimateNormFactors)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # pydeseq2's own warnings (convergence, Cook's ...) are logged below
         for noise in (DeprecationWarning, FutureWarning):  # library-internal API notices, not about the data
             warnings.simplefilter("ignore", noise)
-        dds = DeseqDataSet(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
-                           quiet=True, inference=inference)
+        kwargs = dict(counts=counts.loc[keep].T, metadata=meta, design=design_formula(condition, covariates),
+                      quiet=True, inference=inference)
+        dds = DeseqDataSet(**kwargs) if lengths is None else \
+            NormFactorDataSet(lengths=lengths.loc[counts.index[keep], meta.index].T, **kwargs)
         logger.info("fitting size factors, dispersions and log fold changes")
         _deseq2_r_parity(dds)
         results = {contrast_name(t, r): _contrast_stats(dds, meta, condition, covariates, t, r, alpha, shrink,
@@ -621,8 +648,15 @@ def run_de(
         vst_values = vst(dds, blind=True)
     log_warnings(caught, "pydeseq2")
 
-    size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index, name="size_factor")
-    normalized = counts.div(size_factors, axis=1)
+    if lengths is None:
+        size_factors = pd.Series(np.asarray(dds.obs["size_factors"], dtype=float), index=meta.index,
+                                 name="size_factor")
+        normalized = counts.div(size_factors, axis=1)
+    else:   # every gene's factors from the size factors of the tested genes (R: counts(dds, normalized=TRUE))
+        size_factors = pd.Series(np.asarray(dds.obs["length_size_factors"], dtype=float), index=meta.index,
+                                 name="size_factor")
+        nf = norm_factors(lengths.loc[counts.index, meta.index].to_numpy(dtype=float), size_factors.to_numpy())
+        normalized = counts / nf
     vst_table = pd.DataFrame(vst_values.T, index=counts.index[keep], columns=meta.index)
     base_mean = normalized.mean(axis=1)
     tables = {name: _gene_table(res, DE_COLUMNS, counts.index, base_mean, keep) for name, res in results.items()}
@@ -636,7 +670,7 @@ def run_de(
         logger.info("LRT: %d genes with padj < %g", int((lrt_table["padj"] < alpha).sum()), alpha)
     first = next(iter(tables))
     return DEResult(table=tables[first], normalized=normalized, vst=vst_table, size_factors=size_factors,
-                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table)
+                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table, normalization=method)
 
 
 def consensus_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -683,7 +717,8 @@ def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
         files += [
             write_table(result.normalized, outdir / "normalized_counts.tsv"),
             write_table(result.vst, outdir / "vst.tsv"),
-            write_table(result.size_factors.to_frame(), outdir / "size_factors.tsv"),
+            write_table(result.size_factors.to_frame().assign(normalization=result.normalization),
+                        outdir / "size_factors.tsv"),
         ]
         if result.lrt is not None:
             files.append(write_table(result.lrt, outdir / "lrt.tsv"))

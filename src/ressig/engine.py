@@ -23,13 +23,17 @@ convergence rules:
 * ``lin_reg_mu``, rough and moment dispersions: closed forms on whole arrays.
 
 Offsets: every fit takes the per-sample ``size_factors`` (``offset`` = their log); the internal
-helpers work on a genes × samples ``nf`` array (``_as_nf``), so per-gene-and-sample normalisation
-factors (DESeq2 ``normalizationFactors``) only need that array passed instead of the broadcast
-size factors.
+helpers work on a genes × samples ``nf`` array (``_as_nf``). Per-gene-and-sample normalisation
+factors (DESeq2 ``normalizationFactors``, :mod:`ressig.normfactors`) are set for the genes of a
+call with :meth:`VectorizedInference.offsets`; while set, ``lin_reg_mu``, ``irls``, ``wald_test``
+(means from the coefficients) and ``lfc_shrink_nbinom_glm`` (offset) use them instead of the size
+factors PyDESeq2 passes (a matrix whose shape does not match the counts is refused).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -203,15 +207,36 @@ class VectorizedInference(Inference):
         self.n_cpus = n_cpus or 1
         self.block = int(block)
         self.wald_min_mu = float(wald_min_mu)
+        #: samples × genes normalisation factors of the current call (see :meth:`offsets`)
+        self.norm_factors: np.ndarray | None = None
+
+    @contextmanager
+    def offsets(self, norm_factors: np.ndarray | None) -> Iterator[None]:
+        """Use ``norm_factors`` (samples × the genes of the next calls) instead of the size factors."""
+        old = self.norm_factors
+        self.norm_factors = None if norm_factors is None else np.asarray(norm_factors, dtype=float)
+        try:
+            yield
+        finally:
+            self.norm_factors = old
+
+    def _nf(self, size_factors: np.ndarray, counts_shape: tuple[int, int]) -> np.ndarray:
+        """Genes × samples normalisation factors for counts of ``counts_shape`` (samples, genes)."""
+        if self.norm_factors is None:
+            return _as_nf(np.asarray(size_factors, dtype=float), counts_shape[1])
+        if self.norm_factors.shape != tuple(counts_shape):
+            raise ValueError(f"normalisation factors of shape {self.norm_factors.shape} set for counts of shape "
+                             f"{tuple(counts_shape)}")
+        return self.norm_factors.T
 
     # ------------------------------------------------------------------ initial estimates
     def lin_reg_mu(self, counts: np.ndarray, size_factors: np.ndarray, design_matrix: np.ndarray,
                    min_mu: float) -> np.ndarray:  # noqa: D102
-        sf = np.asarray(size_factors, dtype=float)
+        nf = self._nf(size_factors, counts.shape).T           # samples x genes (R: linearModelMuNormalized)
         x = np.asarray(design_matrix, dtype=float)
-        normed = counts / sf[:, None]
+        normed = counts / nf
         hat = x @ np.linalg.pinv(x)
-        return np.maximum(sf[:, None] * (hat @ normed), min_mu)
+        return np.maximum(nf * (hat @ normed), min_mu)
 
     @staticmethod
     def fit_rough_dispersions(normed_counts: np.ndarray, design_matrix: np.ndarray) -> np.ndarray:  # noqa: D102
@@ -234,7 +259,7 @@ class VectorizedInference(Inference):
         x = np.asarray(design_matrix, dtype=float)
         y = np.ascontiguousarray(np.asarray(counts, dtype=float).T)          # genes x samples
         g, p = y.shape[0], x.shape[1]
-        nf = _as_nf(size_factors, g)
+        nf = self._nf(size_factors, np.shape(counts)) if np.ndim(size_factors) == 1 else _as_nf(size_factors, g)
         disp = np.asarray(disp, dtype=float)
         ridge = np.eye(p) * 1e-6
         if np.linalg.matrix_rank(x) == p:
@@ -346,8 +371,10 @@ class VectorizedInference(Inference):
                   alt_hypothesis: Literal["greaterAbs", "lessAbs", "greater", "less"] | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: D102
         x = np.asarray(design_matrix, dtype=float)
-        m = np.maximum(np.asarray(mu, dtype=float).T, self.wald_min_mu)
         lfc = np.asarray(lfc, dtype=float)
+        if self.norm_factors is not None:      # PyDESeq2 passes exp(X beta) * size factors
+            mu = (np.exp(lfc @ x.T) * self._nf(np.ones(x.shape[0]), np.shape(mu))).T
+        m = np.maximum(np.asarray(mu, dtype=float).T, self.wald_min_mu)
         c = np.asarray(contrast, dtype=float)
         disp = np.asarray(disp, dtype=float)
         g = m.shape[0]
@@ -388,17 +415,18 @@ class VectorizedInference(Inference):
         x = np.asarray(design_matrix, dtype=float)
         y = np.ascontiguousarray(np.asarray(counts, dtype=float).T)
         size = np.asarray(size, dtype=float)
-        off = np.asarray(offset, dtype=float)
         g, p = y.shape[0], x.shape[1]
+        off = np.broadcast_to(np.asarray(offset, dtype=float), (g, y.shape[1])) if self.norm_factors is None \
+            else np.log(self._nf(np.ones(y.shape[1]), (y.shape[1], g)))     # genes x samples log offsets
         beta = np.empty((g, p))
         inv_h = np.empty((g, p, p))
         conv = np.empty(g, dtype=bool)
         for s in range(0, g, self.block):
             sl = slice(s, s + self.block)
-            beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off, prior_no_shrink_scale,
+            beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
                                                           prior_scale, shrink_index)
         for i in np.flatnonzero(~conv):          # the rare hard cases: PyDESeq2's own optimiser
-            beta[i], inv_h[i], conv[i] = utils.nbinomGLM(x, y[i], size[i], off, prior_no_shrink_scale,
+            beta[i], inv_h[i], conv[i] = utils.nbinomGLM(x, y[i], size[i], off[i], prior_no_shrink_scale,
                                                          prior_scale, optimizer, shrink_index)
         return beta, inv_h, conv
 
@@ -428,10 +456,13 @@ def _shrink_parts(beta, x, y, size, off, s0, s1, k):
 
 
 def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-10):
-    """Damped Newton for the apeGLM-style MAP of a block of genes (start: log-linear least squares)."""
+    """Damped Newton for the apeGLM-style MAP of a block of genes (start: log-linear least squares).
+
+    ``off`` is the log offset, genes × samples (one row per gene of the block).
+    """
     g, p = y.shape[0], x.shape[1]
     q, r = np.linalg.qr(x)
-    beta = np.linalg.solve(r, q.T @ (np.log(y + 0.1) - off[None, :]).T).T
+    beta = np.linalg.solve(r, q.T @ (np.log(y + 0.1) - off).T).T
     conv = np.zeros(g, dtype=bool)
     failed = np.zeros(g, dtype=bool)
     active = np.ones(g, dtype=bool)
@@ -461,7 +492,7 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
             if j.size == 0:
                 break
             cand = beta[idx[j]] - t[j, None] * step[j]
-            fc = _shrink_parts(cand, x, y[idx[j]], size[idx[j]], off, s0, s1, k)[0]
+            fc = _shrink_parts(cand, x, y[idx[j]], size[idx[j]], off[idx[j]], s0, s1, k)[0]
             ok = fc <= f[idx[j]] - 1e-4 * t[j] * slope[j]
             pending[j[ok]] = False
             t[j[~ok]] /= 2.0
@@ -472,7 +503,7 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
         new = beta[gi] - t[good, None] * step[good]
         delta = np.max(np.abs(new - beta[gi]), axis=1)
         beta[gi] = new
-        f[gi], grad[gi], hess[gi] = _shrink_parts(new, x, y[gi], size[gi], off, s0, s1, k)
+        f[gi], grad[gi], hess[gi] = _shrink_parts(new, x, y[gi], size[gi], off[gi], s0, s1, k)
         done = delta < tol ** 0.5 * 1e-2
         conv[gi[done]] = True
         active[gi[done]] = False
@@ -520,17 +551,22 @@ def vst(dds, blind: bool = True, nsub: int = 1000) -> np.ndarray:
     if not blind and dds.uns.get("disp_function_type") == "parametric":
         coefs = np.asarray(dds.uns["trend_coeffs"], dtype=float)
     elif blind:
+        from .normfactors import offsets
+
         inf = dds.inference
         sf = np.asarray(dds.obs["size_factors"], dtype=float)
         rows = _vst_subset(base_mean, nsub)
         if rows is None:
             rows = np.flatnonzero(base_mean > 0)
+        if "norm_factors" in dds.layers:     # R: colMeans of the subset's normalizationFactors
+            sf = np.asarray(dds.layers["norm_factors"], dtype=float)[:, rows].mean(axis=1)
         counts = np.asarray(dds.X, dtype=float)[:, rows]
         x = np.ones((dds.n_obs, 1))
         nc = normed[:, rows]
         init = np.clip(np.minimum(inf.fit_rough_dispersions(nc, x), inf.fit_moments_dispersions(nc, sf)),
                        dds.min_disp, dds.max_disp)
-        mu = inf.lin_reg_mu(counts, sf, x, dds.min_mu)
+        with offsets(dds, rows):
+            mu = inf.lin_reg_mu(counts, sf, x, dds.min_mu)
         disp, _ = inf.alpha_mle(counts, x, mu, init, dds.min_disp, dds.max_disp)
         disp = np.clip(disp, dds.min_disp, dds.max_disp)
         use = disp > 100 * dds.min_disp

@@ -5,7 +5,9 @@ Supported count inputs (genes × samples, first column = gene id):
 * ``matrix``: TSV/CSV (optionally gzip-compressed) — the default;
 * ``featurecounts``: featureCounts output (sample names taken from the BAM file names);
 * ``salmon`` / ``kallisto``: per-sample quantification files summarised to genes with a
-  transcript → gene table through :mod:`pytximport`;
+  transcript → gene table through :mod:`pytximport` (with the average transcript lengths, which
+  ``ressig de --lengths`` turns into DESeq2 normalisation factors, or counts from abundance
+  scaled to library size and average length, ``length_scaled_tpm``);
 * ``h5ad``: an AnnData file with samples in ``obs`` (``X`` or a named layer).
 """
 
@@ -16,6 +18,7 @@ import gzip
 import io as _io
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,10 @@ from .errors import FILE_ERRORS, RessigError, input_error
 from .genes import harmonise_gene_ids
 
 COUNT_FORMATS = ("auto", "matrix", "featurecounts", "salmon", "kallisto", "h5ad")
+#: salmon/kallisto gene counts: ``none`` = tximport's estimated counts, whose average transcript
+#: lengths go to DE as normalisation factors; ``length_scaled_tpm`` = counts from abundance
+#: scaled to library size and average transcript length (no lengths needed downstream)
+COUNTS_FROM_ABUNDANCE = ("none", "length_scaled_tpm")
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _FEATURECOUNTS_ANNOT = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -214,8 +221,8 @@ def read_featurecounts(path: str | Path) -> pd.DataFrame:
     return _numeric_matrix(df, path)
 
 
-def read_quantifications(files: Mapping[str, str | Path], data_type: str,
-                         tx2gene: str | Path) -> pd.DataFrame:
+def read_quantifications(files: Mapping[str, str | Path], data_type: str, tx2gene: str | Path,
+                         counts_from_abundance: str = "none") -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Summarise salmon/kallisto transcript quantifications to gene counts with pytximport.
 
     Parameters
@@ -226,14 +233,22 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str,
         ``"salmon"`` or ``"kallisto"``.
     tx2gene
         Two-column table transcript_id → gene_id (TSV or CSV, header optional).
+    counts_from_abundance
+        One of :data:`COUNTS_FROM_ABUNDANCE` (R tximport's ``countsFromAbundance``: ``"no"``
+        or ``"lengthScaledTPM"``).
 
     Returns
     -------
-    pandas.DataFrame
-        Genes × samples estimated counts, rounded to integers (as DESeq2's
-        ``DESeqDataSetFromTximport`` does), with a log line saying so.
+    (pandas.DataFrame, pandas.DataFrame or None)
+        Genes × samples counts, rounded to integers (as DESeq2's ``DESeqDataSetFromTximport``
+        does), with a log line saying so; and the genes × samples average transcript lengths
+        (tximport's ``length``), ``None`` for ``length_scaled_tpm``.
     """
     from pytximport import tximport
+
+    if counts_from_abundance not in COUNTS_FROM_ABUNDANCE:
+        raise RessigError(f"unknown counts_from_abundance {counts_from_abundance!r}; use one of "
+                          f"{', '.join(COUNTS_FROM_ABUNDANCE)}")
 
     for sample, f in files.items():
         if not Path(f).exists():
@@ -247,7 +262,8 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str,
     try:
         result = tximport(
             [str(f) for f in files.values()], data_type=data_type, transcript_gene_map=t2g,
-            output_type="anndata", counts_from_abundance=None, ignore_transcript_version=True,
+            output_type="anndata", ignore_transcript_version=True,
+            counts_from_abundance=None if counts_from_abundance == "none" else counts_from_abundance,
         )
     except RessigError:
         raise
@@ -256,9 +272,13 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str,
                           f"pytximport could not read the {data_type} files: {exc}") from None
     mat = result.X.toarray() if hasattr(result.X, "toarray") else np.asarray(result.X)
     df = pd.DataFrame(mat.T, index=result.var_names.astype(str), columns=list(files))
-    logger.info("summarised %s quantifications of %d samples to %d genes (counts rounded)",
-                data_type, len(files), df.shape[0])
-    return df.round()
+    lengths = None
+    if counts_from_abundance == "none":
+        lengths = pd.DataFrame(np.asarray(result.obsm["length"], dtype=float).T, index=df.index, columns=df.columns)
+    logger.info("summarised %s quantifications of %d samples to %d genes (%s, rounded)", data_type, len(files),
+                df.shape[0], "estimated counts; average transcript lengths kept for DE normalisation factors"
+                if lengths is not None else "counts from abundance, length_scaled_tpm; no lengths needed")
+    return df.round(), lengths
 
 
 def read_h5ad_counts(path: str | Path, layer: str | None = None) -> pd.DataFrame:
@@ -297,7 +317,23 @@ def read_counts(
                                     duplicates=duplicates)[0]
 
 
-def read_counts_with_mapping(
+@dataclass
+class CountsInput:
+    """Validated counts, their gene mapping report and (salmon/kallisto) average transcript lengths."""
+
+    counts: pd.DataFrame
+    mapping: pd.DataFrame
+    lengths: pd.DataFrame | None = None
+
+
+def read_counts_with_mapping(path: str | Path | None = None, fmt: str = "auto", **kwargs
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`read_counts_input` as ``(counts, mapping)``."""
+    got = read_counts_input(path, fmt, **kwargs)
+    return got.counts, got.mapping
+
+
+def read_counts_input(
     path: str | Path | None = None,
     fmt: str = "auto",
     *,
@@ -305,8 +341,9 @@ def read_counts_with_mapping(
     tx2gene: str | Path | None = None,
     layer: str | None = None,
     duplicates: str = "error",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read raw counts in any supported format; return the validated table and the id mapping.
+    counts_from_abundance: str = "none",
+) -> CountsInput:
+    """Read raw counts in any supported format; return the validated table, the id mapping and lengths.
 
     Parameters
     ----------
@@ -322,13 +359,17 @@ def read_counts_with_mapping(
         AnnData layer holding counts (default ``X``), for ``h5ad``.
     duplicates
         ``"error"`` or ``"sum"``, see :func:`ressig.genes.harmonise_gene_ids`.
+    counts_from_abundance
+        salmon/kallisto: see :func:`read_quantifications`.
 
     Returns
     -------
-    (pandas.DataFrame, pandas.DataFrame)
-        Genes × samples ``int64`` counts, gene ids harmonised, index named ``gene_id``; and the
+    CountsInput
+        Genes × samples ``int64`` counts, gene ids harmonised, index named ``gene_id``; the
         gene mapping report (``input_id, mapped_id, how, note``, one row per input row, see
-        :func:`ressig.genes.harmonise_gene_ids`).
+        :func:`ressig.genes.harmonise_gene_ids`); for salmon/kallisto without
+        ``length_scaled_tpm`` the average transcript lengths on the same genes and samples
+        (duplicated ids combined by their count-weighted mean length).
     """
     if fmt not in COUNT_FORMATS:
         raise RessigError(f"unknown counts format {fmt!r}; use one of {', '.join(COUNT_FORMATS)}")
@@ -337,8 +378,9 @@ def read_counts_with_mapping(
             raise RessigError(f"counts.format {fmt} needs per-sample files (sample sheet 'counts' column) "
                               "and counts.tx2gene")
         source: str | Path = f"{fmt} quantifications"
-        raw = read_quantifications(files, fmt, tx2gene)
+        raw, raw_lengths = read_quantifications(files, fmt, tx2gene, counts_from_abundance)
     else:
+        raw_lengths = None
         if path is None:
             raise RessigError("no counts file given")
         path = Path(path)
@@ -357,7 +399,24 @@ def read_counts_with_mapping(
     counts, mapping = harmonise_gene_ids(raw, source, duplicates)
     counts = validate_counts(counts, source)
     logger.info("%s: read %d genes x %d samples (%s)", source, counts.shape[0], counts.shape[1], fmt)
-    return counts, mapping
+    lengths = None
+    if raw_lengths is not None:
+        lengths = _combine_lengths(raw_lengths, raw, pd.Index(mapping["mapped_id"])).loc[counts.index]
+        lengths.index.name = "gene_id"
+    return CountsInput(counts, mapping, lengths)
+
+
+def _combine_lengths(lengths: pd.DataFrame, counts: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """Lengths on the harmonised ids: duplicated ids get the count-weighted mean length (plain mean at 0)."""
+    lengths = lengths.set_axis(ids, axis=0)
+    if not ids.duplicated().any():
+        return lengths
+    w = counts.set_axis(ids, axis=0)
+    grouped = (lengths * w).groupby(level=0, sort=False).sum() / w.groupby(level=0, sort=False).sum()
+    mean = lengths.groupby(level=0, sort=False).mean()
+    single = lengths[~ids.duplicated(keep=False)]
+    grouped.loc[single.index] = single
+    return grouped.where(np.isfinite(grouped), mean)
 
 
 def check_sample_name(name: str, source: str | Path | None = None, row: int | None = None) -> str:
@@ -420,12 +479,16 @@ def prepare_inputs(
     layer: str | None = None,
     duplicates: str = "error",
     out_mapping: str | Path | None = None,
+    counts_from_abundance: str = "none",
+    out_lengths: str | Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate counts + sample sheet and write the harmonised, aligned tables, all or none.
 
     For ``salmon``/``kallisto`` the sample sheet's ``counts`` column gives each sample's file
     (relative paths are relative to the current directory). ``out_mapping`` receives the gene
-    mapping report (which input id became which gene id, and how).
+    mapping report (which input id became which gene id, and how); ``out_lengths`` the average
+    transcript lengths (genes × samples, as the counts) for ``ressig de --lengths``, which needs
+    salmon/kallisto input without ``counts_from_abundance="length_scaled_tpm"``.
     """
     from ._atomic import atomic_group, write_table
     from .genes import write_mapping_report
@@ -437,12 +500,19 @@ def prepare_inputs(
             raise input_error(samples, f"counts.format {fmt} needs a 'counts' column with each sample's "
                               "quantification file")
         files = dict(sheet["counts"])
-    table, mapping = read_counts_with_mapping(counts, fmt, files=files, tx2gene=tx2gene, layer=layer,
-                                              duplicates=duplicates)
-    table = align_counts(table, sheet, counts_source=counts or fmt, sheet_source=samples)
+    got = read_counts_input(counts, fmt, files=files, tx2gene=tx2gene, layer=layer, duplicates=duplicates,
+                            counts_from_abundance=counts_from_abundance)
+    if out_lengths is not None and got.lengths is None:
+        why = "counts_from_abundance is length_scaled_tpm" if fmt in ("salmon", "kallisto") else \
+            f"format {fmt} has no transcript lengths"
+        raise RessigError(f"cannot write transcript lengths: {why}; lengths come from salmon/kallisto "
+                          "quantifications with counts_from_abundance: none")
+    table = align_counts(got.counts, sheet, counts_source=counts or fmt, sheet_source=samples)
     with atomic_group():
         write_table(table, out_counts)
         write_table(sheet, out_samples)
         if out_mapping is not None:
-            write_mapping_report(mapping, out_mapping)
+            write_mapping_report(got.mapping, out_mapping)
+        if out_lengths is not None:
+            write_table(got.lengths.loc[:, list(table.columns)], out_lengths)
     return table, sheet

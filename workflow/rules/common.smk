@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from ressig.config import check_config, check_paths, load_schema
 from ressig.de import contrast_name
+from ressig.errors import RessigError
 from ressig.io import read_sample_sheet
 
 
@@ -40,6 +41,21 @@ CONTRAST_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS))
 # contrasts, and results/<step>/ (the paths of a two-level experiment) when there is one
 MULTI_CONTRAST = len(CONTRASTS) > 1
 CONTRAST_DIR = "{contrast}/" if MULTI_CONTRAST else ""
+
+
+# salmon/kallisto with estimated counts: prepare writes the average transcript lengths and DE uses
+# them as DESeq2 normalisation factors (counts.counts_from_abundance: length_scaled_tpm = no lengths)
+USE_LENGTHS = (
+    config["counts"].get("format") in ("salmon", "kallisto")
+    and config["counts"].get("counts_from_abundance", "none") == "none"
+)
+LENGTHS = ["results/counts/lengths.tsv"] if USE_LENGTHS else []
+if USE_LENGTHS and DE_CFG.get("engine", "ressig") != "ressig":
+    raise RessigError(
+        f"{CONFIG_SOURCE}: de.engine {DE_CFG['engine']} cannot use the {config['counts']['format']} transcript "
+        "lengths (pydeseq2 has no normalisation factors); set de.engine: ressig, or "
+        "counts.counts_from_abundance: length_scaled_tpm"
+    )
 ENV = "../../environment.yml"
 
 _TARGETS = []

@@ -8,12 +8,15 @@ rule prepare_counts:
         counts="results/counts/counts.tsv",
         samples="results/counts/samples.tsv",
         mapping="results/counts/gene_mapping.tsv",
+        lengths=LENGTHS,
     params:
         counts=opt("--counts", config["counts"].get("path")),
         fmt=config["counts"].get("format", "auto"),
         tx2gene=opt("--tx2gene", config["counts"].get("tx2gene")),
         layer=opt("--layer", config["counts"].get("layer")),
         duplicates=config["counts"].get("duplicates", "error"),
+        from_abundance=config["counts"].get("counts_from_abundance", "none"),
+        lengths=opt("--out-lengths", LENGTHS),
         samples=config["samples"],
     log:
         "logs/prepare_counts.log",
@@ -28,6 +31,7 @@ rule prepare_counts:
     shell:
         "ressig prepare {params.counts} --samples {params.samples} --format {params.fmt} "
         "{params.tx2gene} {params.layer} --duplicates {params.duplicates} "
+        "--counts-from-abundance {params.from_abundance} {params.lengths} "
         "--out-counts {output.counts} --out-samples {output.samples} --out-mapping {output.mapping} "
         "> {log} 2>&1"
 
@@ -36,6 +40,7 @@ rule de:
     input:
         counts=rules.prepare_counts.output.counts,
         samples=rules.prepare_counts.output.samples,
+        lengths=LENGTHS,
     output:
         table=f"results/de/{CONTRAST}.tsv",
         normalized="results/de/normalized_counts.tsv",
@@ -52,6 +57,7 @@ rule de:
         alpha=DE_CFG.get("alpha", 0.05),
         shrink="" if DE_CFG.get("shrink", True) else "--no-shrink",
         engine=DE_CFG.get("engine", "ressig"),
+        lengths=opt("--lengths", LENGTHS),
     log:
         "logs/de.log",
     benchmark:
@@ -66,7 +72,7 @@ rule de:
     shell:
         "ressig de --counts {input.counts} --samples {input.samples} {params.design} "
         "{params.contrasts} {params.lrt} --min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
-        "--engine {params.engine} --threads {threads} --outdir results/de > {log} 2>&1"
+        "--engine {params.engine} {params.lengths} --threads {threads} --outdir results/de > {log} 2>&1"
 
 
 wildcard_constraints:

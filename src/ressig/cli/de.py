@@ -4,7 +4,9 @@ Writes ``<outdir>/<treatment>_vs_<reference>.tsv`` per contrast (all genes: base
 log2FoldChange, lfcSE, stat, pvalue, padj, log2FoldChange_shrunk, lfcSE_shrunk, tested),
 ``normalized_counts.tsv``, ``vst.tsv``, ``size_factors.tsv`` and, with ``--lrt``, ``lrt.tsv``
 (likelihood-ratio test against the design without the condition: baseMean, stat, df, pvalue,
-padj, tested).
+padj, tested). With ``--lengths`` (salmon/kallisto average transcript lengths) the model uses
+DESeq2's per-gene, per-sample normalisation factors; ``size_factors.tsv`` column
+``normalization`` records which was used (``size_factors`` or ``avgTxLength``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=["ressig", "pydeseq2"], default="ressig",
                    help="inference engine: ressig (vectorised, R DESeq2's algorithms; default) or pydeseq2 "
                         "(its DefaultInference, one optimisation per gene; for cross-checks)")
+    p.add_argument("--lengths", default=None,
+                   help="genes x samples average transcript lengths TSV (from 'ressig prepare --out-lengths', "
+                        "salmon/kallisto): normalise with DESeq2's per-gene, per-sample normalisation factors "
+                        "(DESeqDataSetFromTximport) instead of size factors; needs --engine ressig")
     p.add_argument("--threads", type=int, default=1, help="worker processes for pydeseq2")
     p.add_argument("--outdir", required=True, help="output directory")
 
@@ -43,15 +49,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from ..de import parse_contrast, run_de, write_de
     from ..io import read_counts_matrix, read_sample_sheet
+    from ..normfactors import read_lengths
 
     counts = read_counts_matrix(args.counts).astype("int64")
     samples = read_sample_sheet(args.samples)
     contrasts = [parse_contrast(c) for c in args.contrast]
     treatment, reference = contrasts[0] if contrasts else (args.treatment, args.reference)
+    lengths = None if args.lengths is None else read_lengths(args.lengths, counts.index, samples.index)
     result = run_de(counts.loc[:, samples.index], samples, condition=args.condition, reference=reference,
                     treatment=treatment, covariates=args.covariates, continuous=args.continuous,
                     min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
                     shrink=args.shrink, n_cpus=args.threads, engine=args.engine, contrasts=contrasts,
-                    lrt_test=args.lrt)
+                    lrt_test=args.lrt, lengths=lengths)
     for f in write_de(result, args.outdir):
         print(f)

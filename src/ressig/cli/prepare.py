@@ -24,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-samples", required=True, help="output validated sample sheet TSV")
     p.add_argument("--out-mapping", default=None,
                    help="output gene mapping report TSV (input_id, mapped_id, how, note)")
+    p.add_argument("--counts-from-abundance", choices=["none", "length_scaled_tpm"], default="none",
+                   help="salmon/kallisto: 'none' (default) = estimated counts, whose average transcript lengths "
+                        "(--out-lengths) become DESeq2 normalisation factors in 'ressig de --lengths'; "
+                        "'length_scaled_tpm' = counts from abundance (tximport lengthScaledTPM), no lengths")
+    p.add_argument("--out-lengths", default=None,
+                   help="output genes x samples average transcript lengths TSV (salmon/kallisto, "
+                        "--counts-from-abundance none)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -31,4 +38,5 @@ def run(args: argparse.Namespace) -> None:
 
     prepare_inputs(counts=args.counts, samples=args.samples, fmt=args.format, tx2gene=args.tx2gene,
                    layer=args.layer, duplicates=args.duplicates, out_counts=args.out_counts,
-                   out_samples=args.out_samples, out_mapping=args.out_mapping)
+                   out_samples=args.out_samples, out_mapping=args.out_mapping,
+                   counts_from_abundance=args.counts_from_abundance, out_lengths=args.out_lengths)
