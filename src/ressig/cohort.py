@@ -30,11 +30,14 @@ Coverage (signature genes found / signature genes) is reported per signature; sc
 when no signature gene is found at all or when a signature is below ``min_coverage`` (default:
 the artefact's ``scoring.min_coverage``, 0.5 for plain GMT files).
 
-Outputs: a TSV with one row per signature × sample (``signature, sample, score, up_score,
-down_score, dispersion, n_genes_used, n_genes_missing, percentile``; ``percentile`` = mid-rank
-percentile of the score among the artefact's training samples, empty for GMT signatures), a
-coverage TSV, a plot of the cohort's score distribution beside the parental and resistant
-training samples and, for ``.h5ad`` input, a copy of the input file whose ``obs`` gains the
+Outputs: a TSV with one row per signature × sample (``SCORE_COLUMNS``): the scores, the
+sample's measured genes and its per-sample ``pvalue``/``pvalue_low`` against ``null_draws`` random
+same-size gene sets (:mod:`ressig.scoring`; cohort-independent), the **cohort-level**
+``cohort_qvalue``/``cohort_qvalue_low``/``call`` (BH across the samples of this table,
+:func:`ressig.scoring.cohort_calls`), and ``percentile``/``zscore`` against the artefact's
+reference distribution (its frozen reference cohort if any, else the training samples; named in
+``reference``; empty for GMT signatures); a coverage TSV, a plot of the cohort's score
+distribution beside the reference scores with the random-gene-set null band and, for ``.h5ad`` input, a copy of the input file whose ``obs`` gains the
 same columns as ``ressig_<signature>_<column>`` (the file is copied byte for byte and only its
 ``obs`` group is rewritten: ``X`` is never loaded). Every file is written atomically and only
 after all scoring succeeded; if writing one output fails, the outputs already written by the
@@ -70,7 +73,8 @@ INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad")
 ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
 COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
 SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
-                 "n_genes_used", "n_genes_missing", "percentile"]
+                 "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low",
+                 "cohort_qvalue", "cohort_qvalue_low", "call", "percentile", "zscore", "reference"]
 OBS_COLUMNS = SCORE_COLUMNS[2:]
 DEFAULT_MIN_COVERAGE = 0.5
 
@@ -90,6 +94,9 @@ class CohortOptions:
     gene_table: str | Path | None = None
     shard: tuple[int, int] = (0, 1)
     progress: bool = True
+    null_draws: int = 1000
+    null_seed: int = 20261130
+    alpha: float = 0.05
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -102,6 +109,10 @@ class CohortOptions:
             raise RessigError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.min_coverage is not None and not 0 <= self.min_coverage <= 1:
             raise RessigError(f"min_coverage must be in [0, 1], got {self.min_coverage}")
+        if self.null_draws < 0:
+            raise RessigError(f"null_draws must be >= 0 (0 = no p-values), got {self.null_draws}")
+        if not 0 < self.alpha < 1:
+            raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
@@ -362,20 +373,19 @@ def shard_bounds(n: int, shard: tuple[int, int]) -> tuple[int, int]:
 
 
 def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd.DataFrame:
-    """Add ``percentile``: mid-rank percentile of each score among the signature's training samples."""
+    """Add ``percentile``, ``zscore`` and ``reference``: each score against the signature's reference
+    distribution (:meth:`ressig.signature.FrozenSignature.reference_distribution`)."""
+    from .signature import percentile_zscore
+
     pct = np.full(len(scores), np.nan)
+    z = np.full(len(scores), np.nan)
+    label = np.full(len(scores), "", dtype=object)
     for s in sigs:
-        ref = np.array([r.get("score") for r in s.reference if r.get("score") is not None], dtype=float)
-        if not ref.size:
-            continue
-        ref.sort()
+        ref, name = s.reference_distribution()
         sel = (scores["signature"] == s.name).to_numpy()
-        v = scores.loc[sel, "score"].to_numpy(dtype=float)
-        below = np.searchsorted(ref, v, side="left")
-        upto = np.searchsorted(ref, v, side="right")
-        p = 100.0 * (below + 0.5 * (upto - below)) / ref.size
-        pct[sel] = np.where(np.isnan(v), np.nan, p)
-    return scores.assign(percentile=pct)
+        pct[sel], z[sel] = percentile_zscore(scores.loc[sel, "score"].to_numpy(dtype=float), ref)
+        label[sel] = name
+    return scores.assign(percentile=pct, zscore=z, reference=label)
 
 
 def _min_coverage(sigs: Sequence[FrozenSignature], opts: CohortOptions) -> float:
@@ -416,7 +426,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     lo, hi = shard_bounds(data.shape[0], opts.shard)
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
-                          scoring_sigs, min_coverage=0.0)
+                          scoring_sigs, min_coverage=0.0, null_draws=opts.null_draws, seed=opts.null_seed)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping)
 
 
@@ -576,7 +586,8 @@ def score_h5ad(path: str | Path, sigs: Sequence[FrozenSignature], opts: CohortOp
                     block = mat.rows(start, stop)
                     if agg is not None:
                         block = block @ agg
-                    parts.append(score_matrix(block, gene_list, list(names[start:stop]), scoring_sigs))
+                    parts.append(score_matrix(block, gene_list, list(names[start:stop]), scoring_sigs,
+                                              null_draws=opts.null_draws, seed=opts.null_seed))
                     bar.update(stop - start)
                     _log_progress(start - lo, stop - lo, hi - lo, path)
             scores = _merge_chunks(parts, [s.name for s in scoring_sigs])
@@ -604,7 +615,8 @@ def score_h5ad(path: str | Path, sigs: Sequence[FrozenSignature], opts: CohortOp
                     bar.update(stop - start)
                     _log_progress(start, stop, n_cells, path)
             logger.info("%s: pseudobulk of %d cells into %d %s groups", path, n_cells, len(levels), opts.pseudobulk)
-            scores = score_matrix(sums, gene_list, levels, scoring_sigs)
+            scores = score_matrix(sums, gene_list, levels, scoring_sigs, null_draws=opts.null_draws,
+                                  seed=opts.null_seed)
             n = len(levels)
     return CohortScores(add_percentiles(scores, sigs), cov, n, "h5ad", mapping)
 
@@ -617,7 +629,7 @@ def _log_progress(prev: int, done: int, total: int, path: Path) -> None:
 
 def _merge_chunks(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame(columns=SCORE_COLUMNS[:-1])
+        return pd.DataFrame(columns=SCORE_COLUMNS[:SCORE_COLUMNS.index("cohort_qvalue")])
     df = pd.concat(parts, ignore_index=True)
     rank = {n: i for i, n in enumerate(order)}
     return df.iloc[np.argsort(df["signature"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
@@ -654,14 +666,26 @@ def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
 def format_scores(scores: pd.DataFrame) -> str:
     """The exact TSV text of a score table (fixed float format, ``\\n`` line ends)."""
     buf = _io.StringIO()
-    scores[SCORE_COLUMNS].to_csv(buf, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    scores.reindex(columns=SCORE_COLUMNS).to_csv(buf, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
     return buf.getvalue()
 
 
 def parse_scores(text: str) -> pd.DataFrame:
     """Read score-table text back (sample names as strings)."""
-    return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str}, keep_default_na=False,
-                       na_values=[""])
+    return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str, "call": str,
+                                                            "reference": str},
+                       keep_default_na=False, na_values=[""])
+
+
+def add_calls_text(text: str, alpha: float) -> str:
+    """Score-table text with the cohort-level columns (re)computed over all its rows.
+
+    Sharded runs leave them empty; the gather (and an unsharded run) fills them from the whole
+    table's text, so both give the same bytes.
+    """
+    from .scoring import cohort_calls
+
+    return format_scores(cohort_calls(parse_scores(text), alpha))
 
 
 def annotate_h5ad(input_path: str | Path, scores: pd.DataFrame, out_path: str | Path,
@@ -684,15 +708,34 @@ def annotate_h5ad(input_path: str | Path, scores: pd.DataFrame, out_path: str | 
             for sig, sub in scores.groupby("signature", sort=False):
                 sub = sub.set_index(sub["sample"].astype(str))
                 for col in OBS_COLUMNS:
-                    obs[f"ressig_{sig}_{col}"] = sub[col].reindex(keys).to_numpy()
+                    values = sub[col].reindex(keys)
+                    if values.dtype == object:  # text columns (call, reference): no NaN in HDF5 strings
+                        values = values.fillna("").astype(str)
+                    obs[f"ressig_{sig}_{col}"] = values.to_numpy()
             del f["obs"]
             write_elem(f, "obs", obs)
     return out_path
 
 
+def _band(scores: pd.DataFrame, s: FrozenSignature) -> np.ndarray:
+    """2.5-97.5% of the random-gene-set null for a typical sample of ``scores`` (see scoring.null_band)."""
+    from .scoring import null_band
+
+    if "n_genes_measured" not in scores or scores["n_genes_measured"].isna().all() or not (s.up or s.down):
+        return np.full(2, np.nan)
+    used = float(scores["n_genes_used"].median())
+    frac = used / (len(s.up) + len(s.down))
+    n_up, n_down = int(round(len(s.up) * frac)), int(round(len(s.down) * frac))
+    return null_band(n_up, n_down, int(scores["n_genes_measured"].median()))
+
+
+CALL_COLOURS = {"high": "#C44E52", "low": "#4C72B0", "ns": "#333333", "": "#333333"}
+
+
 def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature], cohort: str = "cohort",
                             max_points: int = 3000):
-    """One panel per signature: training parental / resistant scores and the cohort's distribution."""
+    """One panel per signature: reference scores, the cohort's distribution coloured by ``call``, and
+    the random-gene-set null band (2.5-97.5%, for the cohort's median gene counts)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -704,31 +747,48 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
     for ax, s in zip(axes[0], shown, strict=False):
         ref = s.reference_frame()
         groups = list(dict.fromkeys(ref["group"])) if len(ref) else []
-        v = scores.loc[scores["signature"] == s.name, "score"].to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
+        sub = scores.loc[scores["signature"] == s.name]
+        keep = np.isfinite(sub["score"].to_numpy(dtype=float))
+        v = sub["score"].to_numpy(dtype=float)[keep]
+        calls = (sub["call"].fillna("").astype(str).to_numpy()[keep] if "call" in sub
+                 else np.full(v.size, "", dtype=object))
         data, labels = [], []
         for g in groups:
             data.append(ref.loc[ref["group"] == g, "score"].to_numpy(dtype=float))
             labels.append(f"{g}\n(training)")
+        if s.reference_cohort:
+            data.append(np.asarray(s.reference_cohort["scores"], dtype=float))
+            labels.append(f"reference\n(n={len(s.reference_cohort['scores'])})")
+        n_ref = len(data)
         data.append(v)
         labels.append(f"{cohort}\n(n={len(v)})")
         colours = ["#4C72B0", "#C44E52", "#55A868", "#8172B2"]
-        if len(v) > 2:
-            parts = ax.violinplot([v], positions=[len(data) - 1], showextrema=False, widths=0.7)
+        lo, hi = _band(sub, s)
+        if np.isfinite(lo):
+            ax.axhspan(lo, hi, color="#BBBBBB", alpha=0.35, lw=0, zorder=0, label="null 2.5-97.5%")
+        for i in range(n_ref, len(data)) if len(v) > 2 else ():
+            parts = ax.violinplot([data[i]], positions=[i], showextrema=False, widths=0.7)
             for b in parts["bodies"]:
                 b.set_alpha(0.25)
                 b.set_facecolor("#555555")
         for i, d in enumerate(data):
+            pick = np.arange(len(d))
             if len(d) > max_points:
-                d = rng.choice(d, max_points, replace=False)
-            x = i + rng.uniform(-0.12, 0.12, size=len(d))
-            ax.scatter(x, d, s=12 if i < len(groups) else 5, alpha=0.9 if i < len(groups) else 0.5,
-                       color=colours[i % len(colours)] if i < len(groups) else "#333333", zorder=3)
+                pick = rng.choice(len(d), max_points, replace=False)
+            x = i + rng.uniform(-0.12, 0.12, size=pick.size)
+            if i < n_ref:
+                ax.scatter(x, d[pick], s=12 if i < len(groups) else 5, alpha=0.9 if i < len(groups) else 0.5,
+                           color=colours[i % len(colours)], zorder=3)
+            else:
+                ax.scatter(x, d[pick], s=5, alpha=0.6, zorder=3,
+                           color=[CALL_COLOURS.get(c, "#333333") for c in calls[pick]])
         ax.set_xticks(range(len(data)), labels, fontsize=8)
         ax.set_ylabel("score (rank-based, -1..1)")
         ax.set_title(s.name, fontsize=9)
         ax.axhline(0, color="grey", lw=0.5, ls=":")
-    fig.suptitle(f"{cohort}: signature scores vs training samples", fontsize=10)
+        if np.isfinite(lo):
+            ax.legend(loc="upper left", fontsize=7, frameon=False)
+    fig.suptitle(f"{cohort}: signature scores vs reference; red/blue = called high/low (cohort BH)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -799,6 +859,8 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     res = read_and_score(input_path, sigs, opts)
     text = format_scores(res.scores)
     sharded = opts.shard[1] > 1
+    if not sharded:
+        text = add_calls_text(text, opts.alpha)
     if sharded and (h5ad_out or plot_out):
         raise RessigError("with --shard, write the .h5ad and the plot when gathering (ressig score-gather)")
     return write_outputs(text, res.coverage, sigs, ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out)),
@@ -813,11 +875,12 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
                   coverage: Sequence[str | Path] = (), coverage_out: str | Path | None = None,
                   input_path: str | Path | None = None, h5ad_out: str | Path | None = None,
                   plot_out: str | Path | None = None, pseudobulk: str | None = None,
-                  cohort: str | None = None) -> list[Path]:
+                  cohort: str | None = None, alpha: float = 0.05) -> list[Path]:
     """Concatenate shard score tables (in the given order) into the unsharded table's exact bytes.
 
     Rows are regrouped by signature (signature order of the first shard, samples in shard
-    order), the same layout an unsharded run writes. Coverage tables of the shards must agree.
+    order), the same layout an unsharded run writes, and the cohort-level calls are computed
+    over all of them (``alpha`` as in the unsharded run). Coverage tables of the shards must agree.
     """
     if not shards:
         raise RessigError("no shard tables to gather")
@@ -836,7 +899,7 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
             raise input_error(p, "shard header differs from the first shard's", "Re-run all shards with one version")
         for ln in lines[1:]:
             by_sig.setdefault(ln.split("\t", 1)[0], []).append(ln)
-    text = header + "".join(ln for rows in by_sig.values() for ln in rows)
+    text = add_calls_text(header + "".join(ln for rows in by_sig.values() for ln in rows), alpha)
     cov_df = None
     if coverage:
         texts = [Path(c).read_text(encoding="utf-8") for c in coverage]

@@ -65,7 +65,7 @@ MAD_SCALE = 1.4826
 #: Target number of matrix cells ranked at once (bounds memory to ~ 8 arrays of this size).
 BLOCK_CELLS = 2_000_000
 #: Columns added by :func:`score_matrix` when ``null_draws > 0``.
-NULL_COLUMNS = ["pvalue", "pvalue_low"]
+NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
 #: Default number of random gene sets per null distribution (p-values resolve down to 1/1001).
 DEFAULT_NULL_DRAWS = 1000
 #: Default seed of the random gene sets (with the sizes, it fixes every draw).
@@ -458,6 +458,66 @@ def _null_pvalues(ranks: _RankBlock, observed: np.ndarray, n_up: np.ndarray, n_d
     return p_high, p_low
 
 
+def null_band(n_up: int, n_down: int, n_pop: int, draws: int = DEFAULT_NULL_DRAWS, seed: int = DEFAULT_NULL_SEED,
+              quantiles: Sequence[float] = (0.025, 0.975)) -> np.ndarray:
+    """Quantiles of the random-gene-set null for a sample whose ``n_pop`` measured genes are untied.
+
+    Without ties a sample's ranks are ``1..N`` whatever its values, so this *is* the null of every
+    untied sample with these sizes (the same draws as :func:`score_matrix`); with ties (sparse
+    single-cell rows) it is an approximation, used only to draw the band of the score plot.
+    """
+    n_up, n_down, n_pop = int(n_up), int(n_down), int(n_pop)
+    if n_up + n_down < 1 or n_up + n_down > n_pop:
+        return np.full(len(quantiles), np.nan)
+    ranks = np.arange(1.0, n_pop + 1.0)
+    up_m, down_m = null_draws(n_up, n_down, n_pop, int(draws), int(seed))
+    null = np.zeros(int(draws))
+    if n_up:
+        null += _centred_scores(up_m.T @ ranks, n_up, n_pop)[0]
+    if n_down:
+        null += _centred_scores(down_m.T @ ranks, n_down, n_pop)[1]
+    return np.quantile(null, list(quantiles))
+
+
+def bh_adjust(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (NaN kept and left out of the number of tests)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="mergesort")]
+        q = p[order] * ok.size / np.arange(1, ok.size + 1)
+        out[order] = np.minimum(1.0, np.minimum.accumulate(q[::-1])[::-1])
+    return out
+
+
+#: Columns added by :func:`cohort_calls`.
+CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
+
+
+def cohort_calls(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """**Cohort-level** calls from the per-sample p-values (the p-values themselves are not changed).
+
+    For each signature, the ``pvalue`` (``pvalue_low``) of the samples in ``scores`` are BH-adjusted
+    across those samples (``cohort_qvalue``, ``cohort_qvalue_low``); ``call`` is ``high`` when
+    ``cohort_qvalue < alpha``, ``low`` when ``cohort_qvalue_low < alpha``, else ``ns`` (empty when
+    the sample has no p-value). Unlike ``pvalue``, these depend on which samples are in the table:
+    they control the expected fraction of false "high" (or "low") samples among those called in it.
+    """
+    if not 0 < float(alpha) < 1:
+        raise RessigError(f"alpha must be between 0 and 1, got {alpha}")
+    q_high = np.full(len(scores), np.nan)
+    q_low = np.full(len(scores), np.nan)
+    sig = scores["signature"].to_numpy()
+    for name in pd.unique(sig):
+        sel = sig == name
+        q_high[sel] = bh_adjust(scores.loc[sel, "pvalue"].to_numpy(dtype=float))
+        q_low[sel] = bh_adjust(scores.loc[sel, "pvalue_low"].to_numpy(dtype=float))
+    call = np.where(q_high < alpha, "high", np.where(q_low < alpha, "low", "ns")).astype(object)
+    call[np.isnan(q_high)] = ""
+    return scores.assign(cohort_qvalue=q_high, cohort_qvalue_low=q_low, call=call)
+
+
 def _block_rows(n_rows: int, n_genes: int) -> int:
     return int(max(1, min(n_rows, BLOCK_CELLS // max(1, n_genes))))
 
@@ -492,7 +552,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     DataFrame
         One row per (signature, sample), signatures in input order, samples in input order, with
         columns ``signature, sample, score, up_score, down_score, dispersion, n_genes_used,
-        n_genes_missing`` (+ ``pvalue, pvalue_low``). ``down_score`` is NaN for up-only
+        n_genes_missing`` (+ ``n_genes_measured, pvalue, pvalue_low``). ``down_score`` is NaN for up-only
         signatures (and ``up_score`` for down-only ones); scores (and p-values) are NaN when a
         part has no measured gene in the sample.
     """
@@ -530,6 +590,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     used_all = np.zeros((n_samp, n_parts))
     mad_all = np.full((n_samp, n_parts), np.nan)
     pvals = np.full((2, n_sig, n_samp), np.nan)
+    n_measured_all = np.zeros(n_samp, dtype=np.int64)
     step = _block_rows(n_samp, len(genes))
     n_blocks = (n_samp + step - 1) // step
     for b, lo in enumerate(range(0, n_samp, step)):
@@ -544,6 +605,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
             block = _RankBlock(ranks, n_measured)
         up, down, used, mad = _part_scores(gathered, n_measured, parts)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
+        n_measured_all[lo:hi] = n_measured
         for k in range(n_sig if null_draws else 0):
             pu, pd_ = parts.up_part[k], parts.down_part[k]
             observed = np.zeros(hi - lo)
@@ -594,6 +656,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         "n_genes_missing": (parts.total.reshape(-1, 1) - used_int).ravel(),
     }, columns=SCORE_COLUMNS)
     if null_draws:
+        out["n_genes_measured"] = np.tile(n_measured_all, n_sig)
         out["pvalue"], out["pvalue_low"] = pvals[0].ravel(), pvals[1].ravel()
     return out
 
