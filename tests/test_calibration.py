@@ -219,3 +219,160 @@ def test_sex_marker_set_significant_where_it_should_be(geuvadis):
     assert med["chrY", "Female"] > 0.1
     # chrY genes in male LCLs sit mid-distribution at this sequencing depth: not "higher than random genes"
     assert med["chrY", "Male"] > 0.1
+
+
+# ---------------------------------------------------------------------------------------------
+# cohort-level calls, reference cohort, CLI
+
+
+def test_bh_and_calls_match_scipy():
+    from scipy.stats import false_discovery_control
+
+    rng = np.random.default_rng(4)
+    p = np.r_[rng.uniform(size=40), rng.uniform(0, 1e-3, size=10), np.nan]
+    scores = pd.DataFrame({"signature": ["a"] * 51 + ["b"] * 51, "sample": [f"s{i}" for i in range(51)] * 2,
+                           "pvalue": np.r_[p, p[::-1]], "pvalue_low": np.r_[1 - p, 1 - p[::-1]]})
+    out = scoring.cohort_calls(scores, alpha=0.05)
+    want = false_discovery_control(p[:50], method="bh")
+    np.testing.assert_allclose(out["cohort_qvalue"].to_numpy()[:50], want, rtol=1e-12)
+    np.testing.assert_allclose(out["cohort_qvalue"].to_numpy()[52:], want[::-1], rtol=1e-12)
+    a = out.iloc[:51]
+    assert (a["call"].iloc[:50] == np.where(want < 0.05, "high", np.where(
+        false_discovery_control(1 - p[:50]) < 0.05, "low", "ns"))).all()
+    assert a["call"].iloc[50] == "" and np.isnan(a["cohort_qvalue"].iloc[50])
+    assert (a["call"].iloc[40:50] == "high").all()
+    with pytest.raises(RessigError, match="alpha must be between 0 and 1, got 1.5"):
+        scoring.cohort_calls(scores, alpha=1.5)
+
+
+def _toy_population(n: int, seed: int) -> pd.DataFrame:
+    """Genes x samples: n parental-like samples around the toy DE baseMean (no signature shift)."""
+    from test_signature import toy_de
+
+    de = toy_de()
+    rng = np.random.default_rng(seed)
+    base = de["baseMean"].to_numpy(dtype=float).reshape(-1, 1)
+    return pd.DataFrame(base * np.exp(rng.normal(0, 0.4, (base.size, n))), index=de.index,
+                        columns=[f"R{i:03d}" for i in range(n)])
+
+
+@pytest.fixture
+def with_reference(tmp_path: Path):
+    from ressig.signature import attach_reference_cohort, build_signature, freeze_signature
+    from test_signature import toy_de, toy_training
+
+    de = toy_de()
+    norm, sheet = toy_training(de)
+    sig = build_signature(de, norm, sheet, name="TOY_SIG", version="1.0.0", created="2026-01-01T00:00:00Z")
+    ref = _toy_population(60, 1)
+    ref_path = tmp_path / "ref.tsv"
+    ref.to_csv(ref_path, sep="\t")
+    attach_reference_cohort(sig, ref_path)
+    freeze_signature(sig, tmp_path / "TOY_SIG.ressig.json")
+    return tmp_path / "TOY_SIG.ressig.json", ref_path, ref
+
+
+def test_reference_cohort_frozen_with_provenance(with_reference):
+    import hashlib
+    import json
+
+    from ressig.signature import load_signature
+
+    art, ref_path, ref = with_reference
+    data = json.loads(art.read_text())
+    assert data["schema_version"] == 2
+    src = data["reference"]["cohort"]["source"]
+    assert src == {"file": "ref.tsv", "sha256": hashlib.sha256(ref_path.read_bytes()).hexdigest(), "n_samples": 60,
+                   "n_scored": 60, "kind": "auto", "pseudobulk": None}
+    sig = load_signature(art)
+    direct = score_frame(ref, [sig.gene_signature()])["score"].to_numpy()
+    np.testing.assert_array_equal(sig.reference_cohort["scores"], np.sort(direct))
+    values, label = sig.reference_distribution()
+    assert label == "cohort:ref.tsv" and values.size == 60
+
+
+def test_patients_get_percentile_and_zscore_against_the_reference_cohort(with_reference, tmp_path):
+    from scipy.stats import percentileofscore
+
+    from ressig.cohort import parse_scores, score_cohort
+
+    art, _, ref = with_reference
+    toy = [GeneSignature("TOY_SIG", ("UP1", "UP2", "UP3"), ("DN1", "DN2"))]
+    ref_scores = score_frame(ref, toy)["score"]
+    patients = _toy_population(9, 7)
+    patients.iloc[:, :3] = patients.iloc[:, :3].mul(np.where(patients.index.str.startswith("UP"), 8.0, 1.0), axis=0)
+    path = tmp_path / "patients.tsv"
+    patients.to_csv(path, sep="\t")
+    score_cohort(art, path, tmp_path / "scores.tsv")
+    out = parse_scores((tmp_path / "scores.tsv").read_text())
+    exact = score_frame(patients, toy)["score"]  # unrounded: ties with reference scores are exact
+    want_pct = [percentileofscore(ref_scores, v, kind="mean") for v in exact]
+    np.testing.assert_allclose(out["percentile"], want_pct, rtol=1e-9)
+    np.testing.assert_allclose(out["zscore"], (exact - ref_scores.mean()) / ref_scores.std(ddof=1), rtol=1e-9)
+    assert (out["reference"] == "cohort:ref.tsv").all()
+    assert (out["zscore"].iloc[:3] > 1.2).all() and (out["percentile"].iloc[:3] >= 95).all()
+    assert out["pvalue"].notna().all() and set(out["call"]) <= {"high", "low", "ns"}
+    # one patient alone: the same per-sample columns (the cohort-level q-value/call may differ)
+    patients.iloc[:, [4]].to_csv(tmp_path / "one.tsv", sep="\t")
+    score_cohort(art, tmp_path / "one.tsv", tmp_path / "one_scores.tsv")
+    one = parse_scores((tmp_path / "one_scores.tsv").read_text())
+    per_sample = ["score", "n_genes_measured", "pvalue", "pvalue_low", "percentile", "zscore"]
+    pd.testing.assert_frame_equal(one[per_sample].astype(float), out.iloc[[4]][per_sample].reset_index(drop=True).astype(float))
+
+
+def test_v1_artefact_without_reference_cohort_still_loads(with_reference):
+    import json
+
+    from ressig.signature import content_checksum, load_signature
+
+    art, _, _ = with_reference
+    data = json.loads(art.read_text())
+    data["schema_version"] = 1
+    del data["reference"]["cohort"]
+    data["checksum"]["value"] = content_checksum({k: v for k, v in data.items() if k != "checksum"})
+    art.write_text(json.dumps(data))
+    sig = load_signature(art)
+    assert sig.reference_cohort is None and sig.reference_distribution()[1] == "training"
+
+
+def test_malformed_reference_cohort_is_refused(with_reference):
+    import json
+
+    from ressig.signature import content_checksum, load_signature
+
+    art, _, _ = with_reference
+    data = json.loads(art.read_text())
+    data["reference"]["cohort"]["scores"] = ["x", 1.0]
+    data["checksum"]["value"] = content_checksum({k: v for k, v in data.items() if k != "checksum"})
+    art.write_text(json.dumps(data))
+    with pytest.raises(RessigError, match=r"reference.cohort is malformed .*--reference-cohort"):
+        load_signature(art)
+
+
+def test_cli_reference_cohort_and_null_options(tmp_path):
+    from ressig.cli import main
+    from ressig.cohort import parse_scores
+    from ressig.signature import load_signature
+    from test_signature import toy_de, toy_training
+
+    de = toy_de()
+    norm, sheet = toy_training(de)
+    de.assign(tested=True, lfcSE=0.1, stat=1.0, pvalue=de["padj"], lfcSE_shrunk=0.1).to_csv(tmp_path / "de.tsv", sep="\t")
+    norm.to_csv(tmp_path / "norm.tsv", sep="\t")
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t")
+    _toy_population(30, 2).T.to_csv(tmp_path / "ref.tsv", sep="\t")  # samples x genes
+    assert main(["signature", "--de", str(tmp_path / "de.tsv"), "--normalized", str(tmp_path / "norm.tsv"),
+                 "--samples", str(tmp_path / "samples.tsv"), "--name", "T", "--outdir", str(tmp_path / "sig"),
+                 "--reference-cohort", str(tmp_path / "ref.tsv"), "--reference-orientation",
+                 "samples-x-genes"]) == 0
+    sig = load_signature(tmp_path / "sig" / "T.ressig.json")
+    assert sig.reference_cohort["source"]["n_samples"] == 30
+    _toy_population(5, 3).to_csv(tmp_path / "pat.tsv", sep="\t")
+    for draws in ("0", "200"):
+        assert main(["score", "--signature", str(tmp_path / "sig" / "T.ressig.json"), "--input",
+                     str(tmp_path / "pat.tsv"), "--out", str(tmp_path / f"s{draws}.tsv"), "--null-draws", draws,
+                     "--null-seed", "3", "--alpha", "0.1", "--plot", str(tmp_path / f"s{draws}.png")]) == 0
+    off = parse_scores((tmp_path / "s0.tsv").read_text())
+    on = parse_scores((tmp_path / "s200.tsv").read_text())
+    assert off["pvalue"].isna().all() and off["call"].isna().all()
+    assert on["pvalue"].between(1 / 201, 1).all() and ((on["pvalue"] * 201).round(6) % 1 == 0).all()

@@ -4,6 +4,10 @@ Single-sample, rank-based scores: a patient's score does not depend on the other
 the file. Inputs: bulk matrices (TSV/CSV/parquet, --orientation), microarray matrices with a
 --probe-map, or single-cell .h5ad read in chunks of cells (optionally --pseudobulk by an obs
 column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
+
+Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
+size drawn among its own measured genes (also single-sample), and a cohort-level ``call``
+(BH across the samples of the table at --alpha; this one depends on the batch).
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
     p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--null-draws", type=int, default=1000,
+                   help="random same-size gene sets per sample for the per-sample pvalue (0 = no p-values)")
+    p.add_argument("--null-seed", type=int, default=20261130, help="seed of the random gene sets")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -61,7 +70,8 @@ def run(args: argparse.Namespace) -> None:
     opts = CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
                          collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
                          min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
-                         progress=args.progress)
+                         progress=args.progress, null_draws=args.null_draws, null_seed=args.null_seed,
+                         alpha=args.alpha)
     for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
                           h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name):
         print(f)

@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help="obs key the cohort was pseudobulked by")
     p.add_argument("--plot", default=None, help="score distribution plot")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--alpha", type=float, default=0.05, help="cohort-level call threshold (as for 'ressig score')")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -30,5 +31,6 @@ def run(args: argparse.Namespace) -> None:
 
     for f in gather_scores(args.shards, args.signature, args.out, coverage=args.coverage,
                            coverage_out=args.coverage_out, input_path=args.input, h5ad_out=args.out_h5ad,
-                           plot_out=args.plot, pseudobulk=args.pseudobulk, cohort=args.cohort_name):
+                           plot_out=args.plot, pseudobulk=args.pseudobulk, cohort=args.cohort_name,
+                           alpha=args.alpha):
         print(f)
