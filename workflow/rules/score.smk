@@ -76,6 +76,7 @@ rule score_gather:
         ),
     params:
         name="{cohort}",
+        alpha=SCORING_CFG.get("alpha", 0.05),
     log:
         "logs/score/{cohort}.gather.log",
     threads: 1
@@ -87,7 +88,7 @@ rule score_gather:
     shell:
         "ressig score-gather --shards {input.shards} --coverage {input.coverage} "
         "--signature {input.signature} --out {output.scores} --coverage-out {output.coverage} "
-        "--plot {output.plot} --cohort-name {params.name} > {log} 2>&1"
+        "--plot {output.plot} --cohort-name {params.name} --alpha {params.alpha} > {log} 2>&1"
 
 
 rule score_h5ad:
@@ -99,6 +100,7 @@ rule score_h5ad:
         h5ad="results/scores/{cohort}/scores.h5ad",
     params:
         pseudobulk=lambda wc: opt("--pseudobulk", COHORTS[wc.cohort].get("pseudobulk")),
+        alpha=SCORING_CFG.get("alpha", 0.05),
     log:
         "logs/score/{cohort}.h5ad.log",
     threads: 1
@@ -109,7 +111,7 @@ rule score_h5ad:
         ENV
     shell:
         "ressig score-gather --shards {input.scores} --signature {input.signature} "
-        "--input {input.data} --out-h5ad {output.h5ad} {params.pseudobulk} > {log} 2>&1"
+        "--input {input.data} --out-h5ad {output.h5ad} {params.pseudobulk} --alpha {params.alpha} > {log} 2>&1"
 
 
 for _name in COHORTS:
