@@ -394,6 +394,21 @@ def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tup
     return member(pos[:, :n_up]), member(pos[:, n_up:])
 
 
+@numba.njit(cache=True, nogil=True)
+def _sparse_draw_sums(indptr, indices, values, m_indptr, m_indices, out) -> None:  # pragma: no cover - jit
+    """``out[i, b] += sum of values[i, g]`` over stored genes ``g`` of row ``i`` drawn in ``b``.
+
+    ``m_indptr``/``m_indices`` are the CSR of the gene × draw membership: walking each stored value
+    once and adding it to the draws holding its gene costs nnz × (draws × n / genes) per row.
+    """
+    for i in range(out.shape[0]):
+        for t in range(indptr[i], indptr[i + 1]):
+            g = indices[t]
+            v = values[t]
+            for u in range(m_indptr[g], m_indptr[g + 1]):
+                out[i, m_indices[u]] += v
+
+
 class _RankBlock:
     """Ranks of one block of samples, in the forms the null computation needs (built lazily)."""
 
@@ -417,11 +432,14 @@ class _RankBlock:
         n_genes = (self.dense if self.dense is not None else self.sparse[0]).shape[1]
         if self.sparse is not None and self.dense is None and (self.n_measured[rows] == n_genes).all():
             ranks, _, zero_rank = self.sparse
-            sub = ranks[rows]
-            if self._stored is None:
-                self._stored = sp.csr_matrix((np.ones(ranks.nnz), ranks.indices, ranks.indptr), shape=ranks.shape)
-            stored = np.asarray((self._stored[rows] @ member).todense())
-            return np.asarray((sub @ member).todense()) + zero_rank[rows].reshape(-1, 1) * (n_part - stored)
+            if self._stored is None:  # stored ranks relative to the row's zero rank: implicit zeros add 0
+                row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
+                self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
+                                             shape=ranks.shape)
+            sub = self._stored[rows]
+            out = np.zeros((rows.size, member.shape[1]))
+            _sparse_draw_sums(sub.indptr, sub.indices, sub.data, member.indptr, member.indices, out)
+            return out + zero_rank[rows].reshape(-1, 1) * n_part
         block = self._dense()[rows]
         if block.shape[1] != member.shape[0]:  # rows with unmeasured genes: keep the measured ones, in order
             block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
