@@ -94,8 +94,8 @@ class CohortOptions:
     gene_table: str | Path | None = None
     shard: tuple[int, int] = (0, 1)
     progress: bool = True
-    null_draws: int = 1000
-    null_seed: int = 20261130
+    null_draws: int = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
+    null_seed: int = 20261130  # = scoring.DEFAULT_NULL_SEED
     alpha: float = 0.05
 
     def __post_init__(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cohort import CohortOptions
+
 NAME = "score-gather"
 HELP = "gather sharded cohort scores (byte-identical to unsharded), plot, annotate .h5ad"
 
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help="obs key the cohort was pseudobulked by")
     p.add_argument("--plot", default=None, help="score distribution plot")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
-    p.add_argument("--alpha", type=float, default=0.05, help="cohort-level call threshold (as for 'ressig score')")
+    p.add_argument("--alpha", type=float, default=CohortOptions.alpha, help="cohort-level call threshold (as for 'ressig score')")
 
 
 def run(args: argparse.Namespace) -> None:
