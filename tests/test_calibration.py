@@ -385,3 +385,52 @@ def test_cli_reference_cohort_and_null_options(tmp_path):
     on = parse_scores((tmp_path / "s200.tsv").read_text())
     assert off["pvalue"].isna().all() and off["call"].isna().all()
     assert on["pvalue"].between(1 / 201, 1).all() and ((on["pvalue"] * 201).round(6) % 1 == 0).all()
+
+
+def test_null_band_is_the_untied_null(rng):
+    """For a sample without ties the band is that sample's null: 2.5% of its draws lie above the band's top."""
+    X = rng.normal(size=(1, 300))
+    lo, hi = scoring.null_band(12, 8, 300, draws=999, seed=4)
+    at_hi = scoring.null_band(12, 8, 300, draws=999, seed=4, quantiles=(0.975,))[0]
+    assert at_hi == hi and lo < 0 < hi
+    # brute force from the draws themselves, on this sample's ranks (any untied sample has ranks 1..300)
+    up_m, down_m = (m.tocsc() for m in null_draws(12, 8, 300, 999, 4))
+    ranks = rankdata(X[0])
+    order = np.argsort(X[0])  # position -> gene: positions index ranks 1..N in the band
+    null = []
+    for b in range(999):
+        u = order[up_m.indices[up_m.indptr[b]:up_m.indptr[b + 1]]]
+        d = order[down_m.indices[down_m.indptr[b]:down_m.indptr[b + 1]]]
+        null.append((ranks[u].mean() - 6.5) / (300 - 12) - 0.5 + (300 + 1 - ranks[d].mean() - 4.5) / (300 - 8) - 0.5)
+    np.testing.assert_allclose([lo, hi], np.quantile(null, [0.025, 0.975]), atol=1e-12)
+
+
+def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
+    import anndata as ad
+    import matplotlib
+
+    from ressig.cohort import parse_scores, plot_score_distribution, score_cohort
+
+    rng = np.random.default_rng(8)
+    genes = [f"G{i:03d}" for i in range(400)]
+    X = rng.poisson(np.exp(rng.normal(0, 1, 400)), size=(60, 400)).astype(np.float32)
+    X[:20, :15] += 20  # the first 20 cells express the 15 marker genes
+    ad.AnnData(X=sp.csr_matrix(X),
+               obs=pd.DataFrame(index=[f"c{i}" for i in range(60)]),
+               var=pd.DataFrame(index=genes)).write_h5ad(tmp_path / "cells.h5ad")
+    (tmp_path / "m.gmt").write_text("MARK\td\t" + "\t".join(genes[:15]) + "\n")
+    score_cohort(tmp_path / "m.gmt", tmp_path / "cells.h5ad", tmp_path / "s.tsv", h5ad_out=tmp_path / "o.h5ad")
+    s = parse_scores((tmp_path / "s.tsv").read_text())
+    np.testing.assert_allclose(s["pvalue"].iloc[:20], 1 / 1001, rtol=1e-9)  # table: 10 significant digits
+    assert (s["call"].iloc[:20] == "high").all()
+    assert (s["call"].iloc[20:] != "high").all()
+    obs = ad.read_h5ad(tmp_path / "o.h5ad").obs
+    assert list(obs["ressig_MARK_call"]) == list(s["call"])
+    np.testing.assert_allclose(obs["ressig_MARK_pvalue"], s["pvalue"])
+    from ressig.signature import load_signatures
+
+    fig = plot_score_distribution(s, load_signatures(tmp_path / "m.gmt"))
+    band = [p for p in fig.axes[0].patches if isinstance(p, matplotlib.patches.Polygon | matplotlib.patches.Rectangle)]
+    ys = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 1] if band else []
+    want = scoring.null_band(15, 0, 400)
+    assert band and np.isclose(min(ys), want[0]) and np.isclose(max(ys), want[1])
