@@ -39,7 +39,8 @@ def naive_pvalues(X: np.ndarray, genes, samples, sigs, draws: int, seed: int) ->
     for sig in sigs:
         for j, name in enumerate(samples):
             x = X[j]
-            measured = np.flatnonzero(~np.isnan(x))
+            by_id = np.argsort(np.asarray(genes, dtype=object), kind="stable")
+            measured = by_id[~np.isnan(x[by_id])]  # draw positions index the measured genes sorted by id
             n_all = measured.size
             ranks = np.full(x.shape, np.nan)
             ranks[measured] = rankdata(x[measured])
@@ -151,6 +152,18 @@ def test_pvalue_independent_of_cohort_and_blocks(problem, data):
     sparse_alone = score_matrix(sp.csr_matrix(X[j:j + 1]), genes, [samples[j]], sigs, **kw)
     pd.testing.assert_frame_equal(sparse_alone.set_index(["signature", "sample"])[scoring.NULL_COLUMNS],
                                   alone[scoring.NULL_COLUMNS], check_exact=True)
+
+
+@FAST
+@given(problems(sparse_like=True), st.data())
+def test_pvalue_independent_of_gene_column_order(problem, data):
+    X, genes, samples, sigs = problem
+    perm = np.asarray(data.draw(st.permutations(range(len(genes)))))
+    a = score_matrix(X, genes, samples, sigs, null_draws=B)
+    b = score_matrix(X[:, perm], [genes[i] for i in perm], samples, sigs, null_draws=B)
+    pd.testing.assert_frame_equal(a[scoring.NULL_COLUMNS], b[scoring.NULL_COLUMNS], check_exact=True)
+    c = score_matrix(sp.csr_matrix(X[:, perm]), [genes[i] for i in perm], samples, sigs, null_draws=B)
+    pd.testing.assert_frame_equal(a[scoring.NULL_COLUMNS], c[scoring.NULL_COLUMNS], check_exact=True)
 
 
 def test_blocks_do_not_change_pvalues(monkeypatch, rng):

@@ -25,11 +25,12 @@ each sample and signature, the score is compared with the scores of ``null_draws
 sets of the same size and up/down split, drawn among the genes **measured in that sample**:
 
 * ``n_up``/``n_down`` are the sample's used (measured) up/down genes and ``N`` its measured genes;
-  a draw picks ``n_up + n_down`` distinct positions among the ``N`` measured genes (Floyd's
-  algorithm, then a shuffle assigns the first ``n_up`` to the up part). The draws depend only on
-  ``(seed, n_up, n_down, N)``, so every sample with the same sizes shares them (one sparse
-  position × draw membership matrix multiplied with the sample block's ranks) and a sample's
-  p-value does not depend on the other samples scored with it (nor on block/chunk sizes);
+  a draw picks ``n_up + n_down`` distinct positions among the ``N`` measured genes sorted by gene
+  id (Floyd's algorithm, then a shuffle assigns the first ``n_up`` to the up part). The draws
+  depend only on ``(seed, n_up, n_down, N)``, so every sample with the same sizes shares them (one
+  sparse position × draw membership matrix multiplied with the sample block's ranks) and a
+  sample's p-value depends neither on the other samples scored with it, nor on block/chunk
+  sizes, nor on the column order of its file;
 * ``pvalue = (k + 1) / (n + 1)`` with ``k`` = draws scoring **at least** the sample's score
   (one-sided, "higher than random"), ``pvalue_low`` the same for "at most" (lower than random);
   ties count against the sample (conservative), which matters for sparse single-cell rows where
@@ -360,7 +361,7 @@ def _draw_positions(u: np.ndarray, n_pop: int, out: np.ndarray) -> None:  # prag
             seen[out[b, i]] = False
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Random gene sets as sparse position × draw membership matrices (up part, down part).
 
@@ -409,13 +410,34 @@ def _sparse_draw_sums(indptr, indices, values, m_indptr, m_indices, out) -> None
                 out[i, m_indices[u]] += v
 
 
+class _GeneOrder:
+    """Draw positions index the measured genes **sorted by gene id**, not the input's column order.
+
+    So a sample's p-value depends neither on the other samples nor on how the columns of its
+    file are ordered. Holds the permutation and the column-order membership matrices of one call.
+    """
+
+    def __init__(self, genes: Sequence[str]):
+        self.order = np.argsort(np.asarray(genes, dtype=object), kind="stable")  # position -> column
+        self.position = np.empty(len(genes), dtype=np.int64)
+        self.position[self.order] = np.arange(len(genes))  # column -> position
+        self._by_column: dict[tuple, sp.csr_matrix] = {}
+
+    def by_column(self, key: tuple, member: sp.csr_matrix) -> sp.csr_matrix:
+        """``member`` (positions × draws, all genes measured) re-indexed by input column."""
+        if key not in self._by_column:
+            self._by_column[key] = member[self.position]
+        return self._by_column[key]
+
+
 class _RankBlock:
     """Ranks of one block of samples, in the forms the null computation needs (built lazily)."""
 
-    def __init__(self, dense: np.ndarray | None, n_measured: np.ndarray, sparse=None):
+    def __init__(self, dense: np.ndarray | None, n_measured: np.ndarray, gene_order: _GeneOrder, sparse=None):
         self.dense = dense  # samples × genes ranks (NaN = not measured), or None for sparse input
         self.sparse = sparse  # (ranks CSR, is_nan, zero_rank) for sparse input
         self.n_measured = n_measured
+        self.gene_order = gene_order
         self._stored = None
         self.null_cache: dict[tuple, np.ndarray] = {}  # (sizes, parts, rows) -> null scores, shared by signatures
 
@@ -425,24 +447,27 @@ class _RankBlock:
             self.dense = _gather_sparse(ranks, is_nan, zero_rank, np.arange(ranks.shape[1]))
         return self.dense
 
-    def rank_sums(self, rows: np.ndarray, member: sp.csr_matrix, n_part: int) -> np.ndarray:
+    def rank_sums(self, rows: np.ndarray, member: sp.csr_matrix, n_part: int, key: tuple) -> np.ndarray:
         """rows × draws sums of the ranks at the drawn positions (positions among measured genes)."""
         if n_part == 0:
             return np.zeros((rows.size, member.shape[1]))
         n_genes = (self.dense if self.dense is not None else self.sparse[0]).shape[1]
-        if self.sparse is not None and self.dense is None and (self.n_measured[rows] == n_genes).all():
-            ranks, _, zero_rank = self.sparse
-            if self._stored is None:  # stored ranks relative to the row's zero rank: implicit zeros add 0
-                row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
-                self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
-                                             shape=ranks.shape)
-            sub = self._stored[rows]
-            out = np.zeros((rows.size, member.shape[1]))
-            _sparse_draw_sums(sub.indptr, sub.indices, sub.data, member.indptr, member.indices, out)
-            return out + zero_rank[rows].reshape(-1, 1) * n_part
-        block = self._dense()[rows]
-        if block.shape[1] != member.shape[0]:  # rows with unmeasured genes: keep the measured ones, in order
-            block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
+        if (self.n_measured[rows] == n_genes).all():  # every gene measured: permute the draws, not the ranks
+            by_col = self.gene_order.by_column(key, member)
+            if self.sparse is not None and self.dense is None:
+                ranks, _, zero_rank = self.sparse
+                if self._stored is None:  # stored ranks relative to the row's zero rank: implicit zeros add 0
+                    row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
+                    self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
+                                                 shape=ranks.shape)
+                sub = self._stored[rows]
+                out = np.zeros((rows.size, member.shape[1]))
+                _sparse_draw_sums(sub.indptr, sub.indices, sub.data, by_col.indptr, by_col.indices, out)
+                return out + zero_rank[rows].reshape(-1, 1) * n_part
+            return np.asarray(by_col.T @ self.dense[rows].T).T
+        # rows with unmeasured genes: their measured genes in gene-id order
+        block = self._dense()[rows][:, self.gene_order.order]
+        block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
         return np.asarray(member.T @ block.T).T
 
 
@@ -464,11 +489,12 @@ def _null_pvalues(ranks: _RankBlock, observed: np.ndarray, n_up: np.ndarray, n_d
         null = ranks.null_cache.get(key)
         if null is None:  # signatures of the same sizes share the draws and hence the null scores
             up_m, down_m = null_draws(int(nu), int(nd), int(big_n), draws, seed)
+            sizes = (int(nu), int(nd), int(big_n))
             null = np.zeros((rows.size, draws))
             if has_up:
-                null += _centred_scores(ranks.rank_sums(rows, up_m, int(nu)), nu, big_n)[0]
+                null += _centred_scores(ranks.rank_sums(rows, up_m, int(nu), (*sizes, "up")), nu, big_n)[0]
             if has_down:
-                null += _centred_scores(ranks.rank_sums(rows, down_m, int(nd)), nd, big_n)[1]
+                null += _centred_scores(ranks.rank_sums(rows, down_m, int(nd), (*sizes, "down")), nd, big_n)[1]
             ranks.null_cache[key] = null
         obs = observed[rows].reshape(-1, 1)
         p_high[rows] = ((null >= obs - _TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
@@ -609,6 +635,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     mad_all = np.full((n_samp, n_parts), np.nan)
     pvals = np.full((2, n_sig, n_samp), np.nan)
     n_measured_all = np.zeros(n_samp, dtype=np.int64)
+    gene_order = _GeneOrder(genes) if null_draws else None
     step = _block_rows(n_samp, len(genes))
     n_blocks = (n_samp + step - 1) // step
     for b, lo in enumerate(range(0, n_samp, step)):
@@ -616,11 +643,11 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         if is_sparse:
             ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
             gathered = _gather_sparse(ranks, is_nan, zero_rank, parts.cols)
-            block = _RankBlock(None, n_measured, (ranks, is_nan, zero_rank))
+            block = _RankBlock(None, n_measured, gene_order, (ranks, is_nan, zero_rank))
         else:
             ranks, n_measured = rank_dense(X[lo:hi])
             gathered = ranks[:, parts.cols]
-            block = _RankBlock(ranks, n_measured)
+            block = _RankBlock(ranks, n_measured, gene_order)
         up, down, used, mad = _part_scores(gathered, n_measured, parts)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
         n_measured_all[lo:hi] = n_measured
