@@ -447,3 +447,22 @@ def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
     ys = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 1] if band else []
     want = scoring.null_band(15, 0, 400)
     assert band and np.isclose(min(ys), want[0]) and np.isclose(max(ys), want[1])
+
+
+@pytest.mark.workflow
+def test_workflow_cohort_calls(demo_run: Path):
+    """Demo cohorts: the planted resistant-like patients (cells) are the ones called high."""
+    from ressig.cohort import SCORE_COLUMNS, parse_scores
+
+    bulk = parse_scores((demo_run / "results/scores/demo_bulk/scores.tsv").read_text())
+    assert list(bulk.columns) == SCORE_COLUMNS
+    truth = pd.read_csv(demo_run / "results/cohorts/demo_bulk_truth.tsv", sep="\t")
+    m = bulk.merge(truth, on="sample", validate="one_to_one")
+    assert (m.loc[m["resistant_like"], "call"] == "high").all()  # 12 of 12
+    assert (m.loc[~m["resistant_like"], "call"] != "high").all()  # 0 of 28
+    assert (m["reference"] == "training").all() and m["zscore"].notna().all()
+    cells = parse_scores((demo_run / "results/scores/demo_sc/scores.tsv").read_text()).merge(
+        pd.read_csv(demo_run / "results/cohorts/demo_sc_truth.tsv", sep="\t"), left_on="sample", right_on="cell")
+    high = cells["call"] == "high"
+    assert high[cells["resistant_like"]].mean() > 0.7  # measured 715/900
+    assert high[~cells["resistant_like"]].mean() < 0.05  # measured 12/900
