@@ -38,8 +38,8 @@ same-size gene sets (:mod:`ressig.scoring`; cohort-independent), the **cohort-le
 reference distribution (its frozen reference cohort if any, else the training samples; named in
 ``reference``; empty for GMT signatures); a coverage TSV, a plot of the cohort's score
 distribution beside the reference scores with the random-gene-set null band and, for ``.h5ad``
-input, a copy of the input file whose ``obs`` gains the same columns as ``ressig_<signature>_<column>`` (the file is copied byte for byte and only its
-``obs`` group is rewritten: ``X`` is never loaded). Every file is written atomically and only
+input, a copy of the input file whose ``obs`` gains the same columns as
+``ressig_<signature>_<column>`` (the file is copied byte for byte and only its ``obs`` group is rewritten: ``X`` is never loaded). Every file is written atomically and only
 after all scoring succeeded; if writing one output fails, the outputs already written by the
 call are removed, so a failure leaves no partial output.
 
