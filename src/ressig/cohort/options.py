@@ -13,8 +13,18 @@ INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad", "10x")
 ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
 COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
 SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
-                 "n_genes_used", "n_genes_missing", "percentile"]
+                 "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low",
+                 "cohort_qvalue", "cohort_qvalue_low", "call", "percentile", "zscore", "reference"]
 OBS_COLUMNS = SCORE_COLUMNS[2:]
+#: Per-sample p-value columns (:data:`ressig.scoring.NULL_COLUMNS`; empty with ``null_draws = 0``).
+NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
+#: Cohort-level columns (:data:`ressig.scoring.CALL_COLUMNS`): filled over the whole table once it
+#: is complete (:mod:`.calls`), left empty in shard tables until they are gathered.
+CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
+#: Text columns of a score table (everything else is numeric).
+TEXT_COLUMNS = ("signature", "sample", "call", "reference")
+#: Wide-layout extra columns when none are asked for and p-values are computed.
+DEFAULT_WIDE_COLUMNS = ("pvalue", "pvalue_low", "call")
 DEFAULT_MIN_COVERAGE = 0.5
 #: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
 LAYOUTS = ("auto", "long", "wide")
@@ -37,6 +47,9 @@ class CohortOptions:
     progress: bool = True
     layout: str = "auto"
     columns: tuple[str, ...] = ()
+    null_draws: int = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
+    null_seed: int = 20261130  # = scoring.DEFAULT_NULL_SEED
+    alpha: float = 0.05
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -52,6 +65,10 @@ class CohortOptions:
         if self.layout not in LAYOUTS:
             raise RessigError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
         self.columns = tuple(self.columns)
+        if self.null_draws < 0:
+            raise RessigError(f"null_draws must be >= 0 (0 = no p-values), got {self.null_draws}")
+        if not 0 < self.alpha < 1:
+            raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
