@@ -76,7 +76,14 @@ from .options import (
 )
 from .plots import plot_score_distribution
 from .readers import read_expression, read_probe_map
-from .writers import ScoreOutputs, add_calls_text, format_scores, parse_scores, score_cohort, write_outputs
+from .writers import (
+    ScoreOutputs,
+    add_calls_text,
+    format_scores,
+    parse_scores,
+    score_cohort,
+    write_outputs,
+)
 
 __all__ = [
     "CALL_COLUMNS", "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "NULL_COLUMNS", "OBS_COLUMNS",
