@@ -459,6 +459,105 @@ def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
     assert band and np.isclose(min(ys), want[0]) and np.isclose(max(ys), want[1])
 
 
+# ---------------------------------------------------------------------------------------------
+# cohort-level calls on the package's streaming paths
+
+
+def test_bh_from_distinct_values_equals_bh_on_the_vector(rng):
+    """The streaming fill keeps only distinct p-values with their counts: same q-values as BH on all."""
+    from scipy.stats import false_discovery_control
+
+    p = (rng.integers(0, 200, size=5000) + 1) / 201.0  # empirical p-values: many ties
+    values, counts = np.unique(p, return_counts=True)
+    q = scoring.bh_distinct(values, counts)[np.searchsorted(values, p)]
+    np.testing.assert_array_equal(q, scoring.bh_adjust(p))
+    np.testing.assert_allclose(q, false_discovery_control(p, method="bh"), rtol=1e-12)
+
+
+def _cells(n=240, seed=3):
+    """Cells x genes counts: the first 60 cells carry the signature (up genes high, down genes low)."""
+    from test_cohort import DOWN, GENES, UP
+
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(np.exp(rng.normal(0.5, 1.0, len(GENES))), size=(n, len(GENES))).astype(np.float32)
+    X[:60, :len(UP)] += 25
+    X[:60, len(UP):len(UP) + len(DOWN)] = 0
+    return X
+
+
+def test_sharded_cells_gather_to_the_unsharded_calls(tmp_path):
+    """Shard tables leave the cohort-level columns empty; the gather fills them over all cells, so
+    wide and long, TSV, sharded or not, carry the same calls (and the TSVs the same bytes)."""
+    from test_cohort import make_sig, write_h5ad
+
+    from ressig.cohort import CohortOptions, gather_scores, parse_scores, score_cohort
+    from ressig.cohort.sinks import read_scores
+
+    sig = make_sig(tmp_path)
+    path = write_h5ad(tmp_path / "cells.h5ad", sp.csr_matrix(_cells()))
+    for layout in ("wide", "long"):
+        base = CohortOptions(layout=layout, chunk_size=37, progress=False, null_draws=300)
+        score_cohort(sig, path, tmp_path / f"{layout}.tsv", opts=base)
+        shards = []
+        for i in range(3):
+            shards.append(tmp_path / f"{layout}.{i}.tsv")
+            score_cohort(sig, path, shards[-1], opts=CohortOptions(**{**base.__dict__, "shard": (i, 3)}))
+        first = read_scores(shards[0])
+        call_col = "RES_call" if layout == "wide" else "call"
+        assert (first[call_col] == "").all()  # shard tables: no cohort-level calls
+        gather_scores(shards, sig, tmp_path / f"{layout}.gathered.tsv", input_path=path)
+        assert (tmp_path / f"{layout}.gathered.tsv").read_bytes() == (tmp_path / f"{layout}.tsv").read_bytes()
+    wide = read_scores(tmp_path / "wide.tsv")
+    long = parse_scores((tmp_path / "long.tsv").read_text())
+    assert list(wide["RES_call"]) == list(long["call"])
+    assert (wide["RES_call"].iloc[:60] == "high").all()
+    assert (wide["RES_call"].iloc[60:] == "high").sum() <= 3  # measured 1 of 180 background cells
+    assert wide["RES_pvalue"].iloc[:60].max() == pytest.approx(1 / 301)
+
+
+def test_parquet_and_tl_score_carry_the_same_calls(tmp_path):
+    import anndata as ad
+
+    import ressig.tl
+    from test_cohort import GENES, make_sig, write_h5ad
+
+    from ressig.cohort import CohortOptions, score_cohort
+    from ressig.cohort.sinks import read_scores
+
+    sig = make_sig(tmp_path)
+    X = _cells()
+    path = write_h5ad(tmp_path / "cells.h5ad", sp.csr_matrix(X))
+    cols = ("pvalue", "cohort_qvalue", "call", "zscore")
+    for out in ("w.tsv", "w.parquet"):
+        score_cohort(sig, path, tmp_path / out, opts=CohortOptions(chunk_size=50, progress=False, columns=cols))
+    tsv, pq = read_scores(tmp_path / "w.tsv"), read_scores(tmp_path / "w.parquet")
+    # a cohort-level column brings the p-values it is computed from
+    assert list(pq.columns) == ["sample", "RES", "RES_pvalue", "RES_pvalue_low", "RES_cohort_qvalue", "RES_call",
+                                "RES_zscore"]
+    assert list(tsv["RES_call"]) == list(pq["RES_call"])
+    np.testing.assert_allclose(pq["RES_cohort_qvalue"], scoring.bh_adjust(pq["RES_pvalue"]), rtol=1e-12)
+    a = ad.AnnData(X=sp.csr_matrix(X), var=pd.DataFrame(index=list(GENES)))
+    a.obs_names = [f"c{i}" for i in range(X.shape[0])]
+    ressig.tl.score(a, sig, chunk_size=64)
+    assert list(a.obs.columns) == ["RES", "RES_pvalue", "RES_pvalue_low", "RES_call"]  # the default columns
+    np.testing.assert_array_equal(a.obs["RES_pvalue"].to_numpy(), pq["RES_pvalue"].to_numpy())
+    assert list(a.obs["RES_call"]) == list(pq["RES_call"])
+    assert (a.obs["RES_call"].iloc[:60] == "high").all()
+    # no p-value column asked for: no random gene sets drawn, and none written
+    ressig.tl.score(a, sig, key_added="plain", columns=("up_score",))
+    ressig.tl.score(a, sig, key_added="off", null_draws=0)
+    assert "plain_pvalue" not in a.obs and "off_pvalue" not in a.obs and "off_call" not in a.obs
+    np.testing.assert_array_equal(a.obs["off"].to_numpy(), a.obs["RES"].to_numpy())
+
+
+def test_call_columns_of_a_wide_table_need_their_pvalues(tmp_path):
+    from ressig.cohort import fill_calls
+
+    (tmp_path / "w.tsv").write_text("sample\tA\tA_call\nc1\t0.1\t\n")
+    with pytest.raises(RessigError, match=r"score table column A_call needs A_pvalue"):
+        fill_calls(tmp_path / "w.tsv", 0.05, ["A"])
+
+
 @pytest.mark.workflow
 def test_workflow_cohort_calls(demo_run: Path):
     """Demo cohorts: the planted resistant-like patients (cells) are the ones called high."""
@@ -471,8 +570,11 @@ def test_workflow_cohort_calls(demo_run: Path):
     assert (m.loc[m["resistant_like"], "call"] == "high").all()  # 12 of 12
     assert (m.loc[~m["resistant_like"], "call"] != "high").all()  # 0 of 28
     assert (m["reference"] == "training").all() and m["zscore"].notna().all()
-    cells = parse_scores((demo_run / "results/scores/demo_sc/scores.tsv").read_text()).merge(
+    from ressig.cohort.sinks import read_scores
+
+    cells = read_scores(demo_run / "results/scores/demo_sc/scores.tsv").merge(  # wide: a row per cell
         pd.read_csv(demo_run / "results/cohorts/demo_sc_truth.tsv", sep="\t"), left_on="sample", right_on="cell")
-    high = cells["call"] == "high"
+    call = next(c for c in cells.columns if c.endswith("_call"))
+    high = cells[call] == "high"
     assert high[cells["resistant_like"]].mean() > 0.7  # measured 715/900
     assert high[~cells["resistant_like"]].mean() < 0.05  # measured 12/900
