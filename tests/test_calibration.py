@@ -488,10 +488,9 @@ def _cells(n=240, seed=3):
 def test_sharded_cells_gather_to_the_unsharded_calls(tmp_path):
     """Shard tables leave the cohort-level columns empty; the gather fills them over all cells, so
     wide and long, TSV, sharded or not, carry the same calls (and the TSVs the same bytes)."""
-    from test_cohort import make_sig, write_h5ad
-
     from ressig.cohort import CohortOptions, gather_scores, parse_scores, score_cohort
     from ressig.cohort.sinks import read_scores
+    from test_cohort import make_sig, write_h5ad
 
     sig = make_sig(tmp_path)
     path = write_h5ad(tmp_path / "cells.h5ad", sp.csr_matrix(_cells()))
@@ -519,10 +518,9 @@ def test_parquet_and_tl_score_carry_the_same_calls(tmp_path):
     import anndata as ad
 
     import ressig.tl
-    from test_cohort import GENES, make_sig, write_h5ad
-
     from ressig.cohort import CohortOptions, score_cohort
     from ressig.cohort.sinks import read_scores
+    from test_cohort import GENES, make_sig, write_h5ad
 
     sig = make_sig(tmp_path)
     X = _cells()
@@ -531,8 +529,8 @@ def test_parquet_and_tl_score_carry_the_same_calls(tmp_path):
     for out in ("w.tsv", "w.parquet"):
         score_cohort(sig, path, tmp_path / out, opts=CohortOptions(chunk_size=50, progress=False, columns=cols))
     tsv, pq = read_scores(tmp_path / "w.tsv"), read_scores(tmp_path / "w.parquet")
-    # a cohort-level column brings the p-values it is computed from
-    assert list(pq.columns) == ["sample", "RES", "RES_pvalue", "RES_pvalue_low", "RES_cohort_qvalue", "RES_call",
+    # a cohort-level column brings the p-values it is computed from (placed just before it)
+    assert list(pq.columns) == ["sample", "RES", "RES_pvalue", "RES_cohort_qvalue", "RES_pvalue_low", "RES_call",
                                 "RES_zscore"]
     assert list(tsv["RES_call"]) == list(pq["RES_call"])
     np.testing.assert_allclose(pq["RES_cohort_qvalue"], scoring.bh_adjust(pq["RES_pvalue"]), rtol=1e-12)
