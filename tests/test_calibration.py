@@ -97,8 +97,12 @@ def test_draws_are_uniform_distinct_and_split():
 
 def test_defaults():
     from ressig.cohort import CohortOptions
+    from ressig.cohort.options import CELL_NULL_DRAWS, DEFAULT_NULL_DRAWS, null_draws_for
 
-    assert scoring.DEFAULT_NULL_DRAWS == CohortOptions().null_draws == 1000  # README: default 1,000 draws
+    # README: default 1,000 draws per sample, 200 per cell
+    assert scoring.DEFAULT_NULL_DRAWS == DEFAULT_NULL_DRAWS == null_draws_for(CohortOptions(), cells=False) == 1000
+    assert CELL_NULL_DRAWS == null_draws_for(CohortOptions(), cells=True) == 200
+    assert null_draws_for(CohortOptions(null_draws=0), cells=True) == 0
     assert scoring.DEFAULT_NULL_SEED == CohortOptions().null_seed
     assert CohortOptions().alpha == 0.05
 
@@ -436,7 +440,7 @@ def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
     score_cohort(tmp_path / "m.gmt", tmp_path / "cells.h5ad", tmp_path / "s.tsv",
                  opts=CohortOptions(layout="long", chunk_size=7, progress=False))
     s = parse_scores((tmp_path / "s.tsv").read_text())
-    np.testing.assert_allclose(s["pvalue"].iloc[:20], 1 / 1001, rtol=1e-9)  # table: 10 significant digits
+    np.testing.assert_allclose(s["pvalue"].iloc[:20], 1 / 201, rtol=1e-9)  # cells: 200 draws by default
     assert (s["call"].iloc[:20] == "high").all()
     assert (s["call"].iloc[20:] != "high").all()
     # the default wide layout (streamed, filled in a second pass) carries pvalue, pvalue_low, call

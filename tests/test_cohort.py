@@ -200,7 +200,8 @@ def test_h5ad_chunked_equals_in_memory_for_csr_csc_dense_and_layer(sig_path, tmp
                              ("dense", X, None), ("layer", sp.csr_matrix(X), "counts")):
         path = write_h5ad(tmp_path / f"{name}.h5ad", mat, layer=layer)
         for chunk in (7, 1000):
-            got = score_h5ad(path, sigs, CohortOptions(chunk_size=chunk, layer=layer, progress=False)).scores
+            got = score_h5ad(path, sigs, CohortOptions(chunk_size=chunk, layer=layer, progress=False,
+                                                       null_draws=1000)).scores  # cells default: 200
             assert format_scores(got) == format_scores(expected), (name, chunk)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .cohort.calls import needs_pvalues, wide_columns_for, with_call_placeholders
 from .cohort.engine import cells_from_adata, iter_cell_scores, plan_genes
-from .cohort.options import CALL_COLUMNS, CohortOptions
+from .cohort.options import CALL_COLUMNS, CELL_NULL_DRAWS, CohortOptions
 from .cohort.sinks import extra_columns, to_wide
 from .errors import RessigError
 from .scoring import bh_adjust, call_labels
@@ -36,7 +36,7 @@ def _signatures(signature) -> list[FrozenSignature]:
 
 def score(adata, signature, *, layer: str | None = None, key_added: str | None = None, copy: bool = False,
           chunk_size: int = 10_000, columns: Sequence[str] = (), min_coverage: float | None = None,
-          gene_table: str | Path | None = None, progress: bool = False, null_draws: int = 1000,
+          gene_table: str | Path | None = None, progress: bool = False, null_draws: int | None = None,
           null_seed: int = 20261130, alpha: float = 0.05):
     """Score each cell with frozen signatures (single-sample, rank-based).
 
@@ -72,7 +72,8 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         the p-values it is computed from. P-values are only computed when a column needs them.
     null_draws, null_seed
         Random same-size gene sets per cell for ``pvalue``/``pvalue_low`` (see
-        :mod:`ressig.scoring`; a cell's p-value depends on that cell alone).
+        :mod:`ressig.scoring`; a cell's p-value depends on that cell alone). Default
+        :data:`~ressig.cohort.options.CELL_NULL_DRAWS` (200), as ``ressig score`` on cells.
     alpha
         ``call`` is ``high``/``low`` when the Benjamini-Hochberg adjusted p-value across **the cells
         of** ``adata`` (``cohort_qvalue``/``cohort_qvalue_low``) is below ``alpha``, else ``ns``.
@@ -107,6 +108,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         if getattr(adata, "isbacked", False):
             raise RessigError("copy=True needs an in-memory AnnData; use adata.to_memory() or copy=False")
         adata = adata.copy()
+    null_draws = CELL_NULL_DRAWS if null_draws is None else int(null_draws)
     columns = wide_columns_for(columns, null_draws)
     opts = CohortOptions(kind="h5ad", layer=layer, chunk_size=chunk_size, min_coverage=min_coverage,
                          gene_table=gene_table, progress=progress, layout="wide", columns=columns,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from ..cohort import COLLAPSE_RULES, INPUT_KINDS, LAYOUTS, ORIENTATIONS, CohortOptions
+from ..cohort.options import CELL_NULL_DRAWS, DEFAULT_NULL_DRAWS
 
 NAME = "score"
 HELP = "score a cohort (bulk, microarray, .h5ad) with a frozen signature or GMT"
@@ -64,8 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
     p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
-    p.add_argument("--null-draws", type=int, default=CohortOptions.null_draws,
-                   help="random same-size gene sets per sample for the per-sample pvalue (0 = no p-values)")
+    p.add_argument("--null-draws", type=int, default=None,
+                   help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
+                        f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
     p.add_argument("--null-seed", type=int, default=CohortOptions.null_seed, help="seed of the random gene sets")
     p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
                    help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")

@@ -177,6 +177,10 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
     targets = _targets(columns, sig_names)
     if not targets:
         return False
+    from .sinks import is_parquet
+
+    if not is_parquet(path) and not _has_quotes(path):
+        return _fill_text(path, columns, targets, alpha)
     tally = PvalueTally()
     for chunk in _chunks(path):
         for t in targets:
@@ -184,8 +188,6 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
                 for c, col in t.p.items():
                     tally.add(s, c, _floats(chunk.loc[sel, col]))
     tmp = path.with_name(f".{path.name}.calls")
-    from .sinks import is_parquet
-
     parquet = is_parquet(path)
     writer = None
     try:
@@ -220,6 +222,74 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
                 writer.close()
         if parquet and writer is None:  # no rows: nothing to fill
             return False
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _has_quotes(path: Path) -> bool:
+    """Whether a TSV holds a quoted field (a name with a tab, newline or quote): then it is read
+    with the csv parser instead of split line by line."""
+    with open(path, "rb") as fh:
+        return any(b'"' in block for block in iter(lambda: fh.read(1 << 24), b""))
+
+
+def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: float) -> bool:
+    """:func:`fill_calls` for an unquoted TSV: both passes work on the p-values' text (first pass:
+    counts of each distinct text per signature, with pandas; second pass: each line split, its
+    cohort-level fields looked up from its p-value fields, joined). Nothing else is touched."""
+    from ..scoring import bh_distinct
+
+    long = targets[0].sig is None
+    p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for chunk in pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
+                             usecols=(["signature"] if long else []) + p_cols, chunksize=5 * CHUNK_ROWS):
+        for t in targets:
+            for s, sel in _by_signature(chunk, t):
+                for c, col in t.p.items():
+                    d = counts.setdefault((s, c), {})
+                    for text, n in chunk.loc[sel, col].value_counts(sort=False).items():
+                        d[text] = d.get(text, 0) + int(n)
+    maps: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}  # p text -> (q text, q < alpha)
+    for key, d in counts.items():
+        texts = [x for x in d if x != ""]
+        m: dict[str, tuple[str, bool]] = {"": ("", False)}
+        if texts:
+            values, inverse = np.unique(np.array([float(x) for x in texts]), return_inverse=True)
+            n = np.bincount(inverse.ravel(), weights=[d[x] for x in texts]).astype(np.int64)
+            q = bh_distinct(values, n)[inverse.ravel()]
+            m.update({x: (FLOAT_FORMAT % v, bool(v < alpha)) for x, v in zip(texts, q.tolist(), strict=True)})
+        maps[key] = m
+    pos = {c: i for i, c in enumerate(columns)}
+    plan = [(t.sig, {c: pos[col] for c, col in t.p.items()}, {c: pos[col] for c, col in t.out.items()})
+            for t in targets]
+    empty: dict[str, tuple[str, bool]] = {"": ("", False)}
+    tmp = path.with_name(f".{path.name}.calls")
+    try:
+        with open(path, encoding="utf-8", newline="") as src, open(tmp, "w", encoding="utf-8", newline="") as out:
+            out.write(src.readline())
+            buf = []
+            for line in src:
+                f = line[:-1].split("\t") if line.endswith("\n") else line.split("\t")
+                for sig, p_at, out_at in plan:
+                    s = f[0] if sig is None else sig
+                    hi = maps.get((s, "pvalue"), empty)[f[p_at["pvalue"]]] if "pvalue" in p_at else ("", False)
+                    lo = (maps.get((s, "pvalue_low"), empty)[f[p_at["pvalue_low"]]] if "pvalue_low" in p_at
+                          else ("", False))
+                    if "cohort_qvalue" in out_at:
+                        f[out_at["cohort_qvalue"]] = hi[0]
+                    if "cohort_qvalue_low" in out_at:
+                        f[out_at["cohort_qvalue_low"]] = lo[0]
+                    if "call" in out_at:
+                        f[out_at["call"]] = "" if not hi[0] else "high" if hi[1] else "low" if lo[1] else "ns"
+                buf.append("\t".join(f))
+                if len(buf) >= CHUNK_ROWS:
+                    out.write("\n".join(buf) + "\n")
+                    buf = []
+            if buf:
+                out.write("\n".join(buf) + "\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

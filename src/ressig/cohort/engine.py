@@ -27,7 +27,14 @@ from .idmap import (
     map_signatures,
     mapping_report,
 )
-from .options import CALL_COLUMNS, DEFAULT_MIN_COVERAGE, SCORE_COLUMNS, CohortOptions, CohortScores
+from .options import (
+    CALL_COLUMNS,
+    DEFAULT_MIN_COVERAGE,
+    SCORE_COLUMNS,
+    CohortOptions,
+    CohortScores,
+    null_draws_for,
+)
 from .readers import read_expression, read_probe_map
 
 # scoring
@@ -96,7 +103,8 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     lo, hi = shard_bounds(data.shape[0], opts.shard)
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
-                          scoring_sigs, min_coverage=0.0, null_draws=opts.null_draws, seed=opts.null_seed)
+                          scoring_sigs, min_coverage=0.0, null_draws=null_draws_for(opts, cells=False),
+                          seed=opts.null_seed)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
                         mapping_report(ids, mapped, how))
 
@@ -254,7 +262,7 @@ def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignatur
             if plan.agg is not None:
                 block = block @ plan.agg
             chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion,
-                                 null_draws=opts.null_draws, seed=opts.null_seed)
+                                 null_draws=null_draws_for(opts, cells=True), seed=opts.null_seed)
             yield add_percentiles(chunk, sigs)
             bar.update(stop - start)
             _log_progress(start - lo, stop - lo, hi - lo, label)
@@ -331,7 +339,8 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
             raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
         sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
         scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs,
-                                              null_draws=opts.null_draws, seed=opts.null_seed), sigs)
+                                              null_draws=null_draws_for(opts, cells=False), seed=opts.null_seed),
+                                 sigs)
         n = len(levels)
     return CohortScores(scores, plan.coverage, n, "h5ad", plan.mapping, plan.report)
 

@@ -23,6 +23,11 @@ NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
 CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
 #: Text columns of a score table (everything else is numeric).
 TEXT_COLUMNS = ("signature", "sample", "call", "reference")
+#: Default random gene sets per sample (bulk, microarray, pseudobulk groups): p-values down to 1/1001.
+DEFAULT_NULL_DRAWS = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
+#: Default per cell: the null costs time in proportion to draws × stored values per cell, and 1000
+#: draws made scoring ~15x slower than scores alone (docs/cohort_scores.md); p-values down to 1/201.
+CELL_NULL_DRAWS = 200
 #: Wide-layout extra columns when none are asked for and p-values are computed.
 DEFAULT_WIDE_COLUMNS = ("pvalue", "pvalue_low", "call")
 DEFAULT_MIN_COVERAGE = 0.5
@@ -47,7 +52,7 @@ class CohortOptions:
     progress: bool = True
     layout: str = "auto"
     columns: tuple[str, ...] = ()
-    null_draws: int = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
+    null_draws: int | None = None  # None: DEFAULT_NULL_DRAWS per sample, CELL_NULL_DRAWS per cell
     null_seed: int = 20261130  # = scoring.DEFAULT_NULL_SEED
     alpha: float = 0.05
 
@@ -65,13 +70,20 @@ class CohortOptions:
         if self.layout not in LAYOUTS:
             raise RessigError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
         self.columns = tuple(self.columns)
-        if self.null_draws < 0:
+        if self.null_draws is not None and self.null_draws < 0:
             raise RessigError(f"null_draws must be >= 0 (0 = no p-values), got {self.null_draws}")
         if not 0 < self.alpha < 1:
             raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
+
+
+def null_draws_for(opts: CohortOptions, cells: bool) -> int:
+    """Random gene sets per sample: ``opts.null_draws``, else the default for samples or cells."""
+    if opts.null_draws is not None:
+        return int(opts.null_draws)
+    return CELL_NULL_DRAWS if cells else DEFAULT_NULL_DRAWS
 
 
 @dataclass

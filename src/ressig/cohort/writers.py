@@ -16,7 +16,7 @@ from ..signature import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
 from .calls import needs_pvalues, wide_columns_for
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
-from .options import SCORE_COLUMNS, CohortOptions
+from .options import SCORE_COLUMNS, CohortOptions, null_draws_for
 from .plots import plot_embedding, plot_group_scores, plot_score_distribution
 from .sinks import ScoreSink, read_scores
 
@@ -152,10 +152,12 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     layout = opts.layout if opts.layout != "auto" else ("wide" if cells else "long")
     if opts.columns and layout == "long":
         raise RessigError("--columns applies to the wide layout (the long layout has every column)")
-    columns = wide_columns_for(opts.columns, opts.null_draws) if layout == "wide" else ()
-    if opts.null_draws and not needs_pvalues(layout, columns):
+    draws = null_draws_for(opts, cells)
+    columns = wide_columns_for(opts.columns, draws) if layout == "wide" else ()
+    if draws and not needs_pvalues(layout, columns):
         logger.info("no p-value column asked for (--columns): random gene sets not drawn")
-    opts = replace(opts, columns=columns, null_draws=opts.null_draws if needs_pvalues(layout, columns) else 0)
+        draws = 0
+    opts = replace(opts, columns=columns, null_draws=draws)
     alpha = None if sharded else opts.alpha  # shard tables: cohort-level columns filled by the gather
     names = [s.name for s in sigs]
     outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
