@@ -552,6 +552,32 @@ def test_parquet_and_tl_score_carry_the_same_calls(tmp_path):
     np.testing.assert_array_equal(a.obs["off"].to_numpy(), a.obs["RES"].to_numpy())
 
 
+def test_fill_pass_text_and_quoted_paths_agree_with_in_memory_calls(tmp_path):
+    """Unquoted TSVs are filled line by line from the p-values' text, quoted ones (a sample name
+    with a double quote) through the csv parser: both equal the calls computed in memory."""
+    from ressig.cohort import (
+        CohortOptions,
+        add_calls_text,
+        format_scores,
+        read_and_score,
+        score_cohort,
+    )
+    from ressig.signature import load_signatures
+    from test_cohort import cohort_frame, make_sig
+
+    sig = make_sig(tmp_path)
+    data, _ = cohort_frame(30, seed=4)
+    for name, cols in (("plain", data.columns), ("quoted", [f'P"{c}' for c in data.columns])):
+        data.set_axis(cols, axis=1).to_csv(tmp_path / f"{name}.tsv", sep="\t")
+        score_cohort(sig, tmp_path / f"{name}.tsv", tmp_path / f"{name}.scores.tsv",
+                     opts=CohortOptions(progress=False, null_draws=400))
+        res = read_and_score(tmp_path / f"{name}.tsv", load_signatures(sig), CohortOptions(progress=False,
+                                                                                          null_draws=400))
+        text = (tmp_path / f"{name}.scores.tsv").read_text()
+        assert text == add_calls_text(format_scores(res.scores))
+        assert text.count("\thigh\t") == 10  # the 10 resistant-like samples of 30
+
+
 def test_call_columns_of_a_wide_table_need_their_pvalues(tmp_path):
     from ressig.cohort import fill_calls
 
