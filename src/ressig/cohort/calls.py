@@ -26,10 +26,16 @@ from .._atomic import FLOAT_FORMAT
 from ..errors import RessigError
 from .options import CALL_COLUMNS, DEFAULT_WIDE_COLUMNS, NULL_COLUMNS
 
-#: Rows per chunk of the second pass.
+#: Lines per write of the second pass.
 CHUNK_ROWS = 20_000
+#: Table cells read at once (bounds the memory of both passes, whatever the table's width).
+CHUNK_CELLS = 1_000_000
 #: What each cohort-level column is computed from.
 _NEEDS = {"cohort_qvalue": ("pvalue",), "cohort_qvalue_low": ("pvalue_low",), "call": ("pvalue", "pvalue_low")}
+
+
+def _rows_per_chunk(n_columns: int) -> int:
+    return max(100, CHUNK_CELLS // max(1, n_columns))
 
 
 def wide_columns_for(columns: Sequence[str], null_draws: int) -> tuple[str, ...]:
@@ -92,18 +98,18 @@ def _floats(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=float)
 
 
-def _chunks(path: Path) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
     """The table chunk by chunk: TSV as text (every cell verbatim), parquet with its types."""
     from .sinks import is_parquet
 
     if is_parquet(path):
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_rows_per_chunk(n_columns)):
             yield batch.to_pandas()
     else:
         yield from pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
-                               chunksize=CHUNK_ROWS)
+                               chunksize=_rows_per_chunk(n_columns))
 
 
 def _columns(path: Path) -> list[str]:
@@ -182,7 +188,7 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
     if not is_parquet(path) and not _has_quotes(path):
         return _fill_text(path, columns, targets, alpha)
     tally = PvalueTally()
-    for chunk in _chunks(path):
+    for chunk in _chunks(path, len(columns)):
         for t in targets:
             for s, sel in _by_signature(chunk, t):
                 for c, col in t.p.items():
@@ -196,7 +202,7 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
             if not parquet:
                 with open(path, encoding="utf-8", newline="") as src:
                     fh.write(src.readline())  # the header, verbatim
-            for chunk in _chunks(path):
+            for chunk in _chunks(path, len(columns)):
                 chunk = chunk.copy()
                 for t in targets:
                     q = {c: np.full(len(chunk), np.nan) for c in ("pvalue", "pvalue_low")}
@@ -245,7 +251,7 @@ def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: fl
     p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for chunk in pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
-                             usecols=(["signature"] if long else []) + p_cols, chunksize=5 * CHUNK_ROWS):
+                             usecols=(["signature"] if long else []) + p_cols, chunksize=_rows_per_chunk(len(p_cols) + 1)):
         for t in targets:
             for s, sel in _by_signature(chunk, t):
                 for c, col in t.p.items():
