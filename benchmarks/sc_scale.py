@@ -3,8 +3,8 @@
 
 For each (backed CSR ``.h5ad``, GMT) pair, runs ``ressig score --input FILE --signature GMT
 --out scores.tsv`` in a fresh process and reports wall time, cells/s and that process's peak
-RSS (``VmHWM``); optionally runs decoupler's ``ulm`` (``pip install decoupler``; not a ressig
-dependency) on the same backed file and sets (weights 1). Build the files with
+RSS (``VmHWM``) and CPU seconds (robust to other jobs on a shared machine); optionally runs
+decoupler's ``ulm`` (``pip install decoupler``; not a ressig dependency) on the same backed file and sets (weights 1). Build the files with
 ``benchmarks/score_scale.py``'s :func:`write_big_h5ad` (e.g. 500,000 and 1,000,000 cells x
 20,000 genes, 1,000 stored counts per cell); the GMT files hold up-only sets of 30-200 genes.
 
@@ -28,11 +28,12 @@ from pathlib import Path
 _CHILD = """
 import json, sys, time
 from ressig.cli import main
-t = time.perf_counter()
+t, cpu0 = time.perf_counter(), time.process_time()
 rc = main(["-q", "score", "--signature", sys.argv[1], "--input", sys.argv[2], "--out", sys.argv[3],
            "--no-progress", "--chunk-size", sys.argv[4], "--null-draws", sys.argv[5]])
 hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
-print(json.dumps({"rc": rc, "seconds": time.perf_counter() - t, "peak_rss_mb": hwm / 1024}))
+cpu = time.process_time() - cpu0  # user + system CPU of this process: robust to other jobs on a shared machine
+print(json.dumps({"rc": rc, "seconds": time.perf_counter() - t, "cpu_seconds": cpu, "peak_rss_mb": hwm / 1024}))
 """
 
 _DECOUPLER = """
