@@ -4,8 +4,8 @@
 For each (backed CSR ``.h5ad``, GMT) pair, runs ``ressig score --input FILE --signature GMT
 --out scores.tsv`` in a fresh process and reports wall time, cells/s and that process's peak
 RSS (``VmHWM``) and CPU seconds (robust to other jobs on a shared machine); optionally runs
-decoupler's ``ulm`` (``pip install decoupler``; not a ressig dependency) on the same backed file and sets (weights 1). Build the files with
-``benchmarks/score_scale.py``'s :func:`write_big_h5ad` (e.g. 500,000 and 1,000,000 cells x
+decoupler's ``ulm`` (``pip install decoupler``; not a ressig dependency) on the same backed file
+and sets (weights 1). Build the files with ``benchmarks/score_scale.py``'s :func:`write_big_h5ad` (e.g. 500,000 and 1,000,000 cells x
 20,000 genes, 1,000 stored counts per cell); the GMT files hold up-only sets of 30-200 genes.
 
 Usage::
