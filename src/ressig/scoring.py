@@ -512,11 +512,12 @@ class _RankBlock:
                     row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
                     self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
                                                  shape=ranks.shape)
-                sub = self._stored[rows]
+                sub = self._stored if rows.size == ranks.shape[0] else self._stored[rows]  # rows: sorted, unique
                 out = np.zeros((rows.size, member.shape[1]))
                 _sparse_draw_sums(sub.indptr, sub.indices, sub.data, by_col.indptr, by_col.indices, out)
                 return out + zero_rank[rows].reshape(-1, 1) * n_part
-            return np.asarray(by_col.T @ self.dense[rows].T).T
+            dense = self.dense if rows.size == self.dense.shape[0] else self.dense[rows]
+            return np.asarray(by_col.T @ dense.T).T
         # rows with unmeasured genes: their measured genes in gene-id order
         block = self._dense()[rows][:, self.gene_order.order]
         block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
