@@ -3,15 +3,18 @@
 
 For each (backed CSR ``.h5ad``, GMT) pair, runs ``ressig score --input FILE --signature GMT
 --out scores.tsv`` in a fresh process and reports wall time, cells/s and that process's peak
-RSS (``VmHWM``); optionally runs decoupler's ``ulm`` (``pip install decoupler``; not a ressig
-dependency) on the same backed file and sets (weights 1). Build the files with
-``benchmarks/score_scale.py``'s :func:`write_big_h5ad` (e.g. 500,000 and 1,000,000 cells x
+RSS (``VmHWM``) and CPU seconds (robust to other jobs on a shared machine); optionally runs
+decoupler's ``ulm`` (``pip install decoupler``; not a ressig dependency) on the same backed file
+and sets (weights 1). Build the files with ``benchmarks/score_scale.py``'s :func:`write_big_h5ad` (e.g. 500,000 and 1,000,000 cells x
 20,000 genes, 1,000 stored counts per cell); the GMT files hold up-only sets of 30-200 genes.
 
 Usage::
 
     python benchmarks/sc_scale.py --h5ad /work/bench/cells500k.h5ad --gmt sets1.gmt sets50.gmt \
-        [--decoupler] --json results.json
+        [--null-draws 1000 0] [--decoupler] --json results.json
+
+``--null-draws`` runs each file once per value (default 1000, as ``ressig score``; 0 = scores
+only, no per-cell p-values or calls): the cost of the per-cell p-values.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from pathlib import Path
 _CHILD = """
 import json, sys, time
 from ressig.cli import main
-t = time.perf_counter()
+t, cpu0 = time.perf_counter(), time.process_time()
 rc = main(["-q", "score", "--signature", sys.argv[1], "--input", sys.argv[2], "--out", sys.argv[3],
-           "--no-progress", "--chunk-size", sys.argv[4]])
+           "--no-progress", "--chunk-size", sys.argv[4], "--null-draws", sys.argv[5]])
 hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
-print(json.dumps({"rc": rc, "seconds": time.perf_counter() - t, "peak_rss_mb": hwm / 1024}))
+cpu = time.process_time() - cpu0  # user + system CPU of this process: robust to other jobs on a shared machine
+print(json.dumps({"rc": rc, "seconds": time.perf_counter() - t, "cpu_seconds": cpu, "peak_rss_mb": hwm / 1024}))
 """
 
 _DECOUPLER = """
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--h5ad", nargs="+", required=True, type=Path)
     p.add_argument("--gmt", nargs="+", required=True, type=Path)
     p.add_argument("--chunk-size", default="10000")
+    p.add_argument("--null-draws", nargs="+", default=["1000"],
+                   help="random gene sets per cell for the p-values, one run each (0 = scores only; default 1000)")
     p.add_argument("--decoupler", action="store_true", help="also run decoupler ulm (largest GMT, first file)")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--json", type=Path, default=None, help="append each result as a JSON line")
@@ -92,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     for h5 in args.h5ad:
         n = n_cells(h5)
         for gmt in args.gmt:
-            out = h5.with_name(f"{h5.stem}.{gmt.stem}.scores.tsv")
-            r = run(_CHILD, [str(gmt), str(h5), str(out), args.chunk_size], args.timeout)
-            rows_out = sum(1 for _ in open(out)) - 1 if out.exists() else None
-            record({"tool": "ressig score", "file": h5.name, "cells": n, "sets": n_sets(gmt), **r,
-                    "cells_per_s": n / r["seconds"] if isinstance(r.get("seconds"), float) else None,
-                    "rows_written": rows_out})
+            for draws in args.null_draws:
+                out = h5.with_name(f"{h5.stem}.{gmt.stem}.{draws}.scores.tsv")
+                r = run(_CHILD, [str(gmt), str(h5), str(out), args.chunk_size, draws], args.timeout)
+                rows_out = sum(1 for _ in open(out)) - 1 if out.exists() else None
+                record({"tool": f"ressig score, {draws} null draws", "file": h5.name, "cells": n,
+                        "sets": n_sets(gmt), **r,
+                        "cells_per_s": n / r["seconds"] if isinstance(r.get("seconds"), float) else None,
+                        "rows_written": rows_out})
         if args.decoupler and h5 == args.h5ad[0]:
             gmt = max(args.gmt, key=n_sets)
             r = run(_DECOUPLER, [str(gmt), str(h5)], args.timeout)

@@ -13,7 +13,8 @@
 2. **Single cell**: a sparse CSR ``.h5ad`` of ``--cells`` × ``--genes`` (``--nnz-per-cell`` stored
    counts per cell) is written chunk by chunk (never held in memory), then scored **backed and
    chunked** by ``ressig score`` in a fresh process; wall time and that process's peak RSS
-   (``VmHWM``) are reported (goal: <= 4 GB for 1,000,000 cells).
+   (``VmHWM``) are reported (goal: <= 4 GB for 1,000,000 cells); ``--null-draws`` (default 1000,
+   as ``ressig score``) sets the per-cell p-values' random gene sets (0 = scores only).
 
 Usage::
 
@@ -150,7 +151,8 @@ _SCORE_CHILD = """
 import json, resource, sys, time
 from ressig.cohort import CohortOptions, score_cohort
 t = time.perf_counter()
-score_cohort(sys.argv[1], sys.argv[2], sys.argv[3], opts=CohortOptions(chunk_size=int(sys.argv[4]), progress=False))
+score_cohort(sys.argv[1], sys.argv[2], sys.argv[3], opts=CohortOptions(chunk_size=int(sys.argv[4]), progress=False,
+                                                                     null_draws=int(sys.argv[5])))
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec
 hwm = next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
 print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": hwm / 1024,
@@ -158,7 +160,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": hwm / 1024,
 """
 
 
-def bench_sc(n_cells: int, n_genes: int, nnz: int, chunk: int, workdir: Path) -> list[dict]:
+def bench_sc(n_cells: int, n_genes: int, nnz: int, chunk: int, workdir: Path, null_draws: int = 1000) -> list[dict]:
     from ressig.signature import FrozenSignature, freeze_signature
 
     h5 = workdir / "big.h5ad"
@@ -173,13 +175,14 @@ def bench_sc(n_cells: int, n_genes: int, nnz: int, chunk: int, workdir: Path) ->
                           created="2026-01-01T00:00:00Z")
     freeze_signature(sig, workdir / "BENCH.ressig.json")
     proc = subprocess.run([sys.executable, "-c", _SCORE_CHILD, str(workdir / "BENCH.ressig.json"), str(h5),
-                           str(workdir / "scores.tsv"), str(chunk)], capture_output=True, text=True)
+                           str(workdir / "scores.tsv"), str(chunk), str(null_draws)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     size_gb = h5.stat().st_size / 1e9
     return [{"what": f"sc .h5ad {n_cells}x{n_genes} CSR, {nnz} nnz/cell ({size_gb:.2f} GB): write", "seconds": t_write},
-            {"what": f"sc .h5ad {n_cells}x{n_genes}: ressig score backed, chunk {chunk}", "seconds": res["seconds"],
+            {"what": f"sc .h5ad {n_cells}x{n_genes}: ressig score backed, chunk {chunk}, {null_draws} null draws",
+             "seconds": res["seconds"],
              "peak_rss_mb": res["peak_rss_mb"], "cells_per_s": n_cells / res["seconds"]}]
 
 
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cells", type=int, default=1_000_000)
     p.add_argument("--nnz-per-cell", type=int, default=1000)
     p.add_argument("--chunk-size", type=int, default=10_000)
+    p.add_argument("--null-draws", type=int, default=1000, help="random gene sets per cell for p-values (0 = none)")
     p.add_argument("--skip-bulk", action="store_true")
     p.add_argument("--skip-sc", action="store_true")
     p.add_argument("--workdir", default=None, help="where to write the big .h5ad (default: a temp dir)")
@@ -201,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=1), flush=True)
     if not args.skip_sc:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-            rows += bench_sc(args.cells, args.genes, args.nnz_per_cell, args.chunk_size, Path(tmp))
+            rows += bench_sc(args.cells, args.genes, args.nnz_per_cell, args.chunk_size, Path(tmp), args.null_draws)
     print("\n| measurement | seconds | notes |\n|---|---:|---|")
     for r in rows:
         notes = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()

@@ -156,7 +156,7 @@ CORPUS += [
     score_case("signature artefact", "truncated JSON", {"s.ressig.json": ARTEFACT[: len(ARTEFACT) // 2]},
                "signature artefact is not valid JSON (truncated or corrupt", "s.ressig.json"),
     score_case("signature artefact", "wrong schema version",
-               {"s.ressig.json": ARTEFACT.replace('"schema_version": 1', '"schema_version": 99')},
+               {"s.ressig.json": ARTEFACT.replace('"schema_version": 2', '"schema_version": 99')},
                "signature artefact schema version 99", "s.ressig.json"),
     score_case("signature artefact", "not JSON at all", {"s.ressig.json": "hello"},
                "s.ressig.json: signature artefact is not valid JSON", "s.ressig.json"),

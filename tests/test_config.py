@@ -58,7 +58,9 @@ def test_minimal_config_gets_every_nested_default(schema):
     assert cfg["efflux"]["permutations"] == 1000 and cfg["efflux"]["min_size"] == 5
     assert cfg["genesets"]["files"] == ["resources/genesets/ressig_curated.gmt"]
     assert cfg["signature"]["name"] == "RESSIG_SIGNATURE" and cfg["signature"]["max_genes"] == 200
-    assert cfg["scoring"] == {"shards": 1, "chunk_size": 10000, "min_coverage": None}
+    assert cfg["scoring"] == {"shards": 1, "chunk_size": 10000, "min_coverage": None, "null_draws": None,
+                              "null_seed": 20261130, "alpha": 0.05}
+    assert cfg["signature"]["reference_cohort"] is None
     check_config(cfg, schema)  # the filled config is valid
 
 
@@ -75,7 +77,7 @@ def test_user_values_win_and_cohort_defaults_are_filled():
     assert cfg["de"]["alpha"] == 0.1 and cfg["de"]["min_count"] == 10
     assert cfg["cohorts"]["mine"] == {"path": "m.tsv", "kind": "auto", "orientation": "genes-x-samples",
                                       "probe_map": None, "collapse": "mean", "layer": None, "pseudobulk": None,
-                                      "group_by": None, "min_coverage": None, "shards": None}
+                                      "group_by": None, "min_coverage": None, "null_draws": None, "shards": None}
 
 
 def test_demo_config_is_valid_and_complete(schema):
@@ -126,6 +128,8 @@ def test_config_paths_follow_maps_and_lists(schema):
     assert list(config_paths(cfg, schema)) == [
         ("samples", "s.tsv"), ("counts.path", "c.tsv"), ("genesets.files.0", "a.gmt"),
         ("genesets.files.1", "b.gmt"), ("cohorts.m.path", "m.tsv"), ("cohorts.m.probe_map", "p.tsv")]
+    cfg["signature"]["reference_cohort"] = {"path": "ref.tsv"}
+    assert ("signature.reference_cohort.path", "ref.tsv") in list(config_paths(cfg, schema))
 
 
 def test_check_paths_names_every_missing_key(schema, tmp_path, monkeypatch):

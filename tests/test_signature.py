@@ -245,8 +245,8 @@ def test_truncated_artefact_is_a_clear_error(frozen: Path):
 
 
 def test_incompatible_schema_version_is_refused_even_with_valid_checksum(frozen: Path):
-    _rewrite(frozen, lambda d: d.update(schema_version=2, ressig_version="9.0.0"), fix_checksum=True)
-    with pytest.raises(RessigError, match=r"schema version 2 \(written by ressig 9.0.0\) is not supported"):
+    _rewrite(frozen, lambda d: d.update(schema_version=3, ressig_version="9.0.0"), fix_checksum=True)
+    with pytest.raises(RessigError, match=r"schema version 3 \(written by ressig 9.0.0\) is not supported"):
         load_signature(frozen)
 
 

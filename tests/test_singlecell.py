@@ -21,6 +21,7 @@ from ressig._log import logger
 from ressig.cli import main as ressig_main
 from ressig.cohort import (
     CohortOptions,
+    add_calls_text,
     format_scores,
     gather_scores,
     score_cohort,
@@ -102,7 +103,9 @@ def test_layouts_and_formats_agree(sig_path, tmp_path):
     expected = score_h5ad(path, sigs, CohortOptions(progress=False)).scores
     long_out = tmp_path / "long.tsv"
     score_cohort(sig_path, path, long_out, opts=CohortOptions(layout="long", chunk_size=11, progress=False))
-    assert long_out.read_text() == format_scores(expected)  # spill files concatenated = one-shot bytes
+    # spill files concatenated and the cohort-level columns filled in a second pass over the file
+    # = one-shot bytes with the calls computed in memory from the same (written) p-values
+    assert long_out.read_text() == add_calls_text(format_scores(expected))
     score_cohort(sig_path, path, tmp_path / "w.parquet",
                  opts=CohortOptions(chunk_size=11, progress=False, columns=("up_score", "down_score")))
     w = pd.read_parquet(tmp_path / "w.parquet")

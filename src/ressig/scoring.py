@@ -20,6 +20,26 @@ sparse gene × signature-part membership product. Sparse input (CSR/CSC) is rank
 densifying: implicit zeros are real zeros, all tied, and their shared rank is computed
 analytically from the number of negative, zero and stored values of the row.
 
+Per-sample p-values (``null_draws > 0``; singscore's ``generateNull``/``getPvals`` idea): for
+each sample and signature, the score is compared with the scores of ``null_draws`` random gene
+sets of the same size and up/down split, drawn among the genes **measured in that sample**:
+
+* ``n_up``/``n_down`` are the sample's used (measured) up/down genes and ``N`` its measured genes;
+  a draw picks ``n_up + n_down`` distinct positions among the ``N`` measured genes sorted by gene
+  id (Floyd's algorithm, then a shuffle assigns the first ``n_up`` to the up part). The draws
+  depend only on ``(seed, n_up, n_down, N)``, so every sample with the same sizes shares them (one
+  sparse position × draw membership matrix multiplied with the sample block's ranks) and a
+  sample's p-value depends neither on the other samples scored with it, nor on block/chunk
+  sizes, nor on the column order of its file;
+* ``pvalue = (k + 1) / (n + 1)`` with ``k`` = draws scoring **at least** the sample's score
+  (one-sided, "higher than random"), ``pvalue_low`` the same for "at most" (lower than random);
+  ties count against the sample (conservative), which matters for sparse single-cell rows where
+  many genes share the zero rank;
+* random sets are exchangeable with signature genes only if genes were independent: co-expressed
+  signature genes (a real pathway) give small p-values because they *are* coherent, which is the
+  point; the p-value is exact for the "random gene set" null, not for a "random sample" null
+  (that needs a reference cohort: :mod:`ressig.signature`).
+
 Cohort-dependent alternatives (explicitly labelled): :func:`score_ssgsea` (gseapy ssGSEA,
 normalised across the samples scored together).
 """
@@ -28,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numba
 import numpy as np
@@ -44,6 +65,14 @@ SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "disp
 MAD_SCALE = 1.4826
 #: Target number of matrix cells ranked at once (bounds memory to ~ 8 arrays of this size).
 BLOCK_CELLS = 2_000_000
+#: Columns added by :func:`score_matrix` when ``null_draws > 0``.
+NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
+#: Default number of random gene sets per null distribution (p-values resolve down to 1/1001).
+DEFAULT_NULL_DRAWS = 1000
+#: Default seed of the random gene sets (with the sizes, it fixes every draw).
+DEFAULT_NULL_SEED = 20261130
+#: Null scores within this distance of the observed score count as ties (scores lie in -1..1).
+_TIE_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -275,10 +304,15 @@ def _mad(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _normalise(sums: np.ndarray, used: np.ndarray, n_measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank sums of each part → centred normalised up score (ascending ranks) and down score
-    (reversed ranks), NaN where a part has no measured gene."""
-    big_n = n_measured.reshape(-1, 1).astype(float)
+def _normalise(sums: np.ndarray, used, big_n) -> tuple[np.ndarray, np.ndarray]:
+    """Rank sums of ``used`` genes among ``big_n`` measured (broadcastable) → centred normalised up
+    score (ascending ranks) and down score (reversed ranks), NaN where a part has no measured gene.
+
+    The one formula for observed and random-gene-set (null) scores, so equal rank sums give
+    bit-identical scores.
+    """
+    used = np.asarray(used, dtype=float)
+    big_n = np.asarray(big_n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / used
         low = (used + 1.0) / 2.0
@@ -290,6 +324,27 @@ def _normalise(sums: np.ndarray, used: np.ndarray, n_measured: np.ndarray) -> tu
     return up_norm - 0.5, down_norm - 0.5
 
 
+def _normalise_part(sums: np.ndarray, n: float, big_n: float, up: bool) -> np.ndarray:
+    """:func:`_normalise` of one part with scalar sizes, **in place** on ``sums`` (the null's
+    rows × draws rank sums): the same operations in the same order, so a random set with the
+    sample's rank sum gets its score bit for bit, at a third of the memory traffic."""
+    n, big_n = float(n), float(big_n)
+    low = (n + 1.0) / 2.0
+    high = (2.0 * big_n - n + 1.0) / 2.0
+    span = high - low
+    if not (n > 0 and span > 0):
+        sums[...] = np.nan
+        return sums
+    np.divide(sums, n, out=sums)
+    if up:
+        sums -= low
+    else:
+        np.subtract(high, sums, out=sums)
+    sums /= span
+    sums -= 0.5
+    return sums
+
+
 def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, dispersion: bool = True):
     """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks
     (NaN when ``dispersion`` is False: the medians are most of the cost with many signatures)."""
@@ -298,7 +353,7 @@ def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, di
     mt = parts.membership.T.tocsr()  # parts × gathered genes
     sums = np.asarray(mt @ filled.T).T  # samples × parts
     used = np.asarray(mt @ measured.T.astype(float)).T
-    up, down = _normalise(sums, used, n_measured)
+    up, down = _normalise(sums, used, n_measured.reshape(-1, 1))
     if not dispersion:
         mad = np.full((gathered.shape[0], len(parts.part_genes)), np.nan)
     elif parts.part_genes:
@@ -327,12 +382,266 @@ def _sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.nd
     return sums, used
 
 
+# ----------------------------------------------------------------------------------------------
+# null distribution of random gene sets (per-sample p-values)
+
+
+@numba.njit(cache=True, nogil=True)
+def _draw_positions(u: np.ndarray, n_pop: int, out: np.ndarray) -> None:  # pragma: no cover - jit
+    """Fill each row of ``out`` (draws × n) with ``n`` distinct positions in ``0..n_pop-1`` in random order.
+
+    Floyd's algorithm picks a uniform ``n``-subset from ``u[:, :n]``; a Fisher-Yates shuffle driven
+    by ``u[:, n:]`` makes the order uniform too (the first ``n_up`` positions are the up part).
+    """
+    n_draws, n = out.shape
+    seen = np.zeros(n_pop, dtype=np.bool_)
+    for b in range(n_draws):
+        k = 0
+        for j in range(n_pop - n, n_pop):
+            t = min(int(u[b, k] * (j + 1)), j)  # uniform on 0..j
+            if seen[t]:
+                t = j
+            seen[t] = True
+            out[b, k] = t
+            k += 1
+        for i in range(n - 1, 0, -1):
+            s = min(int(u[b, n + i] * (i + 1)), i)
+            tmp = out[b, i]
+            out[b, i] = out[b, s]
+            out[b, s] = tmp
+        for i in range(n):
+            seen[out[b, i]] = False
+
+
+@lru_cache(maxsize=128)  # one entry per (sizes, N): signatures of a chunk rarely have more
+def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Random gene sets as sparse position × draw membership matrices (up part, down part).
+
+    Parameters
+    ----------
+    n_up, n_down
+        Sizes of the up and down parts (a draw holds ``n_up + n_down`` distinct positions).
+    n_pop
+        Number of positions to draw from (the sample's measured genes).
+    draws
+        Number of random sets.
+    seed
+        Base seed; the draws are a pure function of ``(seed, n_up, n_down, n_pop, draws)``.
+
+    Returns
+    -------
+    (csr_matrix, csr_matrix)
+        ``n_pop × draws`` 0/1 matrices; treat them as read-only (they are cached).
+    """
+    n = n_up + n_down
+    if n > n_pop or n < 1:
+        raise RessigError(f"cannot draw {n} genes among {n_pop} measured genes")
+    rng = np.random.default_rng([int(seed), int(n_up), int(n_down), int(n_pop)])
+    pos = np.empty((draws, n), dtype=np.int64)
+    _draw_positions(rng.random((draws, 2 * n)), int(n_pop), pos)
+
+    def member(block: np.ndarray) -> sp.csr_matrix:
+        cols = np.repeat(np.arange(draws), block.shape[1])
+        return sp.csr_matrix((np.ones(block.size), (block.ravel(), cols)), shape=(n_pop, draws))
+
+    return member(pos[:, :n_up]), member(pos[:, n_up:])
+
+
+@numba.njit(cache=True, nogil=True)
+def _sparse_draw_sums(indptr, indices, values, m_indptr, m_indices, out) -> None:  # pragma: no cover - jit
+    """``out[i, b] += sum of values[i, g]`` over stored genes ``g`` of row ``i`` drawn in ``b``.
+
+    ``m_indptr``/``m_indices`` are the CSR of the gene × draw membership: walking each stored value
+    once and adding it to the draws holding its gene costs nnz × (draws × n / genes) per row.
+    """
+    for i in range(out.shape[0]):
+        for t in range(indptr[i], indptr[i + 1]):
+            g = indices[t]
+            v = values[t]
+            for u in range(m_indptr[g], m_indptr[g + 1]):
+                out[i, m_indices[u]] += v
+
+
+class _GeneOrder:
+    """Draw positions index the measured genes **sorted by gene id**, not the input's column order.
+
+    So a sample's p-value depends neither on the other samples nor on how the columns of its
+    file are ordered. Holds the permutation and the column-order membership matrices of one call.
+    """
+
+    def __init__(self, genes: Sequence[str]):
+        self.order = np.argsort(np.asarray(genes, dtype=object), kind="stable")  # position -> column
+        self.position = np.empty(len(genes), dtype=np.int64)
+        self.position[self.order] = np.arange(len(genes))  # column -> position
+        self._by_column: dict[tuple, sp.csr_matrix] = {}
+
+    def by_column(self, key: tuple, member: sp.csr_matrix) -> sp.csr_matrix:
+        """``member`` (positions × draws, all genes measured) re-indexed by input column."""
+        if key not in self._by_column:
+            self._by_column[key] = member[self.position]
+        return self._by_column[key]
+
+
+class _RankBlock:
+    """Ranks of one block of samples, in the forms the null computation needs (built lazily)."""
+
+    def __init__(self, dense: np.ndarray | None, n_measured: np.ndarray, gene_order: _GeneOrder, sparse=None):
+        self.dense = dense  # samples × genes ranks (NaN = not measured), or None for sparse input
+        self.sparse = sparse  # (ranks CSR, is_nan, zero_rank) for sparse input
+        self.n_measured = n_measured
+        self.gene_order = gene_order
+        self._stored = None
+        self.null_cache: dict[tuple, np.ndarray] = {}  # (sizes, parts, rows) -> null scores, shared by signatures
+
+    def _dense(self) -> np.ndarray:
+        if self.dense is None:
+            ranks, is_nan, zero_rank = self.sparse
+            self.dense = _gather_sparse(ranks, is_nan, zero_rank, np.arange(ranks.shape[1]))
+        return self.dense
+
+    def rank_sums(self, rows: np.ndarray, member: sp.csr_matrix, n_part: int, key: tuple) -> np.ndarray:
+        """rows × draws sums of the ranks at the drawn positions (positions among measured genes)."""
+        if n_part == 0:
+            return np.zeros((rows.size, member.shape[1]))
+        n_genes = (self.dense if self.dense is not None else self.sparse[0]).shape[1]
+        if (self.n_measured[rows] == n_genes).all():  # every gene measured: permute the draws, not the ranks
+            by_col = self.gene_order.by_column(key, member)
+            if self.sparse is not None and self.dense is None:
+                ranks, _, zero_rank = self.sparse
+                if self._stored is None:  # stored ranks relative to the row's zero rank: implicit zeros add 0
+                    row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
+                    self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
+                                                 shape=ranks.shape)
+                sub = self._stored if rows.size == ranks.shape[0] else self._stored[rows]  # rows: sorted, unique
+                out = np.zeros((rows.size, member.shape[1]))
+                _sparse_draw_sums(sub.indptr, sub.indices, sub.data, by_col.indptr, by_col.indices, out)
+                return out + zero_rank[rows].reshape(-1, 1) * n_part
+            dense = self.dense if rows.size == self.dense.shape[0] else self.dense[rows]
+            return np.asarray(by_col.T @ dense.T).T
+        # rows with unmeasured genes: their measured genes in gene-id order
+        block = self._dense()[rows][:, self.gene_order.order]
+        block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
+        return np.asarray(member.T @ block.T).T
+
+
+def _null_pvalues(ranks: _RankBlock, observed: np.ndarray, n_up: np.ndarray, n_down: np.ndarray,
+                  has_up: bool, has_down: bool, draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row one-sided empirical p-values (high, low) of ``observed`` against random gene sets."""
+    m = observed.size
+    p_high = np.full(m, np.nan)
+    p_low = np.full(m, np.nan)
+    ok = np.isfinite(observed)
+    if not ok.any():
+        return p_high, p_low
+    keys = np.column_stack([ranks.n_measured, n_up, n_down]).astype(np.int64)
+    groups, inverse = np.unique(keys[ok], axis=0, return_inverse=True)
+    idx_ok = np.flatnonzero(ok)
+    for g, (big_n, nu, nd) in enumerate(groups):
+        rows = idx_ok[inverse.ravel() == g]
+        key = (int(big_n), int(nu), int(nd), has_up, has_down, rows.tobytes())
+        null = ranks.null_cache.get(key)
+        if null is None:  # signatures of the same sizes share the draws and hence the null scores
+            up_m, down_m = null_draws(int(nu), int(nd), int(big_n), draws, seed)
+            sizes = (int(nu), int(nd), int(big_n))
+            null = None
+            if has_up:
+                null = _normalise_part(ranks.rank_sums(rows, up_m, int(nu), (*sizes, "up")), nu, big_n, True)
+            if has_down:
+                down = _normalise_part(ranks.rank_sums(rows, down_m, int(nd), (*sizes, "down")), nd, big_n, False)
+                null = down if null is None else np.add(null, down, out=null)
+            ranks.null_cache[key] = null
+        obs = observed[rows].reshape(-1, 1)
+        p_high[rows] = ((null >= obs - _TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
+        p_low[rows] = ((null <= obs + _TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
+    return p_high, p_low
+
+
+def null_band(n_up: int, n_down: int, n_pop: int, draws: int = DEFAULT_NULL_DRAWS, seed: int = DEFAULT_NULL_SEED,
+              quantiles: Sequence[float] = (0.025, 0.975)) -> np.ndarray:
+    """Quantiles of the random-gene-set null for a sample whose ``n_pop`` measured genes are untied.
+
+    Without ties a sample's ranks are ``1..N`` whatever its values, so this *is* the null of every
+    untied sample with these sizes (the same draws as :func:`score_matrix`); with ties (sparse
+    single-cell rows) it is an approximation, used only to draw the band of the score plot.
+    """
+    n_up, n_down, n_pop = int(n_up), int(n_down), int(n_pop)
+    if n_up + n_down < 1 or n_up + n_down > n_pop:
+        return np.full(len(quantiles), np.nan)
+    ranks = np.arange(1.0, n_pop + 1.0)
+    up_m, down_m = null_draws(n_up, n_down, n_pop, int(draws), int(seed))
+    null = np.zeros(int(draws))
+    if n_up:
+        null += _normalise(up_m.T @ ranks, n_up, n_pop)[0]
+    if n_down:
+        null += _normalise(down_m.T @ ranks, n_down, n_pop)[1]
+    return np.quantile(null, list(quantiles))
+
+
+def bh_distinct(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted value of each **distinct** p-value, from how often each occurs.
+
+    ``values`` sorted ascending (no NaN), ``counts`` their multiplicities. Tied p-values share one
+    adjusted value (that of the tie's last rank), so this equals BH on the expanded vector while
+    holding only the distinct values: empirical p-values take at most ``null_draws + 1`` values,
+    so a cohort of any size needs O(null_draws) memory (the streaming single-cell path).
+    """
+    values = np.asarray(values, dtype=float)
+    counts = np.asarray(counts, dtype=np.int64)
+    q = values * int(counts.sum()) / np.cumsum(counts)
+    return np.minimum(1.0, np.minimum.accumulate(q[::-1])[::-1])
+
+
+def bh_adjust(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (NaN kept and left out of the number of tests)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        values, inverse, counts = np.unique(p[ok], return_inverse=True, return_counts=True)
+        out[ok] = bh_distinct(values, counts)[inverse.ravel()]
+    return out
+
+
+#: Columns added by :func:`cohort_calls`.
+CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
+
+
+def cohort_calls(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """**Cohort-level** calls from the per-sample p-values (the p-values themselves are not changed).
+
+    For each signature, the ``pvalue`` (``pvalue_low``) of the samples in ``scores`` are BH-adjusted
+    across those samples (``cohort_qvalue``, ``cohort_qvalue_low``); ``call`` is ``high`` when
+    ``cohort_qvalue < alpha``, ``low`` when ``cohort_qvalue_low < alpha``, else ``ns`` (empty when
+    the sample has no p-value). Unlike ``pvalue``, these depend on which samples are in the table:
+    they control the expected fraction of false "high" (or "low") samples among those called in it.
+    """
+    if not 0 < float(alpha) < 1:
+        raise RessigError(f"alpha must be between 0 and 1, got {alpha}")
+    q_high = np.full(len(scores), np.nan)
+    q_low = np.full(len(scores), np.nan)
+    sig = scores["signature"].to_numpy()
+    for name in pd.unique(sig):
+        sel = sig == name
+        q_high[sel] = bh_adjust(scores.loc[sel, "pvalue"].to_numpy(dtype=float))
+        q_low[sel] = bh_adjust(scores.loc[sel, "pvalue_low"].to_numpy(dtype=float))
+    return scores.assign(cohort_qvalue=q_high, cohort_qvalue_low=q_low, call=call_labels(q_high, q_low, alpha))
+
+
+def call_labels(q_high: np.ndarray, q_low: np.ndarray, alpha: float) -> np.ndarray:
+    """``high`` (``q_high < alpha``), ``low`` (``q_low < alpha``), ``ns``, or ``""`` without a q-value."""
+    q_high = np.asarray(q_high, dtype=float)
+    call = np.where(q_high < alpha, "high", np.where(np.asarray(q_low, dtype=float) < alpha, "low", "ns")).astype(object)
+    call[np.isnan(q_high)] = ""
+    return call
+
+
 def _block_rows(n_rows: int, n_genes: int) -> int:
     return int(max(1, min(n_rows, BLOCK_CELLS // max(1, n_genes))))
 
 
 def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
-                 min_coverage: float = 0.0, dispersion: bool = True) -> pd.DataFrame:
+                 min_coverage: float = 0.0, dispersion: bool = True, null_draws: int = 0,
+                 seed: int = DEFAULT_NULL_SEED) -> pd.DataFrame:
     """Score every sample against every signature (single-sample, rank-based).
 
     Parameters
@@ -354,14 +663,21 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         Compute ``dispersion`` (median absolute deviation of ranks); ``False`` leaves it NaN and
         saves most of the time when many signatures are scored (wide single-cell outputs that
         do not ask for it).
+    null_draws
+        Random gene sets per null distribution; ``0`` (default) computes no p-values, otherwise
+        the columns ``n_genes_measured``, ``pvalue`` and ``pvalue_low`` are added (see the module
+        docstring).
+    seed
+        Seed of the random gene sets (the same seed and sizes give the same sets in any call).
 
     Returns
     -------
     DataFrame
         One row per (signature, sample), signatures in input order, samples in input order, with
         columns ``signature, sample, score, up_score, down_score, dispersion, n_genes_used,
-        n_genes_missing``. ``down_score`` is NaN for up-only signatures (and ``up_score`` for
-        down-only ones); scores are NaN when a part has no measured gene in the sample.
+        n_genes_missing`` (+ ``n_genes_measured, pvalue, pvalue_low`` with ``null_draws``).
+        ``down_score`` is NaN for up-only signatures (and ``up_score`` for down-only ones); scores
+        (and p-values) are NaN when a part has no measured gene in the sample.
     """
     is_sparse = sp.issparse(X)
     if is_sparse:
@@ -374,6 +690,9 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         except (TypeError, ValueError):
             raise RessigError("expression matrix must be numeric (samples x genes)") from None
     genes, samples = _check_inputs(X, genes, samples, signatures, min_coverage)
+    if int(null_draws) < 0:
+        raise RessigError(f"null_draws must be >= 0, got {null_draws}")
+    null_draws = int(null_draws)
     if np.isinf(X.data if is_sparse else X).any():
         raise RessigError("expression matrix contains infinite values; replace them, or set them to NaN "
                           "(= not measured)")
@@ -394,6 +713,9 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     down_all = np.full((n_samp, n_parts), np.nan)
     used_all = np.zeros((n_samp, n_parts))
     mad_all = np.full((n_samp, n_parts), np.nan)
+    pvals = np.full((2, n_sig, n_samp), np.nan)
+    n_measured_all = np.zeros(n_samp, dtype=np.int64)
+    gene_order = _GeneOrder(genes) if null_draws else None
     step = _block_rows(n_samp, len(genes))
     full_membership = None
     if is_sparse and not dispersion:  # membership over all genes of X (genes × parts)
@@ -405,17 +727,31 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         if is_sparse and not dispersion:  # no dense gathered ranks needed
             ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
             sums, used = _sparse_part_sums(ranks, is_nan, zero_rank, full_membership)
-            up, down = _normalise(sums, used, n_measured)
+            up, down = _normalise(sums, used, n_measured.reshape(-1, 1))
             mad = np.full(up.shape, np.nan)
+            block = _RankBlock(None, n_measured, gene_order, (ranks, is_nan, zero_rank))
         else:
             if is_sparse:
                 ranks, is_nan, zero_rank, n_measured = _rank_sparse(X[lo:hi])
                 gathered = _gather_sparse(ranks, is_nan, zero_rank, parts.cols)
+                block = _RankBlock(None, n_measured, gene_order, (ranks, is_nan, zero_rank))
             else:
                 ranks, n_measured = rank_dense(X[lo:hi])
                 gathered = ranks[:, parts.cols]
+                block = _RankBlock(ranks, n_measured, gene_order)
             up, down, used, mad = _part_scores(gathered, n_measured, parts, dispersion)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
+        n_measured_all[lo:hi] = n_measured
+        for k in range(n_sig if null_draws else 0):
+            pu, pd_ = parts.up_part[k], parts.down_part[k]
+            observed = np.zeros(hi - lo)
+            n_up, n_down = np.zeros(hi - lo), np.zeros(hi - lo)
+            if pu is not None:
+                observed, n_up = observed + up[:, pu], used[:, pu]
+            if pd_ is not None:
+                observed, n_down = observed + down[:, pd_], used[:, pd_]
+            pvals[:, k, lo:hi] = _null_pvalues(block, observed, n_up, n_down, pu is not None, pd_ is not None,
+                                               null_draws, int(seed))
         if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
             logger.info("scored %d/%d samples", hi, n_samp)
 
@@ -445,7 +781,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
                               f"genes measured in sample {samples[j]!r} ({100 * cov[j]:.0f}%), below "
                               f"min_coverage {100 * min_coverage:.0f}%; lower min_coverage or drop that sample")
     used_int = n_used.astype(np.int64)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "signature": np.repeat([s.name for s in signatures], n_samp),
         "sample": np.tile(np.asarray(samples, dtype=object), n_sig),
         "score": score.ravel(),
@@ -455,9 +791,14 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         "n_genes_used": used_int.ravel(),
         "n_genes_missing": (parts.total.reshape(-1, 1) - used_int).ravel(),
     }, columns=SCORE_COLUMNS)
+    if null_draws:
+        out["n_genes_measured"] = np.tile(n_measured_all, n_sig)
+        out["pvalue"], out["pvalue_low"] = pvals[0].ravel(), pvals[1].ravel()
+    return out
 
 
-def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_coverage: float = 0.0) -> pd.DataFrame:
+def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_coverage: float = 0.0,
+                null_draws: int = 0, seed: int = DEFAULT_NULL_SEED) -> pd.DataFrame:
     """:func:`score_matrix` for a genes × samples DataFrame (index = gene ids, columns = samples)."""
     try:
         X = data.to_numpy(dtype=float).T
@@ -465,7 +806,7 @@ def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_
         bad = next((c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])), data.columns[0])
         raise RessigError(f"expression column {bad!r} is not numeric") from None
     return score_matrix(X, list(map(str, data.index)), list(map(str, data.columns)), signatures,
-                        min_coverage=min_coverage)
+                        min_coverage=min_coverage, null_draws=null_draws, seed=seed)
 
 
 def signatures_from_genesets(sets) -> list[GeneSignature]:

@@ -27,7 +27,8 @@ Artefact (:func:`freeze_signature`, :func:`load_signature`)
     ``<name>.ressig.json`` — indented, key-sorted JSON::
 
         format            "ressig-signature"
-        schema_version    1 (this ressig reads schema versions in SUPPORTED_SCHEMA_VERSIONS)
+        schema_version    2 (this ressig reads schema versions in SUPPORTED_SCHEMA_VERSIONS;
+                          version 1 = the same without reference.cohort)
         name, version     signature name and semantic version (MAJOR.MINOR.PATCH)
         created           creation time, UTC ISO-8601 ($SOURCE_DATE_EPOCH honoured)
         ressig_version    version of ressig that wrote it
@@ -37,6 +38,11 @@ Artefact (:func:`freeze_signature`, :func:`load_signature`)
                           ``selection`` sentence, curated genes
         scoring           method and default minimum coverage
         reference         training samples' scores (sample, group, score, up_score, down_score)
+                          and, optionally (``ressig signature --reference-cohort``), ``cohort``:
+                          a reference population's score distribution ``{"source": {"file",
+                          "sha256", "n_samples", "n_scored", "kind", "pseudobulk"}, "scores":
+                          [sorted scores]}``; patients then get their ``percentile``/``zscore``
+                          against it instead of against the training samples
         checksum          {"algorithm": "sha256", "value": sha256 of the canonical JSON of all
                           other fields (sorted keys, compact separators, ASCII)}
 
@@ -65,8 +71,10 @@ from ._log import logger
 from .errors import RessigError, input_error
 
 FORMAT = "ressig-signature"
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+#: Largest reference cohort frozen into an artefact (pseudobulk a bigger single-cell cohort).
+MAX_REFERENCE_SAMPLES = 20_000
 ARTEFACT_SUFFIX = ".ressig.json"
 #: Largest artefact accepted (a 20,000-gene signature with 10,000 reference samples is ~5 MiB).
 MAX_ARTEFACT_BYTES = 64 * 2**20
@@ -129,6 +137,7 @@ class FrozenSignature:
     scoring: dict[str, Any] = field(default_factory=lambda: {"method": "singscore", "min_coverage": 0.5})
     reference: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None
+    reference_cohort: dict[str, Any] | None = None
 
     def gene_signature(self):
         """The :class:`ressig.scoring.GeneSignature` to score with."""
@@ -139,6 +148,18 @@ class FrozenSignature:
     def reference_frame(self) -> pd.DataFrame:
         """Training samples' scores as a DataFrame (columns sample, group, score, ...)."""
         return pd.DataFrame(self.reference, columns=["sample", "group", "score", "up_score", "down_score"])
+
+    def reference_distribution(self) -> tuple[np.ndarray, str]:
+        """Sorted scores that patients are compared with, and their label.
+
+        The frozen reference cohort when there is one (label ``cohort:<file>``), else the training
+        samples (``training``); an empty array and ``""`` for plain GMT signatures.
+        """
+        if self.reference_cohort:
+            return (np.sort(np.asarray(self.reference_cohort["scores"], dtype=float)),
+                    f"cohort:{self.reference_cohort['source']['file']}")
+        ref = np.sort(np.array([r.get("score") for r in self.reference if r.get("score") is not None], dtype=float))
+        return ref, ("training" if ref.size else "")
 
     def content(self) -> dict[str, Any]:
         """Every artefact field except the checksum (the checksummed content)."""
@@ -156,7 +177,8 @@ class FrozenSignature:
             },
             "derivation": self.derivation,
             "scoring": self.scoring,
-            "reference": {"samples": self.reference},
+            "reference": {"samples": self.reference,
+                          **({"cohort": self.reference_cohort} if self.reference_cohort else {})},
         }
 
 
@@ -409,6 +431,74 @@ def build_signature(
     return sig
 
 
+def percentile_zscore(values: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-rank percentile (0-100) and z-score (mean / SD with ddof 1) of ``values`` in ``reference``.
+
+    NaN where the value is NaN or there is no reference (z-score also when it has < 2 scores or
+    no spread).
+    """
+    values = np.asarray(values, dtype=float)
+    ref = np.sort(np.asarray(reference, dtype=float))
+    ref = ref[np.isfinite(ref)]
+    pct = np.full(values.shape, np.nan)
+    z = np.full(values.shape, np.nan)
+    if ref.size:
+        below = np.searchsorted(ref, values, side="left")
+        upto = np.searchsorted(ref, values, side="right")
+        pct = np.where(np.isnan(values), np.nan, 100.0 * (below + 0.5 * (upto - below)) / ref.size)
+    if ref.size >= 2 and np.std(ref) > 0:
+        z = (values - ref.mean()) / ref.std(ddof=1)
+    return pct, z
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -> FrozenSignature:
+    """Score a reference cohort with ``sig`` and freeze its score distribution into ``sig``.
+
+    Parameters
+    ----------
+    sig
+        The signature (modified in place and returned).
+    path
+        Any cohort input ``ressig score`` reads (bulk/microarray matrix, ``.h5ad``, optionally
+        pseudobulked through ``opts``); gene ids are mapped as when scoring patients.
+    opts
+        :class:`ressig.cohort.CohortOptions` (no p-values are computed for the reference).
+
+    The artefact records the file name, its SHA-256, the number of samples and of finite scores.
+    """
+    from dataclasses import replace
+
+    from .cohort import CohortOptions, read_and_score
+
+    path = Path(path)
+    opts = replace(opts or CohortOptions(progress=False), null_draws=0, shard=(0, 1))
+    scores = read_and_score(path, [sig], opts).scores
+    values = scores["score"].to_numpy(dtype=float)
+    finite = np.sort(values[np.isfinite(values)])
+    if finite.size < 2:
+        raise input_error(path, f"reference cohort gives {finite.size} finite score(s); at least 2 are needed",
+                          "Use a cohort with more samples (or more signature genes measured)")
+    if finite.size > MAX_REFERENCE_SAMPLES:
+        raise input_error(path, f"reference cohort has {finite.size} samples, above the {MAX_REFERENCE_SAMPLES} "
+                          "frozen into an artefact", "Pseudobulk a single-cell reference (--reference-pseudobulk)")
+    sig.reference_cohort = {
+        "source": {"file": path.name, "sha256": _sha256_file(path), "n_samples": int(values.size),
+                   "n_scored": int(finite.size), "kind": opts.kind, "pseudobulk": opts.pseudobulk},
+        "scores": [float(v) for v in finite],
+    }
+    logger.info("signature %s: froze the score distribution of reference cohort %s (%d samples, median %.4f)",
+                sig.name, path.name, finite.size, float(np.median(finite)))
+    return sig
+
+
 def signature_to_dict(sig: FrozenSignature) -> dict[str, Any]:
     """The artefact as a JSON-ready dict, checksum included."""
     content = sig.content()
@@ -523,10 +613,20 @@ def load_signature(path: str | Path) -> FrozenSignature:
     if not up and not down:
         raise input_error(path, "signature has no genes")
     ref = data["reference"].get("samples", []) if isinstance(data["reference"], dict) else []
+    ref_cohort = data["reference"].get("cohort") if isinstance(data["reference"], dict) else None
+    if ref_cohort is not None:
+        ok = (isinstance(ref_cohort, dict) and isinstance(ref_cohort.get("source"), dict)
+              and isinstance(ref_cohort["source"].get("file"), str) and isinstance(ref_cohort.get("scores"), list)
+              and len(ref_cohort["scores"]) >= 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ref_cohort["scores"]))
+        if not ok:
+            raise input_error(path, "reference.cohort is malformed (expected source.file and >= 2 numeric scores)",
+                              "Re-freeze the signature with 'ressig signature --reference-cohort'")
     return FrozenSignature(
         name=str(data["name"]), version=str(data["version"]), up=up, down=down, id_type=data["id_type"],
         created=str(data["created"]), ressig_version=str(data["ressig_version"]),
         derivation=data["derivation"], scoring=data["scoring"], reference=list(ref), source=str(path),
+        reference_cohort=ref_cohort,
     )
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cohort.calls import needs_pvalues, wide_columns_for, with_call_placeholders
 from .cohort.engine import cells_from_adata, iter_cell_scores, plan_genes
-from .cohort.options import CohortOptions
+from .cohort.options import CALL_COLUMNS, CELL_NULL_DRAWS, CELL_PVALUE_DRAWS, CohortOptions
 from .cohort.sinks import extra_columns, to_wide
 from .errors import RessigError
+from .scoring import bh_adjust, call_labels
 from .signature import FrozenSignature, load_signatures
 
 __all__ = ["score"]
@@ -34,7 +36,8 @@ def _signatures(signature) -> list[FrozenSignature]:
 
 def score(adata, signature, *, layer: str | None = None, key_added: str | None = None, copy: bool = False,
           chunk_size: int = 10_000, columns: Sequence[str] = (), min_coverage: float | None = None,
-          gene_table: str | Path | None = None, progress: bool = False):
+          gene_table: str | Path | None = None, progress: bool = False, null_draws: int | None = None,
+          null_seed: int = 20261130, alpha: float = 0.05):
     """Score each cell with frozen signatures (single-sample, rank-based).
 
     A cell's score depends on that cell alone (within-cell ranks, singscore-style; see
@@ -61,9 +64,21 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
     chunk_size
         Cells scored at once (bounds memory).
     columns
-        Extra per-signature columns, ``{key}_{column}``: any column of the engine besides
+        Extra per-signature columns, ``{key}_{column}``: any column of a score table besides
         ``score`` (``up_score``, ``down_score``, ``dispersion``, ``n_genes_used``,
-        ``n_genes_missing``, ``percentile``).
+        ``n_genes_missing``, ``n_genes_measured``, ``pvalue``, ``pvalue_low``, ``cohort_qvalue``,
+        ``cohort_qvalue_low``, ``call``, ``percentile``, ``zscore``, ``reference``). Default:
+        ``pvalue, pvalue_low, call`` (none with ``null_draws=0``); a cohort-level column brings
+        the p-values it is computed from. P-values are only computed when a column needs them.
+    null_draws, null_seed
+        Random same-size gene sets per cell for ``pvalue``/``pvalue_low`` (see
+        :mod:`ressig.scoring`; a cell's p-value depends on that cell alone). Default: none
+        (:data:`~ressig.cohort.options.CELL_NULL_DRAWS`, scores only) unless ``columns`` asks for a
+        p-value or call column (then :data:`~ressig.cohort.options.CELL_PVALUE_DRAWS`, 200: p-values
+        down to 1/201, about 3x the CPU), as ``ressig score`` on cells.
+    alpha
+        ``call`` is ``high``/``low`` when the Benjamini-Hochberg adjusted p-value across **the cells
+        of** ``adata`` (``cohort_qvalue``/``cohort_qvalue_low``) is below ``alpha``, else ``ns``.
     min_coverage
         Refuse signatures with a smaller fraction of genes found (default: the artefact's,
         0.5 for GMT signatures).
@@ -95,18 +110,31 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         if getattr(adata, "isbacked", False):
             raise RessigError("copy=True needs an in-memory AnnData; use adata.to_memory() or copy=False")
         adata = adata.copy()
+    if null_draws is None:
+        null_draws = CELL_PVALUE_DRAWS if needs_pvalues("wide", columns or ()) else CELL_NULL_DRAWS
+    null_draws = int(null_draws)
+    columns = wide_columns_for(columns, null_draws)
     opts = CohortOptions(kind="h5ad", layer=layer, chunk_size=chunk_size, min_coverage=min_coverage,
-                         gene_table=gene_table, progress=progress, layout="wide", columns=tuple(columns))
+                         gene_table=gene_table, progress=progress, layout="wide", columns=columns,
+                         null_draws=null_draws if needs_pvalues("wide", columns) else 0, null_seed=null_seed,
+                         alpha=alpha)
     cells = cells_from_adata(adata, layer)
     plan = plan_genes(cells.var_names, sigs, opts, "AnnData")
     names = [s.name for s in sigs]
     extra: list[str] | None = None
     parts = []
     for chunk in iter_cell_scores(cells, plan, sigs, opts, dispersion="dispersion" in opts.columns):
+        chunk = with_call_placeholders(chunk)
         if extra is None:
             extra = extra_columns(opts.columns, list(chunk.columns))
         parts.append(to_wide(chunk, names, extra))
     wide = pd.concat(parts, ignore_index=True) if parts else None
+    if wide is not None and any(c in CALL_COLUMNS for c in extra):  # cohort = the cells of adata
+        for s in names:
+            q_high, q_low = (bh_adjust(wide[f"{s}_{c}"].to_numpy(dtype=float)) for c in ("pvalue", "pvalue_low"))
+            for c, v in zip(CALL_COLUMNS, (q_high, q_low, call_labels(q_high, q_low, alpha)), strict=True):
+                if c in extra:
+                    wide[f"{s}_{c}"] = v
     keys = {s: (key_added if len(names) == 1 else f"{key_added}_{s}") if key_added else s for s in names}
     info = {}
     for s in names:

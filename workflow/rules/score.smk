@@ -81,6 +81,7 @@ rule score_gather:
     params:
         name="{cohort}",
         input=gather_input_options,
+        alpha=SCORING_CFG.get("alpha", 0.05),
     log:
         "logs/score/{cohort}.gather.log",
     threads: 1
@@ -93,7 +94,7 @@ rule score_gather:
         "ressig score-gather --shards {input.shards} --coverage {input.coverage} "
         "--signature {input.signature} --out {output.scores} --coverage-out {output.coverage} "
         "--mapping {input.mapping} --mapping-out {output.mapping} --input {input.data} {params.input} "
-        "--plot {output.plot} --cohort-name {params.name} > {log} 2>&1"
+        "--plot {output.plot} --cohort-name {params.name} --alpha {params.alpha} > {log} 2>&1"
 
 
 rule score_h5ad:

@@ -40,6 +40,9 @@ def cohort_options(wildcards):
             opt("--pseudobulk", c.get("pseudobulk")),
             opt("--min-coverage", min_cov),
             f"--chunk-size {SCORING_CFG.get('chunk_size', 10000)}",
+            opt("--null-draws", c.get("null_draws", SCORING_CFG.get("null_draws"))),
+            f"--null-seed {SCORING_CFG.get('null_seed', 20261130)}",
+            f"--alpha {SCORING_CFG.get('alpha', 0.05)}",
         ]
     )
 

@@ -11,9 +11,24 @@ if SIG_FROM != "consensus" and SIG_FROM not in CONTRASTS:
 SIG_PAIR = dict(zip(CONTRASTS, CONTRAST_PAIRS)).get(SIG_FROM, CONTRAST_PAIRS[0])
 SIG_DE = [f"results/de/{c}.tsv" for c in (CONTRASTS if SIG_FROM == "consensus" else [SIG_FROM])]
 
+SIG_REF = SIG_CFG.get("reference_cohort") or {}
+# optional reference cohort frozen into the artefact (patients' percentile/zscore against it)
+SIG_REF_OPTS = (
+    " ".join(
+        [
+            f"--reference-cohort {SIG_REF['path']}",
+            f"--reference-orientation {SIG_REF.get('orientation', 'genes-x-samples')}",
+            opt("--reference-pseudobulk", SIG_REF.get("pseudobulk")),
+        ]
+    )
+    if SIG_REF
+    else ""
+)
+
 
 rule signature:
     input:
+        unpack(lambda wc: {"reference_cohort": SIG_REF["path"]} if SIG_REF else {}),
         de=SIG_DE,
         normalized=rules.de.output.normalized,
         samples=rules.prepare_counts.output.samples,
@@ -41,6 +56,7 @@ rule signature:
             ]
         ),
         min_coverage=SIG_CFG.get("min_coverage", 0.5),
+        reference_cohort=SIG_REF_OPTS,
     log:
         "logs/signature.log",
     benchmark:
@@ -56,7 +72,7 @@ rule signature:
         "--name {params.name} --version {params.version} {params.design} --rule {params.rule} --padj {params.padj} "
         "--min-abs-lfc {params.min_abs_lfc} --min-base-mean {params.min_base_mean} "
         "--max-genes {params.max_genes} {params.curated} --min-coverage {params.min_coverage} "
-        "--outdir results/signature > {log} 2>&1"
+        "{params.reference_cohort} --outdir results/signature > {log} 2>&1"
 
 
 register_targets(rules.signature.output.artefact, rules.signature.output.gmt, rules.signature.output.genes)

@@ -4,13 +4,18 @@ Single-sample, rank-based scores: a patient's score does not depend on the other
 the file. Inputs: bulk matrices (TSV/CSV/parquet, --orientation), microarray matrices with a
 --probe-map, or single-cell .h5ad read in chunks of cells (optionally --pseudobulk by an obs
 column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
+
+Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
+size drawn among its own measured genes (also single-sample), and a cohort-level ``call``
+(BH across the samples of the table at --alpha; this one depends on the batch).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..cohort import COLLAPSE_RULES, INPUT_KINDS, LAYOUTS, ORIENTATIONS
+from ..cohort import COLLAPSE_RULES, INPUT_KINDS, LAYOUTS, ORIENTATIONS, CohortOptions
+from ..cohort.options import CELL_NULL_DRAWS, DEFAULT_NULL_DRAWS
 
 NAME = "score"
 HELP = "score a cohort (bulk, microarray, .h5ad) with a frozen signature or GMT"
@@ -40,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="long: a row per signature x sample (bulk default); wide: a row per sample/cell, a column "
                         "per signature (default for cells of .h5ad/10x input)")
     p.add_argument("--columns", default="", metavar="COL,COL",
-                   help="wide layout: extra per-signature columns, e.g. up_score,down_score,dispersion,percentile")
+                   help="wide layout: extra per-signature columns, e.g. up_score,dispersion,percentile,zscore "
+                        "(default: pvalue,pvalue_low,call; a cohort-level column brings the p-values it needs)")
     p.add_argument("--kind", choices=INPUT_KINDS, default="auto", help="input kind")
     p.add_argument("--orientation", choices=ORIENTATIONS, default="genes-x-samples",
                    help="layout of a matrix input (first column = gene id, or = sample name)")
@@ -59,17 +65,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
     p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--null-draws", type=int, default=None,
+                   help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
+                        f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
+    p.add_argument("--null-seed", type=int, default=CohortOptions.null_seed, help="seed of the random gene sets")
+    p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
+                   help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..cohort import CohortOptions, score_cohort
+    from ..cohort import score_cohort
 
     opts = CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
                          collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
                          min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
                          progress=args.progress, layout=args.layout,
-                         columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()))
+                         columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()),
+                         null_draws=args.null_draws, null_seed=args.null_seed, alpha=args.alpha)
     for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
                           h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name,
                           mapping_out=args.mapping_out):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cohort import INPUT_KINDS, ORIENTATIONS
+from ..cohort import INPUT_KINDS, ORIENTATIONS, CohortOptions
 
 NAME = "score-gather"
 HELP = "gather sharded cohort scores (byte-identical to unsharded), plot, annotate .h5ad"
@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudobulk", default=None, metavar="OBS_KEY", help="obs key the cohort was pseudobulked by")
     p.add_argument("--plot", default=None, help="score distribution plot")
     p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+    p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
+                   help="cohort-level call threshold over the gathered table (as for 'ressig score')")
     p.add_argument("--embedding-plot", default=None,
                    help=".h5ad input: obsm X_umap (else X_tsne) coloured by each score (scanpy)")
     p.add_argument("--group-plot", default=None, help=".h5ad input: per-group score distributions (needs --group-by)")
@@ -38,9 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..cohort import CohortOptions, gather_scores
+    from ..cohort import gather_scores
 
-    opts = CohortOptions(kind=args.kind, orientation=args.orientation, pseudobulk=args.pseudobulk, progress=False)
+    opts = CohortOptions(kind=args.kind, orientation=args.orientation, pseudobulk=args.pseudobulk, progress=False,
+                         alpha=args.alpha)
     for f in gather_scores(args.shards, args.signature, args.out, coverage=args.coverage,
                            coverage_out=args.coverage_out, input_path=args.input, h5ad_out=args.out_h5ad,
                            plot_out=args.plot, pseudobulk=args.pseudobulk, cohort=args.cohort_name, opts=opts,

@@ -1,13 +1,16 @@
 """Derive the resistance signature from a DE table and freeze it as a versioned artefact.
 
 Writes ``<outdir>/<name>.ressig.json`` (genes + weights, DE contrast and thresholds, training
-samples' reference scores, sha256 checksum), ``<outdir>/<name>.gmt`` (``<name>_UP``/``<name>_DN``)
+samples' reference scores, optionally a --reference-cohort's score distribution, sha256 checksum),
+``<outdir>/<name>.gmt`` (``<name>_UP``/``<name>_DN``)
 and ``<outdir>/<name>_genes.tsv`` (gene, direction, weight and DE statistics).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ..cohort import ORIENTATIONS
 
 NAME = "signature"
 HELP = "derive and freeze a signature (*.ressig.json + .gmt) from DE results"
@@ -40,6 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-coverage", type=float, default=0.5,
                    help="default minimum fraction of signature genes a cohort must contain")
     p.add_argument("--created", default=None, help="creation time to record (ISO-8601; default now or $SOURCE_DATE_EPOCH)")
+    p.add_argument("--reference-cohort", default=None, metavar="PATH",
+                   help="cohort whose score distribution is frozen into the artefact (patients then get "
+                        "percentile/zscore against it instead of the training samples)")
+    p.add_argument("--reference-orientation", choices=ORIENTATIONS, default="genes-x-samples",
+                   help="layout of a matrix --reference-cohort")
+    p.add_argument("--reference-pseudobulk", default=None, metavar="OBS_KEY",
+                   help=".h5ad --reference-cohort: sum cells per obs group first")
     p.add_argument("--outdir", required=True, help="output directory")
 
 
@@ -61,6 +71,13 @@ def run(args: argparse.Namespace) -> None:
                           condition=args.condition, reference=args.reference, treatment=args.treatment,
                           curated_up=args.curated_up, curated_down=args.curated_down,
                           min_coverage=args.min_coverage, de_source=de_source, created=args.created)
+    if args.reference_cohort:
+        from ..cohort import CohortOptions
+        from ..signature import attach_reference_cohort
+
+        attach_reference_cohort(sig, args.reference_cohort,
+                                CohortOptions(orientation=args.reference_orientation,
+                                              pseudobulk=args.reference_pseudobulk, progress=False))
     out = Path(args.outdir)
     files = freeze_signature(sig, out / f"{args.name}.ressig.json", out / f"{args.name}.gmt")
     files.append(write_gene_table(sig, de, out / f"{args.name}_genes.tsv"))

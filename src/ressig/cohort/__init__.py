@@ -30,11 +30,15 @@ Coverage (signature genes found / signature genes) is reported per signature; sc
 when no signature gene is found at all or when a signature is below ``min_coverage`` (default:
 the artefact's ``scoring.min_coverage``, 0.5 for plain GMT files).
 
-Outputs: a TSV with one row per signature × sample (``signature, sample, score, up_score,
-down_score, dispersion, n_genes_used, n_genes_missing, percentile``; ``percentile`` = mid-rank
-percentile of the score among the artefact's training samples, empty for GMT signatures), a
-coverage TSV, a plot of the cohort's score distribution beside the parental and resistant
-training samples and, for ``.h5ad`` input, a copy of the input file whose ``obs`` gains the
+Outputs: a TSV with one row per signature × sample (``SCORE_COLUMNS``): the scores, the
+sample's measured genes and its per-sample ``pvalue``/``pvalue_low`` against ``null_draws`` random
+same-size gene sets (:mod:`ressig.scoring`; cohort-independent), the **cohort-level**
+``cohort_qvalue``/``cohort_qvalue_low``/``call`` (BH across the samples of the whole table, filled
+in a second pass over the written table: :mod:`.calls`), and ``percentile``/``zscore`` against
+the artefact's reference distribution (its frozen reference cohort if any, else the training
+samples; named in ``reference``; empty for GMT signatures); a coverage TSV, a plot of the
+cohort's score distribution beside the reference scores with the random-gene-set null band and,
+for ``.h5ad`` input, a copy of the input file whose ``obs`` gains the
 same columns as ``ressig_<signature>_<column>`` (the file is copied byte for byte and only its
 ``obs`` group is rewritten: ``X`` is never loaded). Every file is written atomically and only
 after all scoring succeeded; if writing one output fails, the outputs already written by the
@@ -42,24 +46,28 @@ call are removed, so a failure leaves no partial output.
 
 Sharding: ``shard=(i, n)`` scores only the ``i``-th of ``n`` contiguous blocks of samples/cells
 (:func:`shard_bounds`); :func:`gather_scores` concatenates shard tables into exactly the bytes
-an unsharded run writes.
+an unsharded run writes (cohort-level columns included: shard tables leave them empty and the
+gather fills them from the gathered table).
 
 Modules: :mod:`.options` (options, constants), :mod:`.readers` (dense matrices, probe maps),
 :mod:`.idmap` (gene ids, collapsing, coverage), :mod:`.h5` (backed ``.h5ad`` access),
-:mod:`.engine` (driving the scoring engine), :mod:`.writers` (score table, all-or-nothing
+:mod:`.engine` (driving the scoring engine), :mod:`.calls` (cohort-level calls), :mod:`.writers` (score table, all-or-nothing
 outputs), :mod:`.gather` (shards), :mod:`.plots`, :mod:`.annotate` (``.h5ad`` ``obs``).
 """
 
 from .annotate import annotate_h5ad
+from .calls import fill_calls
 from .engine import add_percentiles, read_and_score, score_dense, score_h5ad, shard_bounds
 from .gather import gather_scores
 from .h5 import _Matrix
 from .idmap import check_coverage, collapse_dense, coverage_report, map_signatures
 from .options import (
+    CALL_COLUMNS,
     COLLAPSE_RULES,
     DEFAULT_MIN_COVERAGE,
     INPUT_KINDS,
     LAYOUTS,
+    NULL_COLUMNS,
     OBS_COLUMNS,
     ORIENTATIONS,
     SCORE_COLUMNS,
@@ -68,12 +76,20 @@ from .options import (
 )
 from .plots import plot_score_distribution
 from .readers import read_expression, read_probe_map
-from .writers import ScoreOutputs, format_scores, parse_scores, score_cohort, write_outputs
+from .writers import (
+    ScoreOutputs,
+    add_calls_text,
+    format_scores,
+    parse_scores,
+    score_cohort,
+    write_outputs,
+)
 
 __all__ = [
-    "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "OBS_COLUMNS", "ORIENTATIONS", "SCORE_COLUMNS",
-    "CohortOptions", "CohortScores", "ScoreOutputs", "_Matrix", "add_percentiles", "annotate_h5ad",
-    "check_coverage", "collapse_dense", "coverage_report", "format_scores", "gather_scores", "map_signatures",
+    "CALL_COLUMNS", "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "NULL_COLUMNS", "OBS_COLUMNS",
+    "ORIENTATIONS", "SCORE_COLUMNS", "CohortOptions", "CohortScores", "ScoreOutputs", "_Matrix", "add_calls_text",
+    "add_percentiles", "annotate_h5ad", "check_coverage", "collapse_dense", "coverage_report", "fill_calls",
+    "format_scores", "gather_scores", "map_signatures",
     "parse_scores", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map",
     "score_cohort", "score_dense", "score_h5ad", "shard_bounds", "write_outputs",
 ]

@@ -36,7 +36,10 @@ def annotate_h5ad(input_path: str | Path, scores: pd.DataFrame, out_path: str | 
             if clash:
                 logger.warning("%s: obs column(s) %s replaced by scores", out_path, ", ".join(clash[:5]))
             for col in wide.columns:
-                obs[col] = wide[col].reindex(keys).to_numpy()
+                values = wide[col].reindex(keys)
+                if values.dtype == object:  # text columns (call, reference): no NaN in HDF5 strings
+                    values = values.fillna("").astype(str)
+                obs[col] = values.to_numpy()
             del f["obs"]
             write_elem(f, "obs", obs)
     return out_path

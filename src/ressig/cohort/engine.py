@@ -1,4 +1,6 @@
-"""Drive the scoring engine over dense and ``.h5ad`` cohorts (sharding, percentiles)."""
+"""Drive the scoring engine over dense and ``.h5ad`` cohorts (sharding, per-sample p-values,
+percentiles). The frames returned hold every column of a score table except the cohort-level
+ones (:mod:`.calls`)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,14 @@ from .idmap import (
     map_signatures,
     mapping_report,
 )
-from .options import DEFAULT_MIN_COVERAGE, SCORE_COLUMNS, CohortOptions, CohortScores
+from .options import (
+    CALL_COLUMNS,
+    DEFAULT_MIN_COVERAGE,
+    SCORE_COLUMNS,
+    CohortOptions,
+    CohortScores,
+    null_draws_for,
+)
 from .readers import read_expression, read_probe_map
 
 # scoring
@@ -40,20 +49,20 @@ def shard_bounds(n: int, shard: tuple[int, int]) -> tuple[int, int]:
 
 
 def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd.DataFrame:
-    """Add ``percentile``: mid-rank percentile of each score among the signature's training samples."""
+    """Add ``percentile``, ``zscore`` and ``reference``: each score against the signature's reference
+    distribution (:meth:`ressig.signature.FrozenSignature.reference_distribution`: the frozen
+    reference cohort if any, else the training samples)."""
+    from ..signature import percentile_zscore
+
     pct = np.full(len(scores), np.nan)
+    z = np.full(len(scores), np.nan)
+    label = np.full(len(scores), "", dtype=object)
     for s in sigs:
-        ref = np.array([r.get("score") for r in s.reference if r.get("score") is not None], dtype=float)
-        if not ref.size:
-            continue
-        ref.sort()
+        ref, name = s.reference_distribution()
         sel = (scores["signature"] == s.name).to_numpy()
-        v = scores.loc[sel, "score"].to_numpy(dtype=float)
-        below = np.searchsorted(ref, v, side="left")
-        upto = np.searchsorted(ref, v, side="right")
-        p = 100.0 * (below + 0.5 * (upto - below)) / ref.size
-        pct[sel] = np.where(np.isnan(v), np.nan, p)
-    return scores.assign(percentile=pct)
+        pct[sel], z[sel] = percentile_zscore(scores.loc[sel, "score"].to_numpy(dtype=float), ref)
+        label[sel] = name
+    return scores.assign(percentile=pct, zscore=z, reference=label)
 
 
 def _min_coverage(sigs: Sequence[FrozenSignature], opts: CohortOptions) -> float:
@@ -94,7 +103,8 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     lo, hi = shard_bounds(data.shape[0], opts.shard)
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
-                          scoring_sigs, min_coverage=0.0)
+                          scoring_sigs, min_coverage=0.0, null_draws=null_draws_for(opts, cells=False),
+                          seed=opts.null_seed)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
                         mapping_report(ids, mapped, how))
 
@@ -251,7 +261,8 @@ def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignatur
             block = cells.rows(start, stop)
             if plan.agg is not None:
                 block = block @ plan.agg
-            chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion)
+            chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion,
+                                 null_draws=null_draws_for(opts, cells=True), seed=opts.null_seed)
             yield add_percentiles(chunk, sigs)
             bar.update(stop - start)
             _log_progress(start - lo, stop - lo, hi - lo, label)
@@ -327,7 +338,9 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
         if opts.shard[1] > 1:
             raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
         sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
-        scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs), sigs)
+        scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs,
+                                              null_draws=null_draws_for(opts, cells=False), seed=opts.null_seed),
+                                 sigs)
         n = len(levels)
     return CohortScores(scores, plan.coverage, n, "h5ad", plan.mapping, plan.report)
 
@@ -349,7 +362,7 @@ def _log_progress(prev: int, done: int, total: int, label: str) -> None:
 
 def _merge_chunks(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame(columns=SCORE_COLUMNS)
+        return pd.DataFrame(columns=[c for c in SCORE_COLUMNS if c not in CALL_COLUMNS])
     df = pd.concat(parts, ignore_index=True)
     rank = {n: i for i, n in enumerate(order)}
     return df.iloc[np.argsort(df["signature"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)

@@ -94,17 +94,20 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
                   cohort: str | None = None, opts: CohortOptions | None = None,
                   mapping: str | Path | None = None, mapping_out: str | Path | None = None,
                   embedding_out: str | Path | None = None, groups_out: str | Path | None = None,
-                  group_by: str | None = None) -> list[Path]:
+                  group_by: str | None = None, alpha: float | None = None) -> list[Path]:
     """Concatenate shard score tables (in shard order) into the unsharded table's exact bytes.
 
     Long tables are regrouped by signature (signature order of the first shard, samples in shard
     order); wide tables are concatenated. Refuses (naming the shard) a shard given twice, and,
     with ``input_path``, a missing or misplaced shard and any sample difference with the input.
-    Coverage tables of the shards must agree.
+    Coverage tables of the shards must agree. The cohort-level columns (empty in shard tables) are
+    computed over the gathered table (:mod:`.calls`) at ``alpha`` (default ``opts.alpha``, as for
+    the unsharded run); a single table gathered without ``out`` is only read.
     """
     if not shards:
         raise RessigError("no shard tables to gather")
     opts = opts or CohortOptions(pseudobulk=pseudobulk, progress=False)
+    alpha = opts.alpha if alpha is None else alpha
     paths = [Path(p) for p in shards]
     tables = [_shard_lines(p) for p in paths]
     header = tables[0][0]
@@ -144,6 +147,6 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
         map_df = pd.read_csv(mapping, sep="\t", dtype=str, keep_default_na=False)
     outputs = ScoreOutputs(_p(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out), _p(embedding_out),
                            _p(groups_out), group_by)
-    written = write_outputs(scores, cov_text, sigs, outputs,
-                            input_path, pseudobulk, cohort, map_df)
+    written = write_outputs(scores, cov_text, sigs, outputs, input_path, pseudobulk, cohort, map_df,
+                            alpha if isinstance(scores, ScoreSink) else None)
     return written

@@ -13,8 +13,28 @@ INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad", "10x")
 ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
 COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
 SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
-                 "n_genes_used", "n_genes_missing", "percentile"]
+                 "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low",
+                 "cohort_qvalue", "cohort_qvalue_low", "call", "percentile", "zscore", "reference"]
 OBS_COLUMNS = SCORE_COLUMNS[2:]
+#: Per-sample p-value columns (:data:`ressig.scoring.NULL_COLUMNS`; empty with ``null_draws = 0``).
+NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
+#: Cohort-level columns (:data:`ressig.scoring.CALL_COLUMNS`): filled over the whole table once it
+#: is complete (:mod:`.calls`), left empty in shard tables until they are gathered.
+CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
+#: Text columns of a score table (everything else is numeric).
+TEXT_COLUMNS = ("signature", "sample", "call", "reference")
+#: Default random gene sets per sample (bulk, microarray, pseudobulk groups): p-values down to 1/1001.
+DEFAULT_NULL_DRAWS = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
+#: Default per cell: none (per-cell p-values on request, e.g. ``--null-draws 200``). The null costs
+#: time in proportion to draws × stored values per cell × signatures (200 draws: ~3x the CPU of the
+#: scores alone, docs/cohort_scores.md), which would break the bounded cost of scoring an atlas with
+#: many gene sets; pseudobulk groups of an ``.h5ad`` are samples and get DEFAULT_NULL_DRAWS.
+CELL_NULL_DRAWS = 0
+#: Per cell when a p-value or call column is asked for (``--columns``) without ``--null-draws``:
+#: p-values down to 1/201.
+CELL_PVALUE_DRAWS = 200
+#: Wide-layout extra columns when none are asked for and p-values are computed.
+DEFAULT_WIDE_COLUMNS = ("pvalue", "pvalue_low", "call")
 DEFAULT_MIN_COVERAGE = 0.5
 #: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
 LAYOUTS = ("auto", "long", "wide")
@@ -37,6 +57,9 @@ class CohortOptions:
     progress: bool = True
     layout: str = "auto"
     columns: tuple[str, ...] = ()
+    null_draws: int | None = None  # None: DEFAULT_NULL_DRAWS per sample, CELL_NULL_DRAWS per cell
+    null_seed: int = 20261130  # = scoring.DEFAULT_NULL_SEED
+    alpha: float = 0.05
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -52,9 +75,23 @@ class CohortOptions:
         if self.layout not in LAYOUTS:
             raise RessigError(f"unknown layout {self.layout!r}; use one of {', '.join(LAYOUTS)}")
         self.columns = tuple(self.columns)
+        if self.null_draws is not None and self.null_draws < 0:
+            raise RessigError(f"null_draws must be >= 0 (0 = no p-values), got {self.null_draws}")
+        if not 0 < self.alpha < 1:
+            raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard
         if n < 1 or not 0 <= i < n:
             raise RessigError(f"shard {i + 1}/{n} is invalid; shards are numbered 1..N")
+
+
+def null_draws_for(opts: CohortOptions, cells: bool, wants_pvalues: bool = False) -> int:
+    """Random gene sets per sample: ``opts.null_draws``, else the default for samples, or for cells
+    (:data:`CELL_PVALUE_DRAWS` when the table holds p-values, else :data:`CELL_NULL_DRAWS`)."""
+    if opts.null_draws is not None:
+        return int(opts.null_draws)
+    if not cells:
+        return DEFAULT_NULL_DRAWS
+    return CELL_PVALUE_DRAWS if wants_pvalues else CELL_NULL_DRAWS
 
 
 @dataclass

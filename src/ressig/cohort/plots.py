@@ -1,4 +1,4 @@
-"""Cohort plots: score distribution vs training samples; for single cells, the embedding coloured by
+"""Cohort plots: score distribution vs the reference scores with the null band; for single cells, the embedding coloured by
 each score (scanpy) and per-group distributions."""
 
 from __future__ import annotations
@@ -13,10 +13,42 @@ from ..signature import FrozenSignature
 from .sinks import score_vectors
 
 
+def _column(scores: pd.DataFrame, name: str, col: str) -> np.ndarray | None:
+    """Signature ``name``'s values of ``col`` from a long or a wide table (None when absent)."""
+    if "signature" in scores.columns:
+        if col not in scores.columns:
+            return None
+        return scores.loc[(scores["signature"] == name).to_numpy(), col].to_numpy()
+    key = name if col == "score" else f"{name}_{col}"
+    return scores[key].to_numpy() if key in scores.columns else None
+
+
+def _band(scores: pd.DataFrame, s: FrozenSignature) -> np.ndarray:
+    """2.5-97.5% of the random-gene-set null for a typical sample of ``scores``
+    (:func:`ressig.scoring.null_band`; needs the table's ``n_genes_used``/``n_genes_measured``)."""
+    from ..scoring import null_band
+
+    used, measured = _column(scores, s.name, "n_genes_used"), _column(scores, s.name, "n_genes_measured")
+    if used is None or measured is None or not (s.up or s.down):
+        return np.full(2, np.nan)
+    used, measured = used.astype(float), measured.astype(float)
+    if np.isnan(measured).all():
+        return np.full(2, np.nan)
+    frac = float(np.nanmedian(used)) / (len(s.up) + len(s.down))
+    n_up, n_down = int(round(len(s.up) * frac)), int(round(len(s.down) * frac))
+    return null_band(n_up, n_down, int(np.nanmedian(measured)))
+
+
+#: Point colours of the cohort's samples by ``call``.
+CALL_COLOURS = {"high": "#C44E52", "low": "#4C72B0", "ns": "#333333", "": "#333333"}
+
+
 def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature], cohort: str = "cohort",
                             max_points: int = 3000):
-    """One panel per signature: training parental / resistant scores and the cohort's distribution
-    (``scores``: a long or a wide score table)."""
+    """One panel per signature: reference scores (training parental / resistant samples and the
+    frozen reference cohort, if any), the cohort's distribution coloured by ``call`` and the
+    random-gene-set null band (2.5-97.5% for the cohort's median gene counts; drawn when the
+    table has ``n_genes_used`` and ``n_genes_measured``). ``scores``: a long or a wide table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,30 +62,48 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
         ref = s.reference_frame()
         groups = list(dict.fromkeys(ref["group"])) if len(ref) else []
         v = vectors[s.name]
-        v = v[np.isfinite(v)]
+        keep = np.isfinite(v)
+        calls = _column(scores, s.name, "call")
+        calls = (pd.Series(calls).fillna("").astype(str).to_numpy()[keep] if calls is not None
+                 else np.full(int(keep.sum()), "", dtype=object))
+        v = v[keep]
         data, labels = [], []
         for g in groups:
             data.append(ref.loc[ref["group"] == g, "score"].to_numpy(dtype=float))
             labels.append(f"{g}\n(training)")
+        if s.reference_cohort:
+            data.append(np.asarray(s.reference_cohort["scores"], dtype=float))
+            labels.append(f"reference\n(n={len(s.reference_cohort['scores'])})")
+        n_ref = len(data)
         data.append(v)
         labels.append(f"{cohort}\n(n={len(v)})")
         colours = ["#4C72B0", "#C44E52", "#55A868", "#8172B2"]
-        if len(v) > 2:
-            parts = ax.violinplot([v], positions=[len(data) - 1], showextrema=False, widths=0.7)
+        lo, hi = _band(scores, s)
+        if np.isfinite(lo):
+            ax.axhspan(lo, hi, color="#BBBBBB", alpha=0.35, lw=0, zorder=0, label="null 2.5-97.5%")
+        for i in range(len(groups), len(data)) if len(v) > 2 else ():
+            parts = ax.violinplot([data[i]], positions=[i], showextrema=False, widths=0.7)
             for b in parts["bodies"]:
                 b.set_alpha(0.25)
                 b.set_facecolor("#555555")
         for i, d in enumerate(data):
+            pick = np.arange(len(d))
             if len(d) > max_points:
-                d = rng.choice(d, max_points, replace=False)
-            x = i + rng.uniform(-0.12, 0.12, size=len(d))
-            ax.scatter(x, d, s=12 if i < len(groups) else 5, alpha=0.9 if i < len(groups) else 0.5,
-                       color=colours[i % len(colours)] if i < len(groups) else "#333333", zorder=3)
+                pick = rng.choice(len(d), max_points, replace=False)
+            x = i + rng.uniform(-0.12, 0.12, size=pick.size)
+            if i < n_ref:
+                ax.scatter(x, d[pick], s=12 if i < len(groups) else 5, alpha=0.9 if i < len(groups) else 0.5,
+                           color=colours[i % len(colours)], zorder=3)
+            else:
+                ax.scatter(x, d[pick], s=5, alpha=0.6, zorder=3,
+                           color=[CALL_COLOURS.get(c, "#333333") for c in calls[pick]])
         ax.set_xticks(range(len(data)), labels, fontsize=8)
         ax.set_ylabel("score (rank-based, -1..1)")
         ax.set_title(s.name, fontsize=9)
         ax.axhline(0, color="grey", lw=0.5, ls=":")
-    fig.suptitle(f"{cohort}: signature scores vs training samples", fontsize=10)
+        if np.isfinite(lo):
+            ax.legend(loc="upper left", fontsize=7, frameon=False)
+    fig.suptitle(f"{cohort}: signature scores vs reference; red/blue = called high/low (cohort BH)", fontsize=9)
     fig.tight_layout()
     return fig
 

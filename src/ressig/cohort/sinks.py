@@ -30,7 +30,8 @@ import pandas as pd
 
 from .._atomic import FLOAT_FORMAT, atomic_path
 from ..errors import RessigError
-from .options import SCORE_COLUMNS
+from .calls import fill_calls, with_call_placeholders
+from .options import SCORE_COLUMNS, TEXT_COLUMNS
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -157,7 +158,9 @@ class ScoreSink:
         self._header_written = True
 
     def write(self, chunk: pd.DataFrame) -> None:
-        """Append one chunk (long layout, signature-major, as the engine returns it)."""
+        """Append one chunk (long layout, signature-major, as the engine returns it; the
+        cohort-level columns are written empty, see :mod:`.calls`)."""
+        chunk = with_call_placeholders(chunk)
         if not self._header_written:
             self.extra = extra_columns(self.extra, list(chunk.columns))
             self._write_header()
@@ -238,6 +241,10 @@ class ScoreSink:
             self._spills = {}
         return self.tmp
 
+    def fill_calls(self, alpha: float) -> bool:
+        """Fill the cohort-level columns of the finished table (a second pass over the file)."""
+        return fill_calls(self.finish(), alpha, self.sig_names)
+
     def read_back(self) -> pd.DataFrame:
         """The finished table (for the ``.h5ad`` copy and the plot), before it is renamed."""
         return read_scores(self.tmp)
@@ -268,8 +275,12 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if is_parquet(path):
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t", dtype={"signature": str, "sample": str}, keep_default_na=False,
-                       na_values=[""])
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    text = {c: str for c in header if c in TEXT_COLUMNS or c.endswith(("_call", "_reference"))}
+    table = pd.read_csv(path, sep="\t", dtype=text, keep_default_na=False, na_values=[""])
+    for c in text:  # empty text cells are "" (not NaN)
+        table[c] = table[c].fillna("")
+    return table
 
 
 def score_vectors(scores: pd.DataFrame, sig_names: Sequence[str]) -> dict[str, np.ndarray]:

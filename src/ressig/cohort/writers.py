@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io as _io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +14,9 @@ from .._log import logger
 from ..errors import RessigError
 from ..signature import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
+from .calls import needs_pvalues, wide_columns_for
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
-from .options import SCORE_COLUMNS, CohortOptions
+from .options import SCORE_COLUMNS, CohortOptions, null_draws_for
 from .plots import plot_embedding, plot_group_scores, plot_score_distribution
 from .sinks import ScoreSink, read_scores
 
@@ -23,14 +24,23 @@ from .sinks import ScoreSink, read_scores
 def format_scores(scores: pd.DataFrame) -> str:
     """The exact TSV text of a long score table (fixed float format, ``\\n`` line ends)."""
     buf = _io.StringIO()
-    scores[SCORE_COLUMNS].to_csv(buf, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    scores.reindex(columns=SCORE_COLUMNS).to_csv(buf, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
     return buf.getvalue()
 
 
 def parse_scores(text: str) -> pd.DataFrame:
     """Read score-table text back (sample names as strings)."""
-    return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str}, keep_default_na=False,
-                       na_values=[""])
+    return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str, "call": str,
+                                                            "reference": str},
+                       keep_default_na=False, na_values=[""])
+
+
+def add_calls_text(text: str, alpha: float = 0.05) -> str:
+    """Long score-table text with the cohort-level columns (re)computed over all its rows, from the
+    p-values as written (what :func:`ressig.cohort.calls.fill_calls` does to a file)."""
+    from ..scoring import cohort_calls
+
+    return format_scores(cohort_calls(parse_scores(text), alpha))
 
 
 @dataclass
@@ -49,9 +59,11 @@ class ScoreOutputs:
 
 def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None, sigs: Sequence[FrozenSignature],
                   outputs: ScoreOutputs, input_path: str | Path | None = None, pseudobulk: str | None = None,
-                  cohort: str | None = None, mapping: pd.DataFrame | None = None) -> list[Path]:
+                  cohort: str | None = None, mapping: pd.DataFrame | None = None,
+                  alpha: float | None = None) -> list[Path]:
     """Finish the score table (renamed last) and write the optional ``.h5ad`` copy, plot, coverage
-    and mapping report.
+    and mapping report. With ``alpha``, the table's cohort-level columns are filled first
+    (:func:`ressig.cohort.calls.fill_calls`: BH across all its rows; not for shard tables).
 
     ``scores`` is a :class:`~ressig.cohort.sinks.ScoreSink` holding the streamed table (committed
     here) or the path of an existing table (only read). Everything is derived from that table,
@@ -64,6 +76,8 @@ def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None,
         table = None
         if sink is not None:
             sink.finish()
+            if alpha is not None:
+                sink.fill_calls(alpha)
         if any(x is not None for x in (outputs.h5ad, outputs.plot, outputs.embedding, outputs.groups)):
             table = sink.read_back() if sink is not None else read_scores(scores)
         if outputs.h5ad is not None:
@@ -130,6 +144,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     """
     opts = opts or CohortOptions()
     sigs = load_signatures(signature)
+    sharded = opts.shard[1] > 1
     if opts.shard[1] > 1 and (h5ad_out or plot_out):
         raise RessigError("with --shard, write the .h5ad and the plot when gathering (ressig score-gather)")
     kind = resolve_kind(input_path, opts)
@@ -137,6 +152,15 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     layout = opts.layout if opts.layout != "auto" else ("wide" if cells else "long")
     if opts.columns and layout == "long":
         raise RessigError("--columns applies to the wide layout (the long layout has every column)")
+    draws = null_draws_for(opts, cells)
+    columns = wide_columns_for(opts.columns, draws) if layout == "wide" else ()
+    if not draws and opts.null_draws is None and opts.columns and needs_pvalues(layout, columns):
+        draws = null_draws_for(opts, cells, wants_pvalues=True)  # cells: a p-value/call column asked for
+    if draws and not needs_pvalues(layout, columns):
+        logger.info("no p-value column asked for (--columns): random gene sets not drawn")
+        draws = 0
+    opts = replace(opts, columns=columns, null_draws=draws)
+    alpha = None if sharded else opts.alpha  # shard tables: cohort-level columns filled by the gather
     names = [s.name for s in sigs]
     outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
     if cells:
@@ -151,7 +175,8 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
                 sink.abort()
                 raise
         logger.info("%s: %d rows of scores written (%s layout)", out, sink.n_rows, layout)
-        return write_outputs(sink, plan.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, plan.report)
+        return write_outputs(sink, plan.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, plan.report,
+                             alpha)
     res = read_and_score(input_path, sigs, opts)
     sink = ScoreSink(out, layout, names, opts.columns)
     try:
@@ -159,7 +184,8 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     except BaseException:
         sink.abort()
         raise
-    return write_outputs(sink, res.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, res.mapping_report)
+    return write_outputs(sink, res.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, res.mapping_report,
+                         alpha)
 
 
 def _p(x: str | Path | None) -> Path | None:

@@ -1,0 +1,302 @@
+"""Cohort-level calls over a complete score table, in memory bounded by the number of p-values.
+
+``cohort_qvalue``/``cohort_qvalue_low`` are the Benjamini-Hochberg adjusted ``pvalue``/``pvalue_low``
+across all samples (cells) of one signature in the table, and ``call`` is ``high``/``low``/``ns``
+(:func:`ressig.scoring.cohort_calls`). They need every p-value of a signature, so they are filled
+in a second pass over the table once it is complete (:func:`fill_calls`): the first pass counts
+how often each distinct p-value occurs per signature (empirical p-values take at most
+``null_draws + 1`` values, so the tally is O(signatures × null_draws) whatever the number of
+cells), the second rewrites the table chunk by chunk with the q-values
+(:func:`ressig.scoring.bh_distinct`). Shard tables leave these columns empty; the gather fills
+them from the gathered table, so sharded and unsharded runs write the same bytes (both read the
+p-values back from the written text).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._atomic import FLOAT_FORMAT
+from ..errors import RessigError
+from .options import CALL_COLUMNS, DEFAULT_WIDE_COLUMNS, NULL_COLUMNS
+
+#: Lines per write of the second pass.
+CHUNK_ROWS = 20_000
+#: Table cells read at once (bounds the memory of both passes, whatever the table's width).
+CHUNK_CELLS = 1_000_000
+#: What each cohort-level column is computed from.
+_NEEDS = {"cohort_qvalue": ("pvalue",), "cohort_qvalue_low": ("pvalue_low",), "call": ("pvalue", "pvalue_low")}
+
+
+def _rows_per_chunk(n_columns: int) -> int:
+    return max(100, CHUNK_CELLS // max(1, n_columns))
+
+
+def wide_columns_for(columns: Sequence[str], null_draws: int) -> tuple[str, ...]:
+    """The wide layout's extra columns: ``columns`` as asked, else :data:`DEFAULT_WIDE_COLUMNS`
+    when p-values are computed; a cohort-level column brings the p-values it is computed from."""
+    cols = list(columns) if columns else (list(DEFAULT_WIDE_COLUMNS) if null_draws else [])
+    out: list[str] = []
+    for c in cols:
+        out += [n for n in _NEEDS.get(c, ()) if n not in cols and n not in out]
+        out.append(c)
+    return tuple(dict.fromkeys(out))
+
+
+def needs_pvalues(layout: str, columns: Sequence[str]) -> bool:
+    """Whether a table of this layout and (wide) columns holds p-values at all."""
+    return layout == "long" or any(c in NULL_COLUMNS or c in CALL_COLUMNS for c in columns)
+
+
+def with_call_placeholders(chunk: pd.DataFrame) -> pd.DataFrame:
+    """A score chunk with the cohort-level columns present and empty (filled by :func:`fill_calls`),
+    and the p-value columns present (empty) when no p-values were computed."""
+    add = {c: np.nan for c in NULL_COLUMNS + CALL_COLUMNS[:2] if c not in chunk.columns}
+    if "call" not in chunk.columns:
+        add["call"] = ""
+    return chunk.assign(**add) if add else chunk
+
+
+@dataclass
+class _Target:
+    """The p-value and cohort-level columns of one signature (wide) or of every signature (long)."""
+
+    sig: str | None  # None: long table, the signature is in column ``signature``
+    p: dict[str, str] = field(default_factory=dict)  # "pvalue"/"pvalue_low" -> table column
+    out: dict[str, str] = field(default_factory=dict)  # cohort-level column -> table column
+
+
+def _targets(columns: Sequence[str], sig_names: Sequence[str]) -> list[_Target]:
+    cols = set(columns)
+    if "signature" in cols:
+        names = {c: c for c in NULL_COLUMNS[1:] + CALL_COLUMNS if c in cols}
+        t = _Target(None, {c: c for c in NULL_COLUMNS[1:] if c in names},
+                    {c: c for c in CALL_COLUMNS if c in names})
+        return [t] if t.out else []
+    out = []
+    for s in sig_names:
+        t = _Target(s, {c: f"{s}_{c}" for c in NULL_COLUMNS[1:] if f"{s}_{c}" in cols},
+                    {c: f"{s}_{c}" for c in CALL_COLUMNS if f"{s}_{c}" in cols})
+        missing = [n for c in t.out for n in _NEEDS[c] if n not in t.p]
+        if missing:
+            raise RessigError(f"score table column {s}_{next(iter(t.out))} needs {s}_{missing[0]}; "
+                              "re-run with the p-value columns (--columns pvalue,pvalue_low,call)")
+        if t.out:
+            out.append(t)
+    return out
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    if values.dtype == object:
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)  # "" (empty) -> NaN
+    return values.to_numpy(dtype=float)
+
+
+def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
+    """The table chunk by chunk: TSV as text (every cell verbatim), parquet with its types."""
+    from .sinks import is_parquet
+
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_rows_per_chunk(n_columns)):
+            yield batch.to_pandas()
+    else:
+        yield from pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
+                               chunksize=_rows_per_chunk(n_columns))
+
+
+def _columns(path: Path) -> list[str]:
+    from .sinks import is_parquet
+
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return list(pd.read_csv(path, sep="\t", dtype=str, nrows=0).columns)
+
+
+class PvalueTally:
+    """Per (signature, p-value column): each distinct p-value and how often it occurs."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], dict[float, int]] = {}
+
+    def add(self, sig: str, column: str, p: np.ndarray) -> None:
+        p = p[~np.isnan(p)]
+        if not p.size:
+            return
+        values, counts = np.unique(p, return_counts=True)
+        d = self._counts.setdefault((sig, column), {})
+        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+            d[v] = d.get(v, 0) + c
+
+    def qvalues(self, sig: str, column: str, p: np.ndarray) -> np.ndarray:
+        """BH q-value of each of ``p`` (NaN stays NaN) over everything added for ``(sig, column)``."""
+        from ..scoring import bh_distinct
+
+        d = self._counts.get((sig, column), {})
+        out = np.full(p.shape, np.nan)
+        if not d:
+            return out
+        values = np.array(sorted(d))
+        q = bh_distinct(values, np.array([d[v] for v in values.tolist()]))
+        ok = ~np.isnan(p)
+        pos = np.searchsorted(values, p[ok])
+        if (pos >= values.size).any() or (values[np.minimum(pos, values.size - 1)] != p[ok]).any():
+            raise RessigError("internal: a p-value of the second pass was not seen by the first")
+        out[ok] = q[pos]
+        return out
+
+
+def _by_signature(chunk: pd.DataFrame, t: _Target) -> Iterator[tuple[str, np.ndarray]]:
+    if t.sig is not None:
+        yield t.sig, np.ones(len(chunk), dtype=bool)
+        return
+    sig = chunk["signature"].to_numpy()
+    for s in pd.unique(sig):
+        yield s, sig == s
+
+
+def _format(q: np.ndarray) -> np.ndarray:
+    return np.array(["" if np.isnan(v) else FLOAT_FORMAT % v for v in q.tolist()], dtype=object)
+
+
+def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) -> bool:
+    """Fill the cohort-level columns of the complete score table ``path`` (TSV or parquet, long or
+    wide) in place, through a temporary file beside it. Returns False when it has none.
+
+    Every other cell is written back verbatim (TSV) or with its type (parquet).
+    """
+    from ..scoring import call_labels
+
+    if not 0 < float(alpha) < 1:
+        raise RessigError(f"alpha must be between 0 and 1, got {alpha}")
+    path = Path(path)
+    columns = _columns(path)
+    targets = _targets(columns, sig_names)
+    if not targets:
+        return False
+    from .sinks import is_parquet
+
+    if not is_parquet(path) and not _has_quotes(path):
+        return _fill_text(path, columns, targets, alpha)
+    tally = PvalueTally()
+    for chunk in _chunks(path, len(columns)):
+        for t in targets:
+            for s, sel in _by_signature(chunk, t):
+                for c, col in t.p.items():
+                    tally.add(s, c, _floats(chunk.loc[sel, col]))
+    tmp = path.with_name(f".{path.name}.calls")
+    parquet = is_parquet(path)
+    writer = None
+    try:
+        with open(tmp, "wb" if parquet else "w", encoding=None if parquet else "utf-8",
+                  newline=None if parquet else "") as fh:
+            if not parquet:
+                with open(path, encoding="utf-8", newline="") as src:
+                    fh.write(src.readline())  # the header, verbatim
+            for chunk in _chunks(path, len(columns)):
+                chunk = chunk.copy()
+                for t in targets:
+                    q = {c: np.full(len(chunk), np.nan) for c in ("pvalue", "pvalue_low")}
+                    for s, sel in _by_signature(chunk, t):
+                        for c, col in t.p.items():
+                            q[c][sel] = tally.qvalues(s, c, _floats(chunk.loc[sel, col]))
+                    values = {"cohort_qvalue": q["pvalue"], "cohort_qvalue_low": q["pvalue_low"],
+                              "call": call_labels(q["pvalue"], q["pvalue_low"], alpha)}
+                    for c, col in t.out.items():
+                        v = values[c]
+                        chunk[col] = v if c == "call" or parquet else _format(v)
+                if parquet:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(chunk, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(fh, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    chunk.to_csv(fh, sep="\t", index=False, header=False, lineterminator="\n")
+            if writer is not None:
+                writer.close()
+        if parquet and writer is None:  # no rows: nothing to fill
+            return False
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _has_quotes(path: Path) -> bool:
+    """Whether a TSV holds a quoted field (a name with a tab, newline or quote): then it is read
+    with the csv parser instead of split line by line."""
+    with open(path, "rb") as fh:
+        return any(b'"' in block for block in iter(lambda: fh.read(1 << 24), b""))
+
+
+def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: float) -> bool:
+    """:func:`fill_calls` for an unquoted TSV: both passes work on the p-values' text (first pass:
+    counts of each distinct text per signature, with pandas; second pass: each line split, its
+    cohort-level fields looked up from its p-value fields, joined). Nothing else is touched."""
+    from ..scoring import bh_distinct
+
+    long = targets[0].sig is None
+    p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for chunk in pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
+                             usecols=(["signature"] if long else []) + p_cols, chunksize=_rows_per_chunk(len(p_cols) + 1)):
+        for t in targets:
+            for s, sel in _by_signature(chunk, t):
+                for c, col in t.p.items():
+                    d = counts.setdefault((s, c), {})
+                    for text, n in chunk.loc[sel, col].value_counts(sort=False).items():
+                        d[text] = d.get(text, 0) + int(n)
+    maps: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}  # p text -> (q text, q < alpha)
+    for key, d in counts.items():
+        texts = [x for x in d if x != ""]
+        m: dict[str, tuple[str, bool]] = {"": ("", False)}
+        if texts:
+            values, inverse = np.unique(np.array([float(x) for x in texts]), return_inverse=True)
+            n = np.bincount(inverse.ravel(), weights=[d[x] for x in texts]).astype(np.int64)
+            q = bh_distinct(values, n)[inverse.ravel()]
+            m.update({x: (FLOAT_FORMAT % v, bool(v < alpha)) for x, v in zip(texts, q.tolist(), strict=True)})
+        maps[key] = m
+    pos = {c: i for i, c in enumerate(columns)}
+    plan = [(t.sig, {c: pos[col] for c, col in t.p.items()}, {c: pos[col] for c, col in t.out.items()})
+            for t in targets]
+    empty: dict[str, tuple[str, bool]] = {"": ("", False)}
+    tmp = path.with_name(f".{path.name}.calls")
+    try:
+        with open(path, encoding="utf-8", newline="") as src, open(tmp, "w", encoding="utf-8", newline="") as out:
+            out.write(src.readline())
+            buf = []
+            for line in src:
+                f = line[:-1].split("\t") if line.endswith("\n") else line.split("\t")
+                for sig, p_at, out_at in plan:
+                    s = f[0] if sig is None else sig
+                    hi = maps.get((s, "pvalue"), empty)[f[p_at["pvalue"]]] if "pvalue" in p_at else ("", False)
+                    lo = (maps.get((s, "pvalue_low"), empty)[f[p_at["pvalue_low"]]] if "pvalue_low" in p_at
+                          else ("", False))
+                    if "cohort_qvalue" in out_at:
+                        f[out_at["cohort_qvalue"]] = hi[0]
+                    if "cohort_qvalue_low" in out_at:
+                        f[out_at["cohort_qvalue_low"]] = lo[0]
+                    if "call" in out_at:
+                        f[out_at["call"]] = "" if not hi[0] else "high" if hi[1] else "low" if lo[1] else "ns"
+                buf.append("\t".join(f))
+                if len(buf) >= CHUNK_ROWS:
+                    out.write("\n".join(buf) + "\n")
+                    buf = []
+            if buf:
+                out.write("\n".join(buf) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
