@@ -49,14 +49,11 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
     frozen reference cohort, if any), the cohort's distribution coloured by ``call`` and the
     random-gene-set null band (2.5-97.5% for the cohort's median gene counts; drawn when the
     table has ``n_genes_used`` and ``n_genes_measured``). ``scores``: a long or a wide table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import new_figure
 
     vectors = score_vectors(scores, [s.name for s in sigs])
     shown = [s for s in sigs if s.name in vectors][:8]
-    fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(3.6 * max(1, len(shown)), 3.8), squeeze=False)
+    fig, axes = new_figure(1, max(1, len(shown)), figsize=(3.6 * max(1, len(shown)), 3.8), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, s in zip(axes[0], shown, strict=False):
         ref = s.reference_frame()
@@ -130,16 +127,13 @@ def plot_embedding(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Seque
                    pseudobulk: str | None = None):
     """The cohort's UMAP (else t-SNE) coloured by each signature's score, with scanpy's
     :func:`scanpy.pl.embedding`; a figure saying so when the file has neither embedding."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import new_figure
 
     adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
     basis = next((b for b in ("X_umap", "X_tsne") if b in adata.obsm), None)
     shown = [s for s in sig_names if s in adata.obs.columns][:8]
     if basis is None or not shown:
-        fig, ax = plt.subplots(figsize=(5, 1.5))
+        fig, ax = new_figure(figsize=(5, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obsm['X_umap'] or obsm['X_tsne'] to draw",
                 ha="center", va="center", fontsize=9)
@@ -158,10 +152,7 @@ AUTO_GROUP_KEYS = ("patient", "donor", "sample", "cluster", "leiden", "louvain",
 def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str], group_by: str,
                       pseudobulk: str | None = None):
     """Per-group (patient, cluster ...: ``obs[group_by]``) distribution of each signature's score."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import new_figure
 
     adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
     from ..errors import input_error
@@ -169,7 +160,7 @@ def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Se
     if group_by == "auto":  # the workflow's default: a usual grouping column, if there is one
         group_by = next((k for k in AUTO_GROUP_KEYS if k in adata.obs.columns), "")
         if not group_by:
-            fig, ax = plt.subplots(figsize=(5, 1.5))
+            fig, ax = new_figure(figsize=(5, 1.5))
             ax.axis("off")
             ax.text(0.5, 0.5, f"{Path(h5ad_path).name}: no obs column to group by (set group_by)",
                     ha="center", va="center", fontsize=9)
@@ -180,7 +171,7 @@ def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Se
     shown = [s for s in sig_names if s in adata.obs.columns][:8]
     groups = adata.obs[group_by].astype(str)
     levels = sorted(groups[adata.obs[group_by].notna()].unique())[:40]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, 0.45 * len(levels) + 2), 2.6 * len(shown)),
+    fig, axes = new_figure(len(shown), 1, figsize=(max(4.0, 0.45 * len(levels) + 2), 2.6 * len(shown)),
                              squeeze=False)
     for ax, s in zip(axes[:, 0], shown, strict=False):
         data = [adata.obs.loc[(groups == g).to_numpy(), s].dropna().to_numpy(dtype=float) for g in levels]
