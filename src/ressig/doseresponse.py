@@ -25,12 +25,27 @@ Fit
 ---
 Per (condition, drug, inhibitor), over all samples and replicates, the four-parameter
 log-logistic model ``y = bottom + (top − bottom) / (1 + (x / IC50)^hill)`` is fitted by
-bounded least squares (:func:`scipy.optimize.least_squares`, trust-region reflective, a
-start at the best point of a deterministic grid) in the parameters ``log IC50, hill, top, bottom``; ``top``
-and/or ``bottom`` may be fixed. IC50 is the inflection (relative) IC50: the concentration
-halfway between ``top`` and ``bottom``. Its 95% CI is the **delta method on log IC50**:
-``log IC50 ± t(0.975, n − p) · SE`` with ``SE² = σ̂² [(JᵀJ)⁻¹]`` from the Jacobian at the
-optimum and ``σ̂² = RSS / (n − p)``, exponentiated (so the CI is asymmetric on the linear scale).
+bounded least squares (:func:`scipy.optimize.least_squares`, trust-region reflective, analytic
+Jacobian, a start at the best point of a deterministic grid) in the parameters ``log IC50, hill,
+top, bottom``; ``top`` and/or ``bottom`` may be fixed. IC50 is the inflection (relative) IC50:
+the concentration halfway between ``top`` and ``bottom``.
+
+Each curve is first fitted on its own (the flat-response test and range checks below). With
+``share_plateaus`` (default) the estimable curves of one drug are then fitted **jointly**: each
+keeps its ``log IC50`` and ``hill``, all share one ``top`` and one ``bottom`` (those not fixed)
+and one residual variance. After normalisation to untreated wells every curve's top is the
+same 1 and a cytotoxic drug has one floor, so this spends no parameters on differences that are
+not there; the curves that plateau early (parental) then pin the bottom of the one that reaches
+it only at the highest doses (resistant), which is where most of the IC50 error of separate fits
+comes from. ``plateau_p`` is the extra-sum-of-squares F test of the shared plateaus against the
+separate fits (small = the plateaus differ; then use ``share_plateaus=False``).
+
+The 95% CI of IC50 is the **profile likelihood on log IC50** (as in drc / GraphPad): the set of
+values ``c`` whose profile residual sum of squares (``log IC50`` held at ``c``, every other
+parameter re-optimised) satisfies ``RSS(c) − RSS ≤ RSS / (n − p) · F(1, n − p; 0.95)``,
+exponentiated. Unlike the Wald (delta-method) interval ``log IC50 ± t · SE`` it follows the
+curvature of the model, which gave the delta method 92–95% coverage on bar-style plates.
+``se_log10_ic50`` is the SE the profile CI implies, ``log(high / low) / (2 t(0.975, n − p))``.
 
 An IC50 is **not estimable** (``ic50`` empty, ``ic50_report`` says why) when the curve shows
 no dose response (extra-sum-of-squares F test of the 4PL against a flat line, p ≥ 0.05), when
@@ -43,8 +58,9 @@ Shifts
 ------
 **Fold resistance** = IC50(treatment) / IC50(reference) per (drug, inhibitor); **reversal** =
 IC50(no inhibitor) / IC50(inhibitor) per (condition, drug, inhibitor). Both are computed on the
-log scale from two independent fits: ``SE = √(SE₁² + SE₂²)``, Welch–Satterthwaite df, t-based
-95% CI and two-sided p-value for "fold = 1".
+log scale from the profile-implied SEs: within one joint fit ``SE² = SE₁² + SE₂² − 2 cov₁₂`` (the
+Wald covariance of the two log IC50s) with the fit's ``n − p`` df; from two separate fits
+``SE² = SE₁² + SE₂²`` with Welch–Satterthwaite df; t-based 95% CI and two-sided p-value for "fold = 1".
 
 Dye efflux
 ----------
@@ -792,6 +808,7 @@ def run_dose_response(
     normalisation: str = "controls",
     fix_top: float | None = None,
     fix_bottom: float | None = None,
+    share_plateaus: bool = True,
     reference: str = "parental",
     treatment: str = "resistant",
     dye_path: str | Path | None = None,
@@ -816,7 +833,7 @@ def run_dose_response(
             raise input_error(plate_path, f"condition {level!r} not in the plate table (conditions: "
                               f"{', '.join(sorted(conds))}), column 'condition'",
                               "Use the reference/treatment level names of the design")
-    ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation)
+    ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation, share_plateaus)
     shift = shifts(fits, reference, treatment)
     dye = None
     if dye_path is not None and dye_fcs_path is not None:
