@@ -508,8 +508,10 @@ def _classify(f: Fit, model: _Model, p: np.ndarray, il: int, rss: float, crit: f
     elif ic50 < f.min_dose:
         f.report = f"< {f.min_dose:g}"
         f.note = f"curve is past its midpoint at the lowest dose (fitted IC50 {ic50:.3g} < min dose)"
+    elif not (np.isfinite(f.se_delta) and f.se_delta > 0):
+        f.report, f.note = "not estimable", "IC50 standard error not estimable (singular Jacobian)"
     else:
-        step = q * f.se_delta if np.isfinite(f.se_delta) and f.se_delta > 0 else 0.1
+        step = q * f.se_delta
         lo_lim, hi_lim = math.log(f.min_dose / 10), math.log(f.max_dose * 10)
         if profile:
             lo = _profile_bound(model, p, il, rss, crit, step, lo_lim)
