@@ -567,8 +567,8 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
         f.report = "not estimable"
         f.note = f"{f.n_concentrations} distinct positive concentration(s) and {x.size} point(s) for {k} free parameters"
         return f
-    # flat-response F test first: a flat curve gets no IC50 (and no profile search)
-    (f,), rss = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=profile)
+    # flat-response F test and range checks first (Wald); the profile search only for an estimable IC50
+    (f,), rss = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=False)
     rss0 = float(((y - y.mean()) ** 2).sum())
     if rss0 <= 0 or rss <= 0:
         f.flat_p = 1.0 if rss0 <= 0 else 0.0
@@ -579,6 +579,10 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
         f.report = "not estimable"
         f.note = "; ".join(x for x in (f"no dose response (4PL vs flat line F test p = {f.flat_p:.3g})",
                                         *[n for n in f.note.split("; ") if n.startswith("optimizer")]) if x)
+    elif f.estimable and profile:
+        flat_p = f.flat_p
+        (f,), _ = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=True)
+        f.flat_p = flat_p
     return f
 
 
