@@ -11,6 +11,14 @@ with additive noise (sd 0.05 of the untreated signal) or multiplicative noise (C
 
 Prints, per scenario, the pass rate (all three IC50s within 20 % and covered), per-curve CI coverage,
 per-curve within-20 % rate and median CI width (ratio high / low), and the binomial standard errors.
+
+Measured on 300 plates (seeds 0-299), pass rate before (delta-method CI, plateaus per curve) -> after
+(profile-likelihood CI, plateaus shared per drug): fraction-additive 0.760 -> 0.840, fraction-
+multiplicative 0.943 -> 0.977, raw-additive 0.763 -> 0.777, raw-multiplicative 0.940 -> 0.910.
+Three independent 95% CIs all cover with probability 0.95^3 = 0.857 at most, so ~0.84 is near the
+ceiling for additive noise; with raw signal the per-sample division by the noisy untreated mean adds
+an error shared by all wells of a culture that the iid least-squares model does not know (coverage
+0.91-0.94 there), and multiplicative noise makes unweighted CIs conservative (0.95-0.99).
 """
 
 from __future__ import annotations
