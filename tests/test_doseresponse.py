@@ -17,6 +17,7 @@ from ressig.errors import RessigError
 from ressig.simulate import DYE_TRUTH, PLATE_DOSES, PLATE_TRUTH, simulate_dye, simulate_plate
 
 BAR_TRUTH = {("parental", "none"): 0.1, ("resistant", "none"): 4.0, ("resistant", "zosuquidar"): 0.2}
+PASS_RATE_FLOOR = 0.78
 
 
 def _fit_plate(plate: pd.DataFrame, normalisation: str = "none", **kw) -> tuple[pd.DataFrame, dict]:
@@ -27,33 +28,48 @@ def _fit_plate(plate: pd.DataFrame, normalisation: str = "none", **kw) -> tuple[
 # --------------------------------------------------------------------------- the bar
 
 
-@pytest.mark.parametrize("raw", [False, True])
-def test_bar_three_curves_within_20pct_and_covered(raw: bool) -> None:
-    """Parental, resistant, resistant + zosuquidar; 9 doses x 3 replicates, 5% noise."""
-    plate = simulate_plate(seed=7, truth=BAR_TRUTH, raw=raw, noise=0.05)
-    assert plate.loc[plate["concentration"] > 0, "concentration"].nunique() == 9
-    tab, _ = _fit_plate(plate, "controls" if raw else "none")
-    assert len(tab) == 3 and tab["estimable"].all() and tab["converged"].all()
-    assert (tab["n_points"] == 9 * 3 + 3 * 3).all()  # doses + untreated wells
-    for _, r in tab.iterrows():
-        true = BAR_TRUTH[(r["condition"], r["inhibitor"])]
-        assert abs(r["ic50"] / true - 1) < 0.20, (r["condition"], r["inhibitor"], r["ic50"])
-        assert r["ic50_ci_low"] < true < r["ic50_ci_high"]
+def test_bar_plate_shape_and_raw_vs_fraction() -> None:
+    """A bar plate (parental, resistant, resistant + zosuquidar; 9 doses x 3 replicates, 5% noise) as fractions
+    and as raw luminescence normalised to untreated/blank wells: same noise draws, so nearly the same IC50s."""
+    tabs = {}
+    for raw in (False, True):
+        plate = simulate_plate(seed=7, truth=BAR_TRUTH, raw=raw, noise=0.05)
+        assert plate.loc[plate["concentration"] > 0, "concentration"].nunique() == 9
+        tab, _ = _fit_plate(plate, "controls" if raw else "none")
+        assert len(tab) == 3 and tab["estimable"].all() and tab["converged"].all()
+        assert (tab["n_points"] == 9 * 3 + 3 * 3).all()  # doses + untreated wells
+        assert (tab["plateaus"] == "shared by 3 curves").all() and (tab["df"] == 3 * 36 - 8).all()
+        assert tab["top"].nunique() == 1 and tab["bottom"].nunique() == 1 and (tab["plateau_p"] > 0.05).all()
+        assert (tab["ci_method"] == "profile likelihood on log IC50, F(1, n - p)").all()
+        tabs[raw] = tab
+    # per-sample scaling by the noisy untreated mean moves the IC50s by a few percent, no more
+    assert (tabs[True]["ic50"] / tabs[False]["ic50"]).to_numpy() == pytest.approx([1, 1, 1], abs=0.06)
 
 
-def test_repeated_plates_accuracy_and_ci_coverage() -> None:
-    """Over 120 seeded plates the delta-method 95% CI covers the truth ~95% of the time."""
+def _bar_batch(seeds: range, **kw) -> pd.DataFrame:
     rows = []
-    for seed in range(120):
-        tab, _ = _fit_plate(simulate_plate(seed=1000 + seed, truth=BAR_TRUTH, raw=False))
+    for seed in seeds:
+        tab, _ = _fit_plate(simulate_plate(seed=seed, truth=BAR_TRUTH, raw=False), **kw)
         for _, r in tab.iterrows():
             true = BAR_TRUTH[(r["condition"], r["inhibitor"])]
-            rows.append((r["ic50"] / true - 1, r["ic50_ci_low"] <= true <= r["ic50_ci_high"]))
-    err = np.array([r[0] for r in rows])
-    cover = np.mean([r[1] for r in rows])
-    assert 0.91 <= cover <= 0.99, cover  # 360 intervals: binomial sd of the coverage ~0.012
-    assert np.mean(np.abs(err) < 0.20) >= 0.85
-    assert abs(np.median(err)) < 0.03  # no systematic bias
+            rows.append({"seed": seed, "curve": f"{r['condition']} + {r['inhibitor']}", "err": r["ic50"] / true - 1,
+                         "covered": r["ic50_ci_low"] < true < r["ic50_ci_high"]})
+    res = pd.DataFrame(rows)
+    return res.assign(ok=res["covered"] & (res["err"].abs() < 0.20))
+
+
+def test_bar_pass_rate_and_nominal_coverage_over_seeded_plates() -> None:
+    """The issue's bar on 150 seeded plates (not the benchmark's seeds): per-curve 95% profile CIs cover at the
+    nominal rate, and the pass rate (all three IC50s within 20% and covered) is far above the 0.76 of the
+    delta method with separate plateaus (benchmarks/ic50_bar.py measures both on 300 plates)."""
+    res = _bar_batch(range(5000, 5150))
+    cover = res.groupby("curve")["covered"].mean()
+    assert res["covered"].mean() == pytest.approx(0.95, abs=0.025), cover  # 450 CIs: binomial sd 0.010
+    assert cover.between(0.90, 0.99).all(), cover  # 150 CIs each: sd 0.018
+    assert (res["err"].abs() < 0.20).mean() >= 0.97
+    assert abs(res["err"].median()) < 0.03  # no systematic bias
+    pass_rate = res.groupby("seed")["ok"].all().mean()
+    assert pass_rate >= PASS_RATE_FLOOR, pass_rate
 
 
 def test_demo_plate_recovers_planted_resistance_and_reversal() -> None:
@@ -70,32 +86,92 @@ def test_demo_plate_recovers_planted_resistance_and_reversal() -> None:
     assert rev["ci_low"] < 20 < rev["ci_high"] and rev["p"] < 1e-10
     assert ctrl["ci_low"] < 1 < ctrl["ci_high"] and ctrl["p"] > 0.05
     # the numbers quoted in README.md
-    assert [round(fr["fold"]), round(fr["ci_low"]), round(fr["ci_high"])] == [38, 28, 52]
-    assert [round(rev["fold"]), round(rev["ci_low"]), round(rev["ci_high"])] == [18, 13, 25]
+    assert [round(fr["fold"]), round(fr["ci_low"]), round(fr["ci_high"])] == [43, 34, 54]
+    assert [round(rev["fold"]), round(rev["ci_low"]), round(rev["ci_high"])] == [20, 16, 25]
 
 
 # --------------------------------------------------------------------------- independent computations
 
 
+def _lm_model(xx, li, h, t, b):
+    with np.errstate(divide="ignore"):
+        return b + (t - b) / (1 + np.exp(np.clip(h * (np.log(xx) - li), -700, 700)))
+
+
 def test_fit_agrees_with_scipy_curve_fit() -> None:
-    """Levenberg-Marquardt (MINPACK, unbounded) on the same model gives the same optimum and SEs."""
+    """Levenberg-Marquardt (MINPACK, unbounded) on the same model gives the same optimum and Wald SEs."""
     plate = simulate_plate(seed=3, truth=BAR_TRUTH, raw=False)
     for (cond, inh), _ in BAR_TRUTH.items():
         g = plate[(plate["condition"] == cond) & (plate["inhibitor"] == inh)]
         x, y = g["concentration"].to_numpy(float), g["response"].to_numpy(float)
         f = D.fit_4pl(x, y)
-
-        def model(xx, li, h, t, b):
-            with np.errstate(divide="ignore"):
-                return b + (t - b) / (1 + np.exp(h * (np.log(xx) - li)))
-
-        popt, pcov = optimize.curve_fit(model, x, y, p0=[0.0, 1.0, 1.0, 0.0], method="lm", maxfev=20000)
+        popt, pcov = optimize.curve_fit(_lm_model, x, y, p0=[0.0, 1.0, 1.0, 0.0], method="lm", maxfev=20000)
         assert f.log_ic50 == pytest.approx(popt[0], abs=1e-5)
         assert [f.hill, f.top, f.bottom] == pytest.approx(list(popt[1:]), abs=1e-5)
-        assert f.se_log_ic50 == pytest.approx(math.sqrt(pcov[0, 0]), rel=1e-3)
-        lo, hi = f.ci()
-        q = stats.t.ppf(0.975, len(x) - 4) * math.sqrt(pcov[0, 0])
-        assert (lo, hi) == pytest.approx((math.exp(popt[0] - q), math.exp(popt[0] + q)), rel=1e-3)
+        assert f.se_delta == pytest.approx(math.sqrt(pcov[0, 0]), rel=1e-3)
+        assert f.df == len(x) - 4 and f.sigma == pytest.approx(math.sqrt(((_lm_model(x, *popt) - y) ** 2).sum()
+                                                                         / f.df), rel=1e-6)
+
+
+def test_joint_fit_agrees_with_stacked_curve_fit() -> None:
+    """Shared plateaus = one stacked model (own log IC50 and hill per curve, one top and bottom), fitted by LM."""
+    plate = simulate_plate(seed=3, truth=BAR_TRUTH, raw=False)
+    _, fits = _fit_plate(plate)
+    keys = list(BAR_TRUTH)
+    xs, ys, gi = [], [], []
+    for g, (cond, inh) in enumerate(keys):
+        sub = plate[(plate["condition"] == cond) & (plate["inhibitor"] == inh)]
+        xs.append(sub["concentration"].to_numpy(float))
+        ys.append(sub["response"].to_numpy(float))
+        gi.append(np.full(len(sub), g))
+    x, y, gi = np.concatenate(xs), np.concatenate(ys), np.concatenate(gi)
+
+    def stacked(_, *p):
+        li, h = np.array(p[0:6:2])[gi], np.array(p[1:6:2])[gi]
+        return _lm_model(x, li, h, p[6], p[7])
+
+    popt, pcov = optimize.curve_fit(stacked, x, y, p0=[-2, 1, 1, 1, -1.6, 1, 1, 0], method="lm", maxfev=50000)
+    for g, (cond, inh) in enumerate(keys):
+        f = fits[(cond, "PVEK", inh)]
+        assert f.plateaus == "shared by 3 curves" and f.df == len(x) - 8
+        assert [f.log_ic50, f.hill, f.top, f.bottom] == pytest.approx([*popt[2 * g:2 * g + 2], *popt[6:]], abs=1e-5)
+        assert f.se_delta == pytest.approx(math.sqrt(pcov[2 * g, 2 * g]), rel=1e-3)
+        assert f.group.cov[g, 0] == pytest.approx(pcov[2 * g, 0], rel=1e-3, abs=1e-9)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_profile_ci_is_the_extreme_of_the_likelihood_region(shared: bool) -> None:
+    """Independent check: each profile bound is the min / max of log IC50 over the F-based likelihood region
+    ``RSS(theta) <= RSS_min (1 + F(1, n - p; 0.95) / (n - p))``, found by SLSQP on the unconstrained RSS."""
+    plate = simulate_plate(seed=21, truth=BAR_TRUTH, raw=False)
+    _, fits = _fit_plate(plate, share_plateaus=shared)
+    keys = list(BAR_TRUTH)
+    data = []
+    for cond, inh in keys:
+        sub = plate[(plate["condition"] == cond) & (plate["inhibitor"] == inh)]
+        data.append((sub["concentration"].to_numpy(float), sub["response"].to_numpy(float)))
+    groups = [list(range(3))] if shared else [[g] for g in range(3)]
+    for members in groups:
+        def rss(p, members=members):  # p = (log IC50, hill) per member + top, bottom
+            return sum(((_lm_model(data[g][0], p[2 * i], p[2 * i + 1], p[-2], p[-1]) - data[g][1]) ** 2).sum()
+                       for i, g in enumerate(members))
+
+        f0 = [fits[(keys[g][0], "PVEK", keys[g][1])] for g in members]
+        p_hat = np.array([v for f in f0 for v in (f.log_ic50, f.hill)] + [f0[0].top, f0[0].bottom])
+        rss_min = rss(p_hat)
+        n = sum(data[g][0].size for g in members)
+        df = n - p_hat.size
+        assert df == f0[0].df
+        limit = rss_min * (1 + stats.f.ppf(0.95, 1, df) / df)
+        for i, f in enumerate(f0):
+            for sign, bound in ((1, f.ci_low), (-1, f.ci_high)):
+                res = optimize.minimize(lambda p, i=i, sign=sign: sign * p[2 * i], p_hat, method="SLSQP",
+                                        bounds=[(-15, 10), (0.05, 20)] * len(members) + [(-1, 2)] * 2,
+                                        constraints=[{"type": "ineq", "fun": lambda p, lim=limit, r0=rss_min, f=rss:
+                                                      (lim - f(p)) / r0}],
+                                        options={"ftol": 1e-12, "maxiter": 1000})
+                assert res.success, res.message
+                assert math.exp(res.x[2 * i]) == pytest.approx(bound, rel=2e-4)
 
 
 def test_fixed_plateaus_are_respected() -> None:
@@ -105,17 +181,27 @@ def test_fixed_plateaus_are_respected() -> None:
     assert (tab["df"] == 36 - 2).all()
 
 
-def test_shift_matches_hand_computation() -> None:
+@pytest.mark.parametrize("shared", [False, True])
+def test_shift_matches_hand_computation(shared: bool) -> None:
+    """Separate fits: Welch-Satterthwaite on the two SEs; one joint fit: its Wald covariance and its df."""
     plate = simulate_plate(seed=5, truth=BAR_TRUTH, raw=False)
-    _, fits = _fit_plate(plate)
+    _, fits = _fit_plate(plate, share_plateaus=shared)
     sh = D.shifts(fits).set_index(["effect", "condition"])
     a, b = fits[("resistant", "PVEK", "none")], fits[("parental", "PVEK", "none")]
     r = sh.loc[("fold_resistance", "resistant / parental")]
-    se = math.hypot(a.se_log_ic50, b.se_log_ic50)
-    df = se ** 4 / (a.se_log_ic50 ** 4 / a.df + b.se_log_ic50 ** 4 / b.df)
+    if shared:
+        assert a.group is b.group
+        se = math.sqrt(a.se_log_ic50 ** 2 + b.se_log_ic50 ** 2 - 2 * a.group.cov[a.index, b.index])
+        df = a.df
+    else:
+        se = math.hypot(a.se_log_ic50, b.se_log_ic50)
+        df = se ** 4 / (a.se_log_ic50 ** 4 / a.df + b.se_log_ic50 ** 4 / b.df)
+    assert r["df"] == pytest.approx(df, rel=1e-12)
     assert r["fold"] == pytest.approx(a.ic50 / b.ic50, rel=1e-12)
     assert r["ci_high"] == pytest.approx(a.ic50 / b.ic50 * math.exp(stats.t.ppf(0.975, df) * se), rel=1e-9)
     assert r["p"] == pytest.approx(2 * stats.t.sf(abs(math.log(a.ic50 / b.ic50)) / se, df), rel=1e-9)
+    # the profile-implied SE: half the log-CI width over the t quantile
+    assert a.se_log_ic50 == pytest.approx(math.log(a.ci_high / a.ci_low) / (2 * stats.t.ppf(0.975, a.df)), rel=1e-12)
 
 
 def test_controls_normalisation_by_hand() -> None:
@@ -155,7 +241,8 @@ def test_flat_response_not_estimable() -> None:
         notes.add(f.note.split(" (")[0].split(":")[0])
     assert notes <= {"no dose response", "IC50 not identified by the data",
                      "curve does not reach its midpoint within the tested range",
-                     "curve is past its midpoint at the lowest dose", "fitted curve increases with dose"}, notes
+                     "curve is past its midpoint at the lowest dose", "fitted curve increases with dose",
+                     "IC50 standard error not estimable"}, notes
     assert "no dose response" in notes
 
 

@@ -25,12 +25,27 @@ Fit
 ---
 Per (condition, drug, inhibitor), over all samples and replicates, the four-parameter
 log-logistic model ``y = bottom + (top − bottom) / (1 + (x / IC50)^hill)`` is fitted by
-bounded least squares (:func:`scipy.optimize.least_squares`, trust-region reflective, a
-start at the best point of a deterministic grid) in the parameters ``log IC50, hill, top, bottom``; ``top``
-and/or ``bottom`` may be fixed. IC50 is the inflection (relative) IC50: the concentration
-halfway between ``top`` and ``bottom``. Its 95% CI is the **delta method on log IC50**:
-``log IC50 ± t(0.975, n − p) · SE`` with ``SE² = σ̂² [(JᵀJ)⁻¹]`` from the Jacobian at the
-optimum and ``σ̂² = RSS / (n − p)``, exponentiated (so the CI is asymmetric on the linear scale).
+bounded least squares (:func:`scipy.optimize.least_squares`, trust-region reflective, analytic
+Jacobian, a start at the best point of a deterministic grid) in the parameters ``log IC50, hill,
+top, bottom``; ``top`` and/or ``bottom`` may be fixed. IC50 is the inflection (relative) IC50:
+the concentration halfway between ``top`` and ``bottom``.
+
+Each curve is first fitted on its own (the flat-response test and range checks below). With
+``share_plateaus`` (default) the estimable curves of one drug are then fitted **jointly**: each
+keeps its ``log IC50`` and ``hill``, all share one ``top`` and one ``bottom`` (those not fixed)
+and one residual variance. After normalisation to untreated wells every curve's top is the
+same 1 and a cytotoxic drug has one floor, so this spends no parameters on differences that are
+not there; the curves that plateau early (parental) then pin the bottom of the one that reaches
+it only at the highest doses (resistant), which is where most of the IC50 error of separate fits
+comes from. ``plateau_p`` is the extra-sum-of-squares F test of the shared plateaus against the
+separate fits (small = the plateaus differ; then use ``share_plateaus=False``).
+
+The 95% CI of IC50 is the **profile likelihood on log IC50** (as in drc / GraphPad): the set of
+values ``c`` whose profile residual sum of squares (``log IC50`` held at ``c``, every other
+parameter re-optimised) satisfies ``RSS(c) − RSS ≤ RSS / (n − p) · F(1, n − p; 0.95)``,
+exponentiated. Unlike the Wald (delta-method) interval ``log IC50 ± t · SE`` it follows the
+curvature of the model, which gave the delta method 92–95% coverage on bar-style plates.
+``se_log10_ic50`` is the SE the profile CI implies, ``log(high / low) / (2 t(0.975, n − p))``.
 
 An IC50 is **not estimable** (``ic50`` empty, ``ic50_report`` says why) when the curve shows
 no dose response (extra-sum-of-squares F test of the 4PL against a flat line, p ≥ 0.05), when
@@ -43,8 +58,9 @@ Shifts
 ------
 **Fold resistance** = IC50(treatment) / IC50(reference) per (drug, inhibitor); **reversal** =
 IC50(no inhibitor) / IC50(inhibitor) per (condition, drug, inhibitor). Both are computed on the
-log scale from two independent fits: ``SE = √(SE₁² + SE₂²)``, Welch–Satterthwaite df, t-based
-95% CI and two-sided p-value for "fold = 1".
+log scale from the profile-implied SEs: within one joint fit ``SE² = SE₁² + SE₂² − 2 cov₁₂`` (the
+Wald covariance of the two log IC50s) with the fit's ``n − p`` df; from two separate fits
+``SE² = SE₁² + SE₂²`` with Welch–Satterthwaite df; t-based 95% CI and two-sided p-value for "fold = 1".
 
 Dye efflux
 ----------
@@ -80,13 +96,13 @@ NORMALISATIONS = ("controls", "none")
 IC50_COLUMNS = [
     "condition", "drug", "inhibitor", "ic50", "ic50_ci_low", "ic50_ci_high", "ic50_report", "estimable",
     "hill", "top", "bottom", "log10_ic50", "se_log10_ic50", "n_points", "n_concentrations", "min_dose",
-    "max_dose", "sigma", "df", "flat_p", "converged", "note", "normalisation", "ci_method",
+    "max_dose", "sigma", "df", "flat_p", "converged", "note", "plateaus", "plateau_p", "normalisation", "ci_method",
 ]
 SHIFT_COLUMNS = [
     "effect", "drug", "condition", "inhibitor", "numerator", "denominator", "fold", "ci_low", "ci_high",
     "fold_report", "log2_fold", "se_log2_fold", "df", "p", "estimable", "note",
 ]
-CI_METHOD = "delta method on log IC50, t(n - p)"
+CI_METHOD = "profile likelihood on log IC50, F(1, n - p)"
 
 
 def _norm_inhibitor(s: pd.Series) -> pd.Series:
@@ -237,7 +253,13 @@ def four_pl(x: np.ndarray, log_ic50: float, hill: float, top: float, bottom: flo
 
 @dataclass
 class Fit:
-    """One 4PL fit; ``log_ic50`` and its SE are natural logs."""
+    """One curve of a 4PL fit; ``log_ic50`` and its SE are natural logs.
+
+    ``ci_low``/``ci_high`` are the 95% profile-likelihood bounds of IC50 (linear scale);
+    ``se_log_ic50`` is the SE they imply (half-width of the log CI / t quantile) and
+    ``se_delta`` the Wald (delta-method) SE from the Jacobian. Curves fitted jointly share a
+    ``group`` object holding the Wald covariance of their log IC50s (``cov``, ``index``).
+    """
 
     n_points: int = 0
     n_concentrations: int = 0
@@ -245,6 +267,9 @@ class Fit:
     max_dose: float = math.nan
     log_ic50: float = math.nan
     se_log_ic50: float = math.nan
+    se_delta: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
     hill: float = math.nan
     top: float = math.nan
     bottom: float = math.nan
@@ -255,28 +280,264 @@ class Fit:
     estimable: bool = False
     report: str = ""
     note: str = ""
+    plateaus: str = "own"
+    plateau_p: float = math.nan
+    group: object = None
+    index: int = 0
 
-    def ci(self, level: float = 0.95) -> tuple[float, float]:
-        """CI of IC50 (linear scale) by the delta method on log IC50."""
-        if not (self.estimable and np.isfinite(self.se_log_ic50) and self.df >= 1):
+    def ci(self) -> tuple[float, float]:
+        """95% profile-likelihood CI of IC50 (linear scale); NaN when not estimable."""
+        if not self.estimable:
             return math.nan, math.nan
-        q = float(stats.t.ppf(0.5 + level / 2, self.df)) * self.se_log_ic50
-        return math.exp(self.log_ic50 - q), math.exp(self.log_ic50 + q)
+        return self.ci_low, self.ci_high
 
     @property
     def ic50(self) -> float:
         return math.exp(self.log_ic50) if self.estimable else math.nan
 
 
-def _ci_within(f: Fit, factor: float) -> bool:
-    """Whether the delta-method 95% CI of IC50 stays within ``factor`` x the tested dose range."""
-    q = float(stats.t.ppf(0.975, f.df)) * f.se_log_ic50
-    return bool(f.log_ic50 - q > math.log(f.min_dose / factor) and f.log_ic50 + q < math.log(f.max_dose * factor))
+@dataclass
+class _Joint:
+    """Wald covariance of the log IC50s of curves fitted together (for ratios of their IC50s)."""
+
+    cov: np.ndarray
+
+
+class _Model:
+    """Parameter layout of a joint 4PL fit of several curves (one curve = the ordinary fit).
+
+    Every curve has its own ``log IC50`` and ``hill``; ``top``/``bottom`` are fixed, own per
+    curve, or (``share``) one parameter for all curves.
+    """
+
+    def __init__(self, curves: list[tuple[np.ndarray, np.ndarray]], fix_top: float | None,
+                 fix_bottom: float | None, share: bool) -> None:
+        self.curves, self.fixed = curves, (fix_top, fix_bottom)
+        self.names: list[str] = []
+        self.idx: list[list[int | None]] = []
+        for g in range(len(curves)):
+            row: list[int | None] = [self._add(f"log_ic50[{g}]"), self._add(f"hill[{g}]"), None, None]
+            for k, (nm, fixv) in enumerate((("top", fix_top), ("bottom", fix_bottom))):
+                if fixv is None and not share:
+                    row[2 + k] = self._add(f"{nm}[{g}]")
+            self.idx.append(row)
+        for k, (nm, fixv) in enumerate((("top", fix_top), ("bottom", fix_bottom))):
+            if fixv is None and share:
+                j = self._add(nm)
+                for row in self.idx:
+                    row[2 + k] = j
+        ys = np.concatenate([y for _, y in curves])
+        pad = max(float(ys.max() - ys.min()), 0.1)
+        self.lo, self.hi = np.empty(len(self.names)), np.empty(len(self.names))
+        for g, (x, _) in enumerate(curves):
+            lxp = np.log(x[x > 0])
+            il, ih = self.idx[g][:2]
+            self.lo[il], self.hi[il] = lxp.min() - math.log(100), lxp.max() + math.log(100)
+            self.lo[ih], self.hi[ih] = 0.05, 20.0
+        for j, nm in enumerate(self.names):
+            if not nm.startswith(("log_ic50", "hill")):
+                self.lo[j], self.hi[j] = ys.min() - pad, ys.max() + pad
+        self.n = int(ys.size)
+        self.y = ys
+
+    def _add(self, name: str) -> int:
+        self.names.append(name)
+        return len(self.names) - 1
+
+    def curve_params(self, p: np.ndarray, g: int) -> tuple[float, float, float, float]:
+        il, ih, it, ib = self.idx[g]
+        return (float(p[il]), float(p[ih]), self.fixed[0] if it is None else float(p[it]),
+                self.fixed[1] if ib is None else float(p[ib]))
+
+    def resid(self, p: np.ndarray) -> np.ndarray:
+        return np.concatenate([four_pl(x, *self.curve_params(p, g)) - y for g, (x, y) in enumerate(self.curves)])
+
+    def jac(self, p: np.ndarray) -> np.ndarray:
+        """Analytic Jacobian of :meth:`resid` (points x parameters)."""
+        out = np.zeros((self.n, len(self.names)))
+        row = 0
+        for g, (x, _) in enumerate(self.curves):
+            lg, h, t, b = self.curve_params(p, g)
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                u = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)) - lg, -np.inf)
+                z = np.exp(np.clip(h * u, -700, 700))
+                s = 1.0 / (1.0 + z)
+                dz = np.where(x > 0, s * s * z, 0.0)  # d s / d(h u) = -s^2 z; zero at x = 0
+            rows = slice(row, row + x.size)
+            il, ih, it, ib = self.idx[g]
+            out[rows, il] = (t - b) * dz * h
+            out[rows, ih] = -(t - b) * dz * np.where(x > 0, u, 0.0)
+            if it is not None:
+                out[rows, it] += s
+            if ib is not None:
+                out[rows, ib] += 1.0 - s
+            row += x.size
+        return out
+
+    def start(self) -> np.ndarray:
+        """Best point of a per-curve (log IC50, hill) grid with the plateaus at crude values."""
+        p = np.empty(len(self.names))
+        tops, bots = [], []
+        for x, y in self.curves:
+            tops.append(float(np.mean(y[x == x.min()])) if self.fixed[0] is None else self.fixed[0])
+            bots.append(float(np.mean(y[x == x.max()])) if self.fixed[1] is None else self.fixed[1])
+        for g, (x, y) in enumerate(self.curves):
+            with np.errstate(divide="ignore"):
+                lx = np.log(x)  # -inf at concentration 0
+            lxp = lx[x > 0]
+            top0, bot0 = float(np.mean(tops)), float(np.mean(bots))
+            if self.idx[g][2] is not None and self.names[self.idx[g][2]] != "top":
+                top0 = tops[g]
+            if self.idx[g][3] is not None and self.names[self.idx[g][3]] != "bottom":
+                bot0 = bots[g]
+            grid_l = np.linspace(lxp.min(), lxp.max(), 25)
+            grid_h = np.array([0.5, 1.0, 2.0, 4.0])
+            gl, gh = np.meshgrid(grid_l, grid_h, indexing="ij")
+            z = np.exp(np.clip(gh[..., None] * (lx[None, None, :] - gl[..., None]), -700, 700))
+            sse = ((bot0 + (top0 - bot0) / (1.0 + z) - y) ** 2).sum(axis=-1)
+            i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
+            il, ih, it, ib = self.idx[g]
+            p[il], p[ih] = grid_l[i], grid_h[j]
+            if it is not None:
+                p[it] = top0
+            if ib is not None:
+                p[ib] = bot0
+        eps = 1e-9
+        return np.clip(p, self.lo + eps, self.hi - eps)
+
+    def solve(self, p0: np.ndarray, hold: int | None = None, value: float = math.nan) -> optimize.OptimizeResult:
+        """Bounded least squares from ``p0``; ``hold`` keeps parameter ``hold`` at ``value`` (profiling)."""
+        free = np.array([j for j in range(len(p0)) if j != hold])
+        full = np.array(p0, dtype=float)
+        if hold is not None:
+            full[hold] = value
+
+        def r(q: np.ndarray) -> np.ndarray:
+            full[free] = q
+            return self.resid(full)
+
+        def jac(q: np.ndarray) -> np.ndarray:
+            full[free] = q
+            return self.jac(full)[:, free]
+
+        eps = 1e-9
+        q0 = np.clip(full[free], self.lo[free] + eps, self.hi[free] - eps)
+        res = optimize.least_squares(r, q0, jac=jac, bounds=(self.lo[free], self.hi[free]), method="trf",
+                                     x_scale="jac",
+                                     xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=5000)
+        out = full.copy()
+        out[free] = res.x
+        res.full = out
+        return res
+
+
+def _profile_bound(model: _Model, p: np.ndarray, j: int, rss: float, crit: float, step: float, limit: float) -> float:
+    """Where the profile RSS of parameter ``j`` rises by ``crit`` on the side of ``limit`` (NaN if beyond it).
+
+    ``step`` is a first guess of the distance (the Wald half-width); the bracket doubles until the
+    profile crosses; a quadratic through the optimum and the first point above ``crit`` narrows it,
+    then Brent's method finds the crossing (to 1e-5 on the log scale).
+    """
+    hat = float(p[j])
+    sign = 1.0 if limit > hat else -1.0
+
+    def excess(c: float) -> float:
+        return 2 * float(model.solve(p, j, c).cost) - rss - crit
+
+    a, b = hat, hat + sign * min(abs(step), abs(limit - hat))
+    while True:
+        eb = excess(b)
+        if eb > 0:
+            break
+        if b == limit:
+            return math.nan
+        a, b = b, hat + sign * min(2 * abs(b - hat), abs(limit - hat))
+    guess = hat + (b - hat) * math.sqrt(crit / (eb + crit))  # profile RSS ~ quadratic in the parameter
+    if min(a, b) < guess < max(a, b):
+        if excess(guess) < 0:
+            a = guess
+        else:
+            b = guess
+    return float(optimize.brentq(excess, a, b, xtol=1e-5))
+
+
+def _fit_curves_jointly(curves: list[tuple[np.ndarray, np.ndarray]], fix_top: float | None,
+                        fix_bottom: float | None, share: bool, level: float = 0.95,
+                        profile: bool = True) -> tuple[list[Fit], float]:
+    """One least-squares fit of ``curves``; per-curve :class:`Fit` with profile (or Wald) CIs, and the RSS."""
+    model = _Model(curves, fix_top, fix_bottom, share)
+    best = model.solve(model.start())
+    p = best.full
+    k = len(model.names)
+    df = model.n - k
+    rss = float(2 * best.cost)
+    sigma = math.sqrt(rss / df)
+    jac = best.jac  # columns of the free parameters = all parameters
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * sigma ** 2
+    except np.linalg.LinAlgError:
+        cov = np.full((k, k), math.nan)
+    q = float(stats.t.ppf(0.5 + level / 2, df))
+    crit = rss * q ** 2 / df  # profile likelihood: RSS(c) - RSS <= RSS/df * F(1, df; level), F = t^2
+    at_bound = [nm for j, nm in enumerate(model.names) if np.isclose(p[j], model.lo[j]) or np.isclose(p[j], model.hi[j])]
+    il_all = [row[0] for row in model.idx]
+    group = _Joint(cov=cov[np.ix_(il_all, il_all)]) if len(curves) > 1 else None
+    fits = []
+    for g, (x, _) in enumerate(curves):
+        xpos = x[x > 0]
+        f = Fit(n_points=int(x.size), n_concentrations=int(np.unique(xpos).size), min_dose=float(xpos.min()),
+                max_dose=float(xpos.max()), df=df, sigma=sigma, converged=bool(best.success), group=group, index=g)
+        f.log_ic50, f.hill, f.top, f.bottom = model.curve_params(p, g)
+        il = model.idx[g][0]
+        f.se_delta = float(math.sqrt(cov[il, il])) if cov[il, il] > 0 else math.nan
+        mine = [nm for nm in at_bound if nm.endswith(f"[{g}]") or "[" not in nm]
+        _classify(f, model, p, il, rss, crit, q, mine, best, profile)
+        fits.append(f)
+    return fits, rss
+
+
+def _classify(f: Fit, model: _Model, p: np.ndarray, il: int, rss: float, crit: float, q: float,
+              at_bound: list[str], best: optimize.OptimizeResult, profile: bool = True) -> None:
+    """Profile (or Wald) CI and estimability of one curve (see the module docstring)."""
+    ic50 = math.exp(f.log_ic50)
+    if f.top <= f.bottom:
+        f.report, f.note = "not estimable", "fitted curve increases with dose (top <= bottom)"
+    elif ic50 > f.max_dose:
+        f.report = f"> {f.max_dose:g}"
+        f.note = f"curve does not reach its midpoint within the tested range (fitted IC50 {ic50:.3g} > max dose)"
+    elif ic50 < f.min_dose:
+        f.report = f"< {f.min_dose:g}"
+        f.note = f"curve is past its midpoint at the lowest dose (fitted IC50 {ic50:.3g} < min dose)"
+    elif not (np.isfinite(f.se_delta) and f.se_delta > 0):
+        f.report, f.note = "not estimable", "IC50 standard error not estimable (singular Jacobian)"
+    else:
+        step = q * f.se_delta
+        lo_lim, hi_lim = math.log(f.min_dose / 10), math.log(f.max_dose * 10)
+        if profile:
+            lo = _profile_bound(model, p, il, rss, crit, step, lo_lim)
+            hi = _profile_bound(model, p, il, rss, crit, step, hi_lim)
+        else:
+            lo, hi = f.log_ic50 - step, f.log_ic50 + step
+            lo, hi = (lo, hi) if lo > lo_lim and hi < hi_lim else (math.nan, math.nan)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            f.report = "not estimable"
+            f.note = (f"IC50 not identified by the data: its 95% CI reaches more than 10x beyond the tested range "
+                      f"(fitted IC50 {ic50:.3g})")
+        else:
+            f.estimable = True
+            f.ci_low, f.ci_high = math.exp(lo), math.exp(hi)
+            f.se_log_ic50 = (hi - lo) / (2 * q)
+            f.report = f"{ic50:.4g}"
+            if at_bound:
+                f.note = f"parameter(s) at a bound: {', '.join(at_bound)}"
+    if not f.converged:
+        f.note = "; ".join(x for x in (f.note, f"optimizer did not converge: {best.message}") if x)
 
 
 def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | None = None,
-            fix_bottom: float | None = None, alpha: float = 0.05, include_zero: bool = True) -> Fit:
-    """Fit the 4PL model (see the module docstring).
+            fix_bottom: float | None = None, alpha: float = 0.05, include_zero: bool = True,
+            profile: bool = True) -> Fit:
+    """Fit the 4PL model to one curve (see the module docstring).
 
     Parameters
     ----------
@@ -289,106 +550,76 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
     include_zero
         Concentration-0 (untreated) wells are points of the fit, where the model equals ``top``;
         ``False`` drops them.
+    profile
+        ``False``: Wald CI instead of the profile CI (a cheaper estimability check before a joint refit).
     """
     x = np.asarray(conc, dtype=float)
     y = np.asarray(response, dtype=float)
     keep = x >= 0 if include_zero else x > 0
     x, y = x[keep], y[keep]
     xpos = x[x > 0]
-    names = ["log_ic50", "hill"] + (["top"] if fix_top is None else []) + (["bottom"] if fix_bottom is None else [])
+    k = 2 + (fix_top is None) + (fix_bottom is None)
     f = Fit(n_points=int(x.size), n_concentrations=int(np.unique(xpos).size))
     if xpos.size:
         f.min_dose, f.max_dose = float(xpos.min()), float(xpos.max())
-    needed = len(names) - (1 if fix_top is None and (x == 0).any() else 0)  # untreated wells measure top
-    if f.n_concentrations < needed or x.size <= len(names):
+    needed = k - (1 if fix_top is None and (x == 0).any() else 0)  # untreated wells measure top
+    if f.n_concentrations < needed or x.size <= k:
         f.report = "not estimable"
-        f.note = (f"{f.n_concentrations} distinct positive concentration(s) and {x.size} point(s) for "
-                  f"{len(names)} free parameters")
+        f.note = f"{f.n_concentrations} distinct positive concentration(s) and {x.size} point(s) for {k} free parameters"
         return f
-    with np.errstate(divide="ignore"):
-        lx = np.log(x)  # -inf at concentration 0
-    lxp = np.log(xpos)
-    span = float(y.max() - y.min())
-    pad = max(span, 0.1)
-    lo = {"log_ic50": lxp.min() - math.log(100), "hill": 0.05, "top": y.min() - pad, "bottom": y.min() - pad}
-    hi = {"log_ic50": lxp.max() + math.log(100), "hill": 20.0, "top": y.max() + pad, "bottom": y.max() + pad}
-
-    def full(p: np.ndarray) -> tuple[float, float, float, float]:
-        d = dict(zip(names, p, strict=True))
-        return d["log_ic50"], d["hill"], d.get("top", fix_top), d.get("bottom", fix_bottom)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return four_pl(x, *full(p)) - y
-
-    top0 = float(np.mean(y[x == x.min()])) if fix_top is None else fix_top  # zero or lowest dose
-    bot0 = float(np.mean(y[x == x.max()])) if fix_bottom is None else fix_bottom
-    # start: the best point of a (log IC50, hill) grid with the plateaus at their crude values
-    grid_l = np.linspace(lxp.min(), lxp.max(), 25)
-    grid_h = np.array([0.5, 1.0, 2.0, 4.0])
-    gl, gh = np.meshgrid(grid_l, grid_h, indexing="ij")
-    z = np.exp(np.clip(gh[..., None] * (lx[None, None, :] - gl[..., None]), -700, 700))
-    sse = ((bot0 + (top0 - bot0) / (1.0 + z) - y) ** 2).sum(axis=-1)
-    i, j = np.unravel_index(int(np.argmin(sse)), sse.shape)
-    start = {"log_ic50": grid_l[i], "hill": grid_h[j], "top": top0, "bottom": bot0}
-    eps = 1e-9
-    p0 = np.clip([start[n] for n in names], [lo[n] + eps for n in names], [hi[n] - eps for n in names])
-    best = optimize.least_squares(resid, p0, bounds=([lo[n] for n in names], [hi[n] for n in names]),
-                                  method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=5000)
-    assert best is not None
-    p = best.x
-    f.log_ic50, f.hill, f.top, f.bottom = (float(v) for v in full(p))
-    f.converged = bool(best.success)
-    n, k = x.size, len(names)
-    f.df = n - k
-    rss = float(2 * best.cost)
-    f.sigma = math.sqrt(rss / f.df)
+    # flat-response F test and range checks first (Wald); the profile search only for an estimable IC50
+    (f,), rss = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=False)
     rss0 = float(((y - y.mean()) ** 2).sum())
     if rss0 <= 0 or rss <= 0:
         f.flat_p = 1.0 if rss0 <= 0 else 0.0
     else:
-        fstat = ((rss0 - rss) / (k - 1)) / (rss / f.df)
-        f.flat_p = float(stats.f.sf(fstat, k - 1, f.df))
-    at_bound = [nm for nm, v in zip(names, p, strict=True) if np.isclose(v, lo[nm]) or np.isclose(v, hi[nm])]
-    jac = best.jac
-    try:
-        cov = np.linalg.inv(jac.T @ jac) * f.sigma ** 2
-        f.se_log_ic50 = float(math.sqrt(cov[0, 0])) if cov[0, 0] > 0 else math.nan
-    except np.linalg.LinAlgError:
-        f.se_log_ic50 = math.nan
-    ic50 = math.exp(f.log_ic50)
+        f.flat_p = float(stats.f.sf(((rss0 - rss) / (k - 1)) / (rss / f.df), k - 1, f.df))
     if not (f.flat_p < alpha):
-        f.report, f.note = "not estimable", f"no dose response (4PL vs flat line F test p = {f.flat_p:.3g})"
-    elif f.top <= f.bottom:
-        f.report, f.note = "not estimable", "fitted curve increases with dose (top <= bottom)"
-    elif ic50 > f.max_dose:
-        f.report = f"> {f.max_dose:g}"
-        f.note = f"curve does not reach its midpoint within the tested range (fitted IC50 {ic50:.3g} > max dose)"
-    elif ic50 < f.min_dose:
-        f.report = f"< {f.min_dose:g}"
-        f.note = f"curve is past its midpoint at the lowest dose (fitted IC50 {ic50:.3g} < min dose)"
-    elif not np.isfinite(f.se_log_ic50):
-        f.report, f.note = "not estimable", "IC50 standard error not estimable (singular Jacobian)"
-    elif not _ci_within(f, 10.0):
+        f.estimable, f.ci_low, f.ci_high, f.se_log_ic50 = False, math.nan, math.nan, math.nan
         f.report = "not estimable"
-        f.note = (f"IC50 not identified by the data: its 95% CI reaches more than 10x beyond the tested range "
-                  f"(fitted IC50 {ic50:.3g}, SE of log IC50 {f.se_log_ic50:.3g})")
-    else:
-        f.estimable = True
-        f.report = f"{ic50:.4g}"
-        if at_bound:
-            f.note = f"parameter(s) at a bound: {', '.join(at_bound)}"
-    if not f.converged:
-        f.note = "; ".join(x for x in (f.note, f"optimizer did not converge: {best.message}") if x)
+        f.note = "; ".join(x for x in (f"no dose response (4PL vs flat line F test p = {f.flat_p:.3g})",
+                                        *[n for n in f.note.split("; ") if n.startswith("optimizer")]) if x)
+    elif f.estimable and profile:
+        flat_p = f.flat_p
+        (f,), _ = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=True)
+        f.flat_p = flat_p
     return f
 
 
 def fit_curves(viability: pd.DataFrame, fix_top: float | None = None, fix_bottom: float | None = None,
-               normalisation: str = "controls") -> tuple[pd.DataFrame, dict[tuple[str, str, str], Fit]]:
-    """Fit every (condition, drug, inhibitor) curve; returns the ``ic50.tsv`` table and the fits."""
-    rows, fits = [], {}
+               normalisation: str = "controls",
+               share_plateaus: bool = True) -> tuple[pd.DataFrame, dict[tuple[str, str, str], Fit]]:
+    """Fit every (condition, drug, inhibitor) curve; returns the ``ic50.tsv`` table and the fits.
+
+    Each curve is first fitted on its own (flat-response test, range checks). With
+    ``share_plateaus`` the estimable curves of one drug are then refitted jointly with one
+    ``top`` and one ``bottom`` (those not fixed) and one residual variance; ``plateau_p`` is the
+    extra-sum-of-squares F test of the shared plateaus against the separate fits.
+    """
+    fits: dict[tuple[str, str, str], Fit] = {}
+    data = {}
+    share = share_plateaus and (fix_top is None or fix_bottom is None)
     for key, g in viability.groupby(["condition", "drug", "inhibitor"], sort=False):
-        f = fit_4pl(g["concentration"], g["viability"], fix_top, fix_bottom)
-        fits[key] = f
+        x, y = g["concentration"].to_numpy(float), g["viability"].to_numpy(float)
+        fits[key] = fit_4pl(x, y, fix_top, fix_bottom, profile=not share)
+        data[key] = (x[x >= 0], y[x >= 0])
+    if share:
+        for drug in dict.fromkeys(k[1] for k in fits):
+            keys = [k for k, f in fits.items() if k[1] == drug and f.estimable]
+            if len(keys) < 2:
+                for k in keys:  # nothing to share with: the curve's own fit, with its profile CI
+                    fits[k] = fit_4pl(*data[k], fix_top, fix_bottom)
+                continue
+            joint, rss = _fit_curves_jointly([data[k] for k in keys], fix_top, fix_bottom, share=True)
+            sep_rss = sum(fits[k].sigma ** 2 * fits[k].df for k in keys)
+            sep_df = sum(fits[k].df for k in keys)
+            extra = joint[0].df - sep_df
+            plateau_p = float(stats.f.sf(max(rss - sep_rss, 0.0) / extra / (sep_rss / sep_df), extra, sep_df))
+            for k, f in zip(keys, joint, strict=True):
+                f.flat_p, f.plateau_p, f.plateaus = fits[k].flat_p, plateau_p, f"shared by {len(keys)} curves"
+                fits[k] = f
+    rows = []
+    for key, f in fits.items():
         lo, hi = f.ci()
         rows.append({"condition": key[0], "drug": key[1], "inhibitor": key[2], "ic50": f.ic50,
                      "ic50_ci_low": lo, "ic50_ci_high": hi, "ic50_report": f.report, "estimable": f.estimable,
@@ -396,11 +627,11 @@ def fit_curves(viability: pd.DataFrame, fix_top: float | None = None, fix_bottom
                      "se_log10_ic50": f.se_log_ic50 / math.log(10), "n_points": f.n_points,
                      "n_concentrations": f.n_concentrations, "min_dose": f.min_dose, "max_dose": f.max_dose,
                      "sigma": f.sigma, "df": f.df, "flat_p": f.flat_p, "converged": f.converged, "note": f.note,
-                     "normalisation": normalisation, "ci_method": CI_METHOD})
-        logger.info("IC50 %s / %s / %s: %s (95%% CI %.4g-%.4g), hill %.3g, %d points%s", *key, f.report, lo, hi,
-                    f.hill, f.n_points, f"; {f.note}" if f.note else "")
+                     "plateaus": f.plateaus, "plateau_p": f.plateau_p, "normalisation": normalisation,
+                     "ci_method": CI_METHOD})
+        logger.info("IC50 %s / %s / %s: %s (95%% CI %.4g-%.4g), hill %.3g, %d points, plateaus %s%s", *key,
+                    f.report, lo, hi, f.hill, f.n_points, f.plateaus, f"; {f.note}" if f.note else "")
     return pd.DataFrame(rows, columns=IC50_COLUMNS), fits
-
 
 # --------------------------------------------------------------------------- shifts
 
@@ -415,8 +646,12 @@ def _ratio(effect: str, drug: str, condition: str, inhibitor: str, num: tuple[st
     if a.estimable and b.estimable:
         d = a.log_ic50 - b.log_ic50
         va, vb = a.se_log_ic50 ** 2, b.se_log_ic50 ** 2
-        se = math.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va ** 2 / a.df + vb ** 2 / b.df)
+        if a.group is not None and a.group is b.group:  # one joint fit: its covariance and df
+            se = math.sqrt(max(va + vb - 2 * float(a.group.cov[a.index, b.index]), 0.0))
+            df = float(a.df)
+        else:
+            se = math.sqrt(va + vb)
+            df = (va + vb) ** 2 / (va ** 2 / a.df + vb ** 2 / b.df)
         q = float(stats.t.ppf(0.5 + level / 2, df))
         row.update(fold=math.exp(d), ci_low=math.exp(d - q * se), ci_high=math.exp(d + q * se),
                    log2_fold=d / math.log(2), se_log2_fold=se / math.log(2), df=df,
@@ -579,6 +814,7 @@ def run_dose_response(
     normalisation: str = "controls",
     fix_top: float | None = None,
     fix_bottom: float | None = None,
+    share_plateaus: bool = True,
     reference: str = "parental",
     treatment: str = "resistant",
     dye_path: str | Path | None = None,
@@ -603,7 +839,7 @@ def run_dose_response(
             raise input_error(plate_path, f"condition {level!r} not in the plate table (conditions: "
                               f"{', '.join(sorted(conds))}), column 'condition'",
                               "Use the reference/treatment level names of the design")
-    ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation)
+    ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation, share_plateaus)
     shift = shifts(fits, reference, treatment)
     dye = None
     if dye_path is not None and dye_fcs_path is not None:

@@ -452,15 +452,19 @@ DYE_TRUTH = {("parental", "none"): 6000.0, ("parental", "zosuquidar"): 6600.0,
 
 def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int = 3,
                    truth: dict[tuple[str, str], float] | None = None, drug: str = "PVEK",
-                   doses: tuple[float, ...] = PLATE_DOSES, hill: float = PLATE_HILL, raw: bool = True) -> pd.DataFrame:
+                   doses: tuple[float, ...] = PLATE_DOSES, hill: float = PLATE_HILL, raw: bool = True,
+                   noise_model: str = "additive") -> pd.DataFrame:
     """Simulate a viability plate: 4PL curves per (condition, inhibitor) with known IC50s.
 
     Each replicate *r* is a culture ``GEN2.2-P<r>``/``GEN2.2-R<r>`` with one well per dose and
     three untreated (concentration 0) wells per inhibitor. Viability fractions get additive
-    Gaussian noise of sd ``noise`` (fraction of the untreated signal). With ``raw`` (demo) the
+    Gaussian noise of sd ``noise`` (fraction of the untreated signal) or, with ``noise_model
+    "multiplicative"``, ``fraction · (1 + ε)`` with ε of sd ``noise`` (a CV). With ``raw`` (demo) the
     plate holds luminescence: ``blank + (untreated − blank) · fraction`` (untreated 50000,
     blank 500, plus three blank wells; a luminometer reads >= 0, so clipped at 0); otherwise ``response`` is the noisy fraction itself.
     """
+    if noise_model not in ("additive", "multiplicative"):
+        raise ValueError(f"noise_model must be 'additive' or 'multiplicative', not {noise_model!r}")
     rng = np.random.default_rng(seed)
     truth = PLATE_TRUTH if truth is None else truth
     untreated, blank = 50000.0, 500.0
@@ -470,7 +474,8 @@ def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int 
             sample = f"GEN2.2-{'P' if cond == 'parental' else 'R'}{r}"
             for j, x in enumerate((0.0, 0.0, 0.0, *doses)):
                 frac = PLATE_BOTTOM + (PLATE_TOP - PLATE_BOTTOM) / (1.0 + (x / ic50) ** hill) if x > 0 else 1.0
-                y = frac + float(rng.normal(0.0, noise))
+                e = float(rng.normal(0.0, noise))
+                y = frac * (1.0 + e) if noise_model == "multiplicative" else frac + e
                 rows.append({"sample": sample, "condition": cond, "drug": drug, "inhibitor": inh,
                              "concentration": x, "replicate": j + 1 if x == 0 else 1,
                              "response": round(max(blank + (untreated - blank) * y, 0.0), 1) if raw

@@ -57,6 +57,7 @@ if FUNC_ENABLED:
                 [
                     opt("--fix-top", FUNC.get("fix_top")),
                     opt("--fix-bottom", FUNC.get("fix_bottom")),
+                    "" if FUNC.get("share_plateaus", True) else "--separate-plateaus",
                 ]
             ),
             dye=FUNC_DYE,

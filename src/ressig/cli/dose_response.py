@@ -1,5 +1,5 @@
-"""Viability dose-response: 4PL fits per (condition, drug, inhibitor), IC50 with a 95% CI (delta
-method on log IC50), fold resistance and reversal by a P-gp inhibitor; optional dye-efflux assay.
+"""Viability dose-response: 4PL fits per (condition, drug, inhibitor), IC50 with a 95% CI (profile
+likelihood on log IC50; plateaus shared by the curves of a drug), fold resistance and reversal by a P-gp inhibitor; optional dye-efflux assay.
 
 Input: a plate table (sample, condition, drug, inhibitor, concentration, response, [replicate],
 [type: treated|blank]). Writes ic50.tsv, shift.tsv, viability.tsv, curves.png and, with a dye
@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "none: response already is a viability fraction")
     p.add_argument("--fix-top", type=float, default=None, help="fix the top plateau (e.g. 1)")
     p.add_argument("--fix-bottom", type=float, default=None, help="fix the bottom plateau (e.g. 0)")
+    p.add_argument("--separate-plateaus", action="store_true",
+                   help="fit top and bottom per curve instead of sharing them across the curves of a drug")
     p.add_argument("--reference", default="parental", help="reference condition (denominator of fold resistance)")
     p.add_argument("--treatment", default="resistant", help="treatment condition")
     dye = p.add_argument_group("dye-efflux assay (optional, at most one)")
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> None:
     from ..doseresponse import run_dose_response
 
     paths = run_dose_response(args.input, args.out, normalisation=args.normalisation, fix_top=args.fix_top,
-                              fix_bottom=args.fix_bottom, reference=args.reference, treatment=args.treatment,
+                              fix_bottom=args.fix_bottom, share_plateaus=not args.separate_plateaus,
+                              reference=args.reference, treatment=args.treatment,
                               dye_path=args.dye, dye_fcs_path=args.dye_fcs, dye_channel=args.dye_channel,
                               gate=_gate(args.gate), min_events=args.min_events)
     for f in paths:
