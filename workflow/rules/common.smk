@@ -18,7 +18,10 @@ CONFIG_SOURCE = ", ".join(
     os.path.relpath(p) for p in (workflow.overwrite_configfiles or ["config/demo.yaml"])
 )
 # one line naming the key (unknown, missing, wrong type) instead of a schema dump
-check_config(config, load_schema(workflow.source_path(CONFIG_SCHEMA)), CONFIG_SOURCE)
+# (loaded once, here: snakemake 9.0 resolves source_path against the *calling* file, so
+# check_config_paths, called from the Snakefile, could not resolve it itself)
+CONFIG_SCHEMA_DOC = load_schema(workflow.source_path(CONFIG_SCHEMA))
+check_config(config, CONFIG_SCHEMA_DOC, CONFIG_SOURCE)
 # fill the schema defaults into every section (nested ones too)
 validate(config, schema=CONFIG_SCHEMA, set_default=True)
 
@@ -141,7 +144,7 @@ def check_config_paths():
     """
     check_paths(
         config,
-        load_schema(workflow.source_path(CONFIG_SCHEMA)),
+        CONFIG_SCHEMA_DOC,
         CONFIG_SOURCE,
         produced=lambda path: any(r.is_producer(path) for r in workflow.rules),
     )
