@@ -434,8 +434,10 @@ def test_workflow_sharded_equals_unsharded(demo_run: Path, tmp_path: Path):
     sig = demo_run / "results/signature/GEN22_RESISTANCE.ressig.json"
     for cohort, inp in (("demo_bulk", "demo_bulk.tsv"), ("demo_sc", "demo_sc.h5ad")):
         out = tmp_path / f"{cohort}.tsv"
+        draws = cfg["cohorts"][cohort].get("null_draws")  # the demo's cells ask for per-cell p-values
         proc = subprocess.run([sys.executable, "-m", "ressig", "score", "--signature", str(sig), "--input",
-                               str(demo_run / "results/cohorts" / inp), "--out", str(out), "--chunk-size", "500"],
+                               str(demo_run / "results/cohorts" / inp), "--out", str(out), "--chunk-size", "500",
+                               *(["--null-draws", str(draws)] if draws is not None else [])],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert out.read_bytes() == (demo_run / f"results/scores/{cohort}/scores.tsv").read_bytes(), cohort
