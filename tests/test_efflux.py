@@ -58,7 +58,9 @@ def test_efflux_core_enriched_with_abcb1_in_leading_edge(gsea):
     ext = gsea.loc["MULTIDRUG_EFFLUX_EXTENDED"]
     assert ext["nes"] > 2.0 and ext["fdr"] < 0.001
     # the top two sets of the whole table are the efflux sets (extended = core + weaker members incl. planted MVP)
-    assert list(gsea.index[:2]) == ["MULTIDRUG_EFFLUX_EXTENDED", EFFLUX]
+    # (with gseapy 1.1.0, the lowest allowed, the HGNC ABC group comes between them)
+    assert {"MULTIDRUG_EFFLUX_EXTENDED", EFFLUX} <= set(gsea.index[:3])
+    assert gsea.index[0] == "MULTIDRUG_EFFLUX_EXTENDED"
 
 
 def test_every_resistant_sample_scores_above_every_parental(scores, demo_run):

@@ -111,6 +111,8 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     body = "\n".join(ln for _, ln in numbered)
     try:
         df = pd.read_csv(_io.StringIO(body), sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise input_error(path, f"{what} has no columns (the header is empty)", "Give the file a header row") from None
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[-1]
         raise input_error(path, f"cannot parse {what}: {msg}",
