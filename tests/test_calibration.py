@@ -171,17 +171,6 @@ def test_pvalue_independent_of_gene_column_order(problem, data):
     pd.testing.assert_frame_equal(a[scoring.NULL_COLUMNS], c[scoring.NULL_COLUMNS], check_exact=True)
 
 
-def test_blocks_do_not_change_pvalues(monkeypatch, rng):
-    X = rng.poisson(3.0, size=(23, 60)).astype(float)
-    X[rng.random(X.shape) < 0.05] = np.nan
-    genes = [f"G{i}" for i in range(60)]
-    samples = [f"S{i}" for i in range(23)]
-    sigs = [GeneSignature("a", tuple(genes[:10]), tuple(genes[10:15])), GeneSignature("b", tuple(genes[20:40]))]
-    one_block = score_matrix(X, genes, samples, sigs, null_draws=200)
-    monkeypatch.setattr(scoring, "BLOCK_CELLS", 180)  # 3 rows per block
-    pd.testing.assert_frame_equal(score_matrix(X, genes, samples, sigs, null_draws=200), one_block, check_exact=True)
-
-
 def test_planted_top_genes_reach_the_floor(rng):
     X = rng.normal(size=(4, 500))
     X[:, :20] += 10.0  # 20 genes on top of every sample

@@ -189,9 +189,11 @@ def test_blocks_do_not_change_results(monkeypatch, rng):
     samples = [f"S{i}" for i in range(37)]
     sigs = [GeneSignature("a", tuple(genes[:10]), tuple(genes[10:15])), GeneSignature("b", tuple(genes[20:40]))]
     one_block = score_matrix(X, genes, samples, sigs)
+    with_null = score_matrix(X, genes, samples, sigs, null_draws=200)  # the per-sample p-values too
     monkeypatch.setattr(scoring, "BLOCK_CELLS", 200)  # 4 rows per block
     assert scoring._block_rows(37, 50) == 4
     pd.testing.assert_frame_equal(score_matrix(X, genes, samples, sigs), one_block, check_exact=True)
+    pd.testing.assert_frame_equal(score_matrix(X, genes, samples, sigs, null_draws=200), with_null, check_exact=True)
     pd.testing.assert_frame_equal(score_matrix(sp.csr_matrix(np.nan_to_num(X)), genes, samples, sigs),
                                   score_matrix(np.nan_to_num(X), genes, samples, sigs), atol=1e-12, rtol=0)
 
