@@ -16,6 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests are reproducible by default (the same examples every run, like every other test
+# here); HYPOTHESIS_PROFILE=explore draws fresh random examples to hunt for new failures.
+settings.register_profile("repro", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repro"))
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "environment.yml", "workflow", "config", "resources")

@@ -57,10 +57,14 @@ def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd
     pct = np.full(len(scores), np.nan)
     z = np.full(len(scores), np.nan)
     label = np.full(len(scores), "", dtype=object)
+    rows = scores.groupby("signature", sort=False).indices  # one hash pass, not one scan per signature
+    values = scores["score"].to_numpy(dtype=float)
     for s in sigs:
+        sel = rows.get(s.name)
+        if sel is None:
+            continue
         ref, name = s.reference_distribution()
-        sel = (scores["signature"] == s.name).to_numpy()
-        pct[sel], z[sel] = percentile_zscore(scores.loc[sel, "score"].to_numpy(dtype=float), ref)
+        pct[sel], z[sel] = percentile_zscore(values[sel], ref)
         label[sel] = name
     return scores.assign(percentile=pct, zscore=z, reference=label)
 
