@@ -25,9 +25,13 @@ FIXTURE = Path(__file__).parent / "fixtures" / "humangender"
 B = 60  # draws in the property tests (small: every draw is re-scored by a Python loop)
 
 
-def naive_pvalues(X: np.ndarray, genes, samples, sigs, draws: int, seed: int) -> pd.DataFrame:
-    """One sample at a time: rank its measured genes, score each random set from the drawn positions."""
+def naive_pvalues(X: np.ndarray, genes, samples, sigs, draws: int, seed: int, levels=None,
+                  n_bins: int = 3) -> pd.DataFrame:
+    """One sample at a time: rank its measured genes, score each random set from the drawn positions
+    (uniform draws, or with ``levels`` draws matched to the level bins of the sample's measured
+    signature genes)."""
     col = {g: i for i, g in enumerate(genes)}
+    bins = scoring.LevelBins(genes, levels, n_bins).by_column if levels else None
     rows = []
 
     def part_score(r: np.ndarray, n_all: int, up: bool) -> float:
@@ -53,7 +57,12 @@ def naive_pvalues(X: np.ndarray, genes, samples, sigs, draws: int, seed: int) ->
             if not np.isfinite(obs):  # a part without measured genes, or all measured genes in one part
                 rows.append({"signature": sig.name, "sample": name, "pvalue": np.nan, "pvalue_low": np.nan})
                 continue
-            up_m, down_m = (m.tocsc() for m in null_draws(len(up), len(down), n_all, draws, seed))
+            if bins is None:
+                drawn = null_draws(len(up), len(down), n_all, draws, seed)
+            else:
+                counts = [tuple(np.bincount(bins[part], minlength=n_bins).tolist()) for part in (up, down)]
+                drawn = scoring.matched_null_draws(*counts, scoring._PosBins(bins[measured], n_bins), draws, seed)
+            up_m, down_m = (m.tocsc() for m in drawn)
             null = []
             for b in range(draws):
                 pu = measured[up_m.indices[up_m.indptr[b]:up_m.indptr[b + 1]]]
@@ -171,6 +180,62 @@ def test_pvalue_independent_of_gene_column_order(problem, data):
     pd.testing.assert_frame_equal(a[scoring.NULL_COLUMNS], c[scoring.NULL_COLUMNS], check_exact=True)
 
 
+def _levels(genes) -> tuple[dict[str, float], int]:
+    """Reference levels with ties (five values) and a bin count the gene number allows."""
+    return {g: float(i % 5) for i, g in enumerate(genes)}, max(1, min(3, len(genes) // 2))
+
+
+@FAST
+@given(problems(sparse_like=True), st.booleans())
+def test_matched_pvalues_equal_naive(problem, sparse):
+    X, genes, samples, sigs = problem
+    levels, n_bins = _levels(genes)
+    got = score_matrix(sp.csr_matrix(X) if sparse else X, genes, samples, sigs, null_draws=B, seed=7,
+                       gene_levels={s.name: levels for s in sigs}, level_bins=n_bins)
+    assert_p_equal(got, naive_pvalues(X, genes, samples, sigs, B, 7, levels, n_bins))
+
+
+@FAST
+@given(problems(sparse_like=True), st.data())
+def test_matched_pvalue_independent_of_cohort_and_gene_order(problem, data):
+    X, genes, samples, sigs = problem
+    levels, n_bins = _levels(genes)
+    kw = {"null_draws": B, "seed": 3, "gene_levels": {s.name: levels for s in sigs}, "level_bins": n_bins}
+    full = score_matrix(X, genes, samples, sigs, **kw)
+    j = data.draw(st.integers(0, len(samples) - 1))
+    alone = score_matrix(X[j:j + 1], genes, [samples[j]], sigs, **kw).set_index(["signature", "sample"])
+    pd.testing.assert_frame_equal(alone, full.set_index(["signature", "sample"]).loc[alone.index], check_exact=True)
+    perm = np.asarray(data.draw(st.permutations(range(len(genes)))))
+    shuffled = score_matrix(sp.csr_matrix(X[:, perm]), [genes[i] for i in perm], samples, sigs, **kw)
+    pd.testing.assert_frame_equal(full[scoring.NULL_COLUMNS], shuffled[scoring.NULL_COLUMNS], check_exact=True)
+
+
+def test_matched_draws_keep_the_level_profile():
+    bins = np.repeat(np.arange(4), [10, 20, 30, 40])  # positions' level bins
+    pos = scoring._PosBins(np.random.default_rng(0).permutation(bins), 4)
+    up, down = scoring.matched_null_draws((2, 0, 3, 0), (0, 1, 0, 4), pos, 5000, 9)
+    assert (up + down).max() == 1  # distinct positions within a draw
+    for member, want in ((up, [2, 0, 3, 0]), (down, [0, 1, 0, 4])):
+        m = member.tocsc()
+        per_draw = np.stack([np.bincount(pos.bins[m.indices[m.indptr[b]:m.indptr[b + 1]]], minlength=4)
+                             for b in range(5000)])
+        assert (per_draw == want).all()
+    # uniform within a bin: each of bin 2's 30 positions is in 5000 * 3 / 30 = 500 up sets (sd ~ 21)
+    freq = np.asarray(up.sum(axis=1)).ravel()[pos.bins == 2]
+    assert np.abs(freq - 500).max() < 5 * 21
+    again = scoring.matched_null_draws.__wrapped__((2, 0, 3, 0), (0, 1, 0, 4), pos, 5000, 9)
+    assert (again[0] != up).nnz == 0 and (again[1] != down).nnz == 0
+
+
+def test_level_bins_are_quantiles_and_missing_levels_join_the_median_bin():
+    genes = [f"G{i}" for i in range(100)]
+    lb = scoring.LevelBins(genes, {g: float(i) for i, g in enumerate(genes[:90])}, 3)
+    np.testing.assert_array_equal(np.bincount(lb.by_column[:90]), [30, 30, 30])
+    assert set(lb.by_column[90:]) == {1}  # no level: the bin of the median level
+    with pytest.raises(RessigError, match="only 4 genes of the data have a reference expression level"):
+        scoring.LevelBins(genes, {g: 1.0 for g in genes[:4]}, 3)
+
+
 def test_planted_top_genes_reach_the_floor(rng):
     X = rng.normal(size=(4, 500))
     X[:, :20] += 10.0  # 20 genes on top of every sample
@@ -235,6 +300,56 @@ def test_sex_marker_set_significant_where_it_should_be(geuvadis):
     assert med["chrY", "Female"] > 0.1
     # chrY genes in male LCLs sit mid-distribution at this sequencing depth: not "higher than random genes"
     assert med["chrY", "Male"] > 0.1
+
+
+def test_matched_null_with_a_frozen_reference_is_calibrated_and_specific(geuvadis):
+    """Reference levels frozen from 43 samples, the other 42 scored (README numbers).
+
+    1000 random 30-gene sets: 5.1% of p-values < 0.05 (uniform null: 6.4% and only 43% of 20-set
+    groups within the bar), 98% of the 50 disjoint groups of 20 sets within [2%, 8%]. chrY genes,
+    mid-distribution in male LCLs and hence not significant against uniform random genes, are
+    significant in every male against genes of their reference level and in no female.
+    """
+    expr, sex, sets = geuvadis
+    ref, test = expr.iloc[:, ::2], expr.iloc[:, 1::2]
+    levels = scoring.reference_levels(ref)
+    rng = np.random.default_rng(2026)
+    sigs = [GeneSignature(f"r{k:04d}", tuple(rng.choice(expr.index, 30, replace=False))) for k in range(1000)]
+    res = score_frame(test, sigs, null_draws=1000, gene_levels={s.name: levels for s in sigs})
+    sig_p = (res["pvalue"] < 0.05).to_numpy().reshape(1000, test.shape[1])
+    assert round(100 * sig_p.mean(), 1) == 5.1
+    assert 0.035 <= (res["pvalue_low"] < 0.05).mean() <= 0.065  # measured 0.048
+    per20 = sig_p.reshape(50, -1).mean(axis=1)
+    assert ((per20 >= 0.02) & (per20 <= 0.08)).mean() == 0.98
+    chr_y = tuple(sets["chrY"].genes)
+    r = score_frame(test, [GeneSignature("chrY", chr_y)], null_draws=1000, gene_levels={"chrY": levels})
+    p = r.join(sex, on="sample").groupby("sex")["pvalue"]
+    assert p.median()["Male"] == 1 / 1001 and p.max()["Male"] < 0.05
+    assert p.min()["Female"] == 1.0
+
+
+def test_cli_null_reference_and_uniform(geuvadis, tmp_path, capsys):
+    from ressig.cli import main
+
+    expr, sex, sets = geuvadis
+    ref, test = expr.iloc[:, ::2], expr.iloc[:, 1::2]
+    ref.to_csv(tmp_path / "ref.tsv", sep="\t")
+    test.to_csv(tmp_path / "test.tsv", sep="\t")
+    chr_y = list(sets["chrY"].genes)
+    (tmp_path / "y.gmt").write_text("chrY\tY genes\t" + "\t".join(chr_y) + "\n")
+    args = ["-q", "score", "--signature", str(tmp_path / "y.gmt"), "--input", str(tmp_path / "test.tsv"),
+            "--no-progress"]
+    outs = {}
+    for mode, extra in (("matched", ["--null-reference", str(tmp_path / "ref.tsv")]), ("uniform", [])):
+        assert main([*args, "--out", str(tmp_path / f"{mode}.tsv"), *extra]) == 0
+        outs[mode] = pd.read_csv(tmp_path / f"{mode}.tsv", sep="\t").set_index("sample")["pvalue"]
+    males = (sex.reindex(outs["matched"].index) == "Male").to_numpy()
+    assert outs["matched"][males].median() == pytest.approx(1 / 1001, rel=1e-9)
+    assert outs["matched"][~males].min() == 1.0
+    assert outs["uniform"][males].median() > 0.1  # a GMT without reference: the uniform null
+    assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null", "uniform", "--null-reference", "ref.tsv"]) != 0
+    assert "a null reference (--null-reference) needs the matched null, not --null uniform" in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ normalised across the samples scored together).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -71,6 +72,8 @@ NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
 DEFAULT_NULL_DRAWS = 1000
 #: Default seed of the random gene sets (with the sizes, it fixes every draw).
 DEFAULT_NULL_SEED = 20261130
+#: Default number of expression-level bins of the matched null (:class:`LevelBins`).
+DEFAULT_LEVEL_BINS = 10
 #: Null scores within this distance of the observed score count as ties (scores lie in -1..1).
 _TIE_TOL = 1e-12
 
@@ -439,12 +442,83 @@ def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tup
     rng = np.random.default_rng([int(seed), int(n_up), int(n_down), int(n_pop)])
     pos = np.empty((draws, n), dtype=np.int64)
     _draw_positions(rng.random((draws, 2 * n)), int(n_pop), pos)
+    return _membership(pos[:, :n_up], n_pop), _membership(pos[:, n_up:], n_pop)
 
-    def member(block: np.ndarray) -> sp.csr_matrix:
-        cols = np.repeat(np.arange(draws), block.shape[1])
-        return sp.csr_matrix((np.ones(block.size), (block.ravel(), cols)), shape=(n_pop, draws))
 
-    return member(pos[:, :n_up]), member(pos[:, n_up:])
+def _membership(pos: np.ndarray, n_pop: int) -> sp.csr_matrix:
+    """``n_pop × draws`` 0/1 matrix from a draws × n array of positions."""
+    draws = pos.shape[0]
+    cols = np.repeat(np.arange(draws), pos.shape[1])
+    return sp.csr_matrix((np.ones(pos.size), (pos.ravel(), cols)), shape=(n_pop, draws))
+
+
+class LevelBins:
+    """Expression-level bin of every gene of a scoring call: the strata of the **matched** null.
+
+    Genes are cut into ``n_bins`` quantile bins of a *reference* level (e.g. the mean log
+    expression of the signature's training samples, frozen in its artefact); genes of the data
+    without a reference level join the bin of the median level. The bins depend on the gene
+    columns of the data and the frozen levels only, never on the samples scored.
+    """
+
+    def __init__(self, genes: Sequence[str], levels: Mapping[str, float], n_bins: int = DEFAULT_LEVEL_BINS):
+        if int(n_bins) < 1:
+            raise RessigError(f"level bins must be >= 1, got {n_bins}")
+        lv = pd.Series(levels, dtype=float).reindex(pd.Index(list(genes))).to_numpy()
+        known = np.isfinite(lv)
+        if known.sum() < 2 * int(n_bins):
+            raise RessigError(f"only {int(known.sum())} genes of the data have a reference expression level: too few "
+                              f"for a matched null with {n_bins} bins; use the uniform null (--null uniform)")
+        edges = np.quantile(lv[known], np.linspace(0, 1, int(n_bins) + 1)[1:-1])
+        bins = np.searchsorted(edges, lv, side="right")
+        bins[~known] = np.searchsorted(edges, np.median(lv[known]), side="right")
+        self.by_column = bins.astype(np.int64)
+        self.n_bins = int(n_bins)
+
+
+class _PosBins:
+    """Bins of the positions a null draws from (measured genes in gene-id order), hashable by content."""
+
+    def __init__(self, bins: np.ndarray, n_bins: int):
+        self.bins = np.ascontiguousarray(bins, dtype=np.int64)
+        self.n_bins = n_bins
+        self.digest = hashlib.blake2b(self.bins.tobytes(), digest_size=8).digest()
+        self.pools = [np.flatnonzero(self.bins == b) for b in range(n_bins)]
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PosBins) and self.digest == other.digest
+
+
+@lru_cache(maxsize=128)
+def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...], pos_bins: _PosBins, draws: int,
+                       seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Random gene sets matched to a signature's expression levels (see :func:`null_draws`).
+
+    ``up_counts[b]``/``down_counts[b]`` genes of the up/down part lie in level bin ``b``; every
+    draw takes that many distinct positions from the positions of bin ``b`` (Floyd + shuffle per
+    bin, as :func:`null_draws`), so a random set has the signature's level profile. The draws are
+    a pure function of the counts, the positions' bins, ``draws`` and ``seed``.
+    """
+    ku, kd = np.asarray(up_counts, dtype=np.int64), np.asarray(down_counts, dtype=np.int64)
+    n_pop = pos_bins.bins.size
+    rng = np.random.default_rng([int(seed), int(n_pop), int.from_bytes(pos_bins.digest, "little"), *ku.tolist(),
+                                 *kd.tolist()])
+    up = np.empty((draws, int(ku.sum())), dtype=np.int64)
+    down = np.empty((draws, int(kd.sum())), dtype=np.int64)
+    iu = idn = 0
+    for b in np.flatnonzero(ku + kd):
+        pool, nu, nd = pos_bins.pools[b], int(ku[b]), int(kd[b])
+        if nu + nd > pool.size:
+            raise RessigError(f"cannot draw {nu + nd} genes among the {pool.size} of level bin {b}")
+        out = np.empty((draws, nu + nd), dtype=np.int64)
+        _draw_positions(rng.random((draws, 2 * (nu + nd))), int(pool.size), out)
+        out = pool[out]
+        up[:, iu:iu + nu], down[:, idn:idn + nd] = out[:, :nu], out[:, nu:]
+        iu, idn = iu + nu, idn + nd
+    return _membership(up, n_pop), _membership(down, n_pop)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -524,30 +598,76 @@ class _RankBlock:
         return np.asarray(member.T @ block.T).T
 
 
+@dataclass(frozen=True)
+class _Matched:
+    """What a matched null needs of one signature: level bin of every column, the parts' columns."""
+
+    col_bins: np.ndarray
+    n_bins: int
+    up_cols: np.ndarray
+    down_cols: np.ndarray
+
+
+def _matched_groups(ranks: _RankBlock, matched: _Matched, ok: np.ndarray):
+    """Rows of ``ok`` grouped by measured-gene pattern, with each group's draw key and positions' bins.
+
+    Rows measuring every gene form one group; rows with unmeasured genes are grouped by their
+    pattern (their positions are their own measured genes in gene-id order)."""
+    n_genes = matched.col_bins.size
+    idx = np.flatnonzero(ok)
+    full = ranks.n_measured[idx] == n_genes
+    order = ranks.gene_order.order
+    groups = []
+    if full.any():
+        measured = np.ones(n_genes, dtype=bool)
+        groups.append((idx[full], measured))
+    if (~full).any():
+        masks = ~np.isnan(ranks._dense()[idx[~full]])
+        uniq, inv = np.unique(masks, axis=0, return_inverse=True)
+        for g in range(uniq.shape[0]):
+            groups.append((idx[~full][inv.ravel() == g], uniq[g]))
+    for rows, measured in groups:
+        pos_bins = _PosBins(matched.col_bins[order][measured[order]], matched.n_bins)
+        ku = np.bincount(matched.col_bins[matched.up_cols[measured[matched.up_cols]]], minlength=matched.n_bins)
+        kd = np.bincount(matched.col_bins[matched.down_cols[measured[matched.down_cols]]], minlength=matched.n_bins)
+        yield rows, pos_bins, tuple(ku.tolist()), tuple(kd.tolist())
+
+
 def _null_pvalues(ranks: _RankBlock, observed: np.ndarray, n_up: np.ndarray, n_down: np.ndarray,
-                  has_up: bool, has_down: bool, draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row one-sided empirical p-values (high, low) of ``observed`` against random gene sets."""
+                  has_up: bool, has_down: bool, draws: int, seed: int,
+                  matched: _Matched | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row one-sided empirical p-values (high, low) of ``observed`` against random gene sets
+    (uniform over the measured genes, or ``matched`` to the signature's expression-level bins)."""
     m = observed.size
     p_high = np.full(m, np.nan)
     p_low = np.full(m, np.nan)
     ok = np.isfinite(observed)
     if not ok.any():
         return p_high, p_low
-    keys = np.column_stack([ranks.n_measured, n_up, n_down]).astype(np.int64)
-    groups, inverse = np.unique(keys[ok], axis=0, return_inverse=True)
-    idx_ok = np.flatnonzero(ok)
-    for g, (big_n, nu, nd) in enumerate(groups):
-        rows = idx_ok[inverse.ravel() == g]
-        key = (int(big_n), int(nu), int(nd), has_up, has_down, rows.tobytes())
+    if matched is None:
+        keys = np.column_stack([ranks.n_measured, n_up, n_down]).astype(np.int64)
+        uniq, inverse = np.unique(keys[ok], axis=0, return_inverse=True)
+        idx_ok = np.flatnonzero(ok)
+        plan = [(idx_ok[inverse.ravel() == g], (int(big_n), int(nu), int(nd)))
+                for g, (big_n, nu, nd) in enumerate(uniq)]
+    else:
+        plan = [(rows, (pos_bins, ku, kd)) for rows, pos_bins, ku, kd in _matched_groups(ranks, matched, ok)]
+    for rows, sizes in plan:
+        key = (*sizes, has_up, has_down, rows.tobytes())
         null = ranks.null_cache.get(key)
-        if null is None:  # signatures of the same sizes share the draws and hence the null scores
-            up_m, down_m = null_draws(int(nu), int(nd), int(big_n), draws, seed)
-            sizes = (int(nu), int(nd), int(big_n))
+        if null is None:  # signatures of the same sizes (level profile) share the draws and the null scores
+            if matched is None:
+                big_n, nu, nd = sizes
+                up_m, down_m = null_draws(nu, nd, big_n, draws, seed)
+            else:
+                pos_bins, ku, kd = sizes
+                big_n, nu, nd = pos_bins.bins.size, sum(ku), sum(kd)
+                up_m, down_m = matched_null_draws(ku, kd, pos_bins, draws, seed)
             null = None
             if has_up:
-                null = _normalise_part(ranks.rank_sums(rows, up_m, int(nu), (*sizes, "up")), nu, big_n, True)
+                null = _normalise_part(ranks.rank_sums(rows, up_m, nu, (*sizes, "up")), nu, big_n, True)
             if has_down:
-                down = _normalise_part(ranks.rank_sums(rows, down_m, int(nd), (*sizes, "down")), nd, big_n, False)
+                down = _normalise_part(ranks.rank_sums(rows, down_m, nd, (*sizes, "down")), nd, big_n, False)
                 null = down if null is None else np.add(null, down, out=null)
             ranks.null_cache[key] = null
         obs = observed[rows].reshape(-1, 1)
@@ -641,7 +761,8 @@ def _block_rows(n_rows: int, n_genes: int) -> int:
 
 def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
                  min_coverage: float = 0.0, dispersion: bool = True, null_draws: int = 0,
-                 seed: int = DEFAULT_NULL_SEED) -> pd.DataFrame:
+                 seed: int = DEFAULT_NULL_SEED, gene_levels: Mapping[str, Mapping[str, float]] | None = None,
+                 level_bins: int = DEFAULT_LEVEL_BINS) -> pd.DataFrame:
     """Score every sample against every signature (single-sample, rank-based).
 
     Parameters
@@ -669,6 +790,12 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         docstring).
     seed
         Seed of the random gene sets (the same seed and sizes give the same sets in any call).
+    gene_levels
+        Optional ``{signature name: {gene: reference level}}``: those signatures' p-values use the
+        **matched** null (random sets with the signature's profile over ``level_bins`` quantile
+        bins of the reference level, :class:`LevelBins`); the others the uniform null.
+    level_bins
+        Number of level bins of the matched null.
 
     Returns
     -------
@@ -716,6 +843,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     pvals = np.full((2, n_sig, n_samp), np.nan)
     n_measured_all = np.zeros(n_samp, dtype=np.int64)
     gene_order = _GeneOrder(genes) if null_draws else None
+    matched = _matched_nulls(genes, signatures, parts, gene_levels, level_bins) if null_draws else [None] * n_sig
     step = _block_rows(n_samp, len(genes))
     full_membership = None
     if is_sparse and not dispersion:  # membership over all genes of X (genes × parts)
@@ -751,7 +879,7 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
             if pd_ is not None:
                 observed, n_down = observed + down[:, pd_], used[:, pd_]
             pvals[:, k, lo:hi] = _null_pvalues(block, observed, n_up, n_down, pu is not None, pd_ is not None,
-                                               null_draws, int(seed))
+                                               null_draws, int(seed), matched[k])
         if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
             logger.info("scored %d/%d samples", hi, n_samp)
 
@@ -797,8 +925,45 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     return out
 
 
+def reference_levels(data: pd.DataFrame, decimals: int = 4) -> dict[str, float]:
+    """Reference expression level of each gene: its mean within-sample rank fraction.
+
+    ``data`` is genes × samples (any monotone scale: counts, CPM, log, microarray). Each sample's
+    genes are ranked (ties averaged, NaN left out) and divided by its number of measured genes;
+    a gene's level is the mean over the samples measuring it, rounded to ``decimals`` (a compact,
+    scale-free summary used only to stratify the matched null, :class:`LevelBins`).
+    """
+    ranks, n_measured = rank_dense(data.to_numpy(dtype=float).T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = ranks / n_measured.reshape(-1, 1)
+    counts = (~np.isnan(frac)).sum(axis=0)
+    mean = np.where(counts > 0, np.nansum(frac, axis=0) / np.maximum(counts, 1), np.nan)
+    return {str(g): round(float(v), decimals) for g, v in zip(data.index, mean, strict=True) if np.isfinite(v)}
+
+
+def _matched_nulls(genes: list[str], signatures: Sequence[GeneSignature], parts: _Parts,
+                   gene_levels: Mapping[str, Mapping[str, float]] | None, level_bins: int) -> list[_Matched | None]:
+    """Per signature, what its matched null needs (``None``: uniform null)."""
+    out: list[_Matched | None] = []
+    bins_of: dict[int, LevelBins] = {}  # one binning per distinct levels mapping
+    empty = np.empty(0, dtype=np.int64)
+    for k, s in enumerate(signatures):
+        levels = (gene_levels or {}).get(s.name)
+        if not levels:
+            out.append(None)
+            continue
+        if id(levels) not in bins_of:
+            bins_of[id(levels)] = LevelBins(genes, levels, level_bins)
+        lb = bins_of[id(levels)]
+        cols = [parts.cols[parts.part_genes[p]] if p is not None else empty
+                for p in (parts.up_part[k], parts.down_part[k])]
+        out.append(_Matched(lb.by_column, lb.n_bins, *cols))
+    return out
+
+
 def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_coverage: float = 0.0,
-                null_draws: int = 0, seed: int = DEFAULT_NULL_SEED) -> pd.DataFrame:
+                null_draws: int = 0, seed: int = DEFAULT_NULL_SEED,
+                gene_levels: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
     """:func:`score_matrix` for a genes × samples DataFrame (index = gene ids, columns = samples)."""
     try:
         X = data.to_numpy(dtype=float).T
@@ -806,7 +971,7 @@ def score_frame(data: pd.DataFrame, signatures: Sequence[GeneSignature], *, min_
         bad = next((c for c in data.columns if not pd.api.types.is_numeric_dtype(data[c])), data.columns[0])
         raise RessigError(f"expression column {bad!r} is not numeric") from None
     return score_matrix(X, list(map(str, data.index)), list(map(str, data.columns)), signatures,
-                        min_coverage=min_coverage, null_draws=null_draws, seed=seed)
+                        min_coverage=min_coverage, null_draws=null_draws, seed=seed, gene_levels=gene_levels)
 
 
 def signatures_from_genesets(sets) -> list[GeneSignature]:

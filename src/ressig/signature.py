@@ -42,7 +42,11 @@ Artefact (:func:`freeze_signature`, :func:`load_signature`)
                           a reference population's score distribution ``{"source": {"file",
                           "sha256", "n_samples", "n_scored", "kind", "pseudobulk"}, "scores":
                           [sorted scores]}``; patients then get their ``percentile``/``zscore``
-                          against it instead of against the training samples
+                          against it instead of against the training samples; and, optionally,
+                          ``gene_levels``: ``{"source", "statistic", "levels": {gene: level}}``,
+                          every training gene's mean within-sample rank fraction (written by
+                          ``ressig signature``; older artefacts lack it): per-sample p-values then
+                          use random gene sets **matched** to the signature genes' levels
         checksum          {"algorithm": "sha256", "value": sha256 of the canonical JSON of all
                           other fields (sorted keys, compact separators, ASCII)}
 
@@ -138,6 +142,9 @@ class FrozenSignature:
     reference: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None
     reference_cohort: dict[str, Any] | None = None
+    #: ``{"source", "statistic", "levels": {gene: level}}``: reference expression levels that the
+    #: matched null of per-sample p-values is stratified by (:func:`ressig.scoring.reference_levels`).
+    gene_levels: dict[str, Any] | None = None
 
     def gene_signature(self):
         """The :class:`ressig.scoring.GeneSignature` to score with."""
@@ -178,7 +185,8 @@ class FrozenSignature:
             "derivation": self.derivation,
             "scoring": self.scoring,
             "reference": {"samples": self.reference,
-                          **({"cohort": self.reference_cohort} if self.reference_cohort else {})},
+                          **({"cohort": self.reference_cohort} if self.reference_cohort else {}),
+                          **({"gene_levels": self.gene_levels} if self.gene_levels else {})},
         }
 
 
@@ -428,7 +436,16 @@ def build_signature(
     )
     groups = samples[condition].astype(str).to_dict() if condition in samples.columns else {}
     sig.reference = reference_scores(sig, normalized, groups)
+    sig.gene_levels = training_levels(normalized)
     return sig
+
+
+def training_levels(normalized: pd.DataFrame, source: str = "training") -> dict[str, Any]:
+    """The artefact's ``reference.gene_levels`` block from genes × samples expression."""
+    from .scoring import reference_levels
+
+    return {"source": source, "statistic": "mean within-sample rank fraction",
+            "levels": reference_levels(normalized)}
 
 
 def percentile_zscore(values: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -622,11 +639,18 @@ def load_signature(path: str | Path) -> FrozenSignature:
         if not ok:
             raise input_error(path, "reference.cohort is malformed (expected source.file and >= 2 numeric scores)",
                               "Re-freeze the signature with 'ressig signature --reference-cohort'")
+    levels = data["reference"].get("gene_levels") if isinstance(data["reference"], dict) else None
+    if levels is not None:
+        ok = (isinstance(levels, dict) and isinstance(levels.get("levels"), dict)
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels["levels"].values()))
+        if not ok:
+            raise input_error(path, "reference.gene_levels is malformed (expected levels: {gene: number})",
+                              "Re-freeze the signature with 'ressig signature'")
     return FrozenSignature(
         name=str(data["name"]), version=str(data["version"]), up=up, down=down, id_type=data["id_type"],
         created=str(data["created"]), ressig_version=str(data["ressig_version"]),
         derivation=data["derivation"], scoring=data["scoring"], reference=list(ref), source=str(path),
-        reference_cohort=ref_cohort,
+        reference_cohort=ref_cohort, gene_levels=levels,
     )
 
 

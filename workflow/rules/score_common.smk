@@ -41,6 +41,8 @@ def cohort_options(wildcards):
             opt("--min-coverage", min_cov),
             f"--chunk-size {SCORING_CFG.get('chunk_size', 10000)}",
             opt("--null-draws", c.get("null_draws", SCORING_CFG.get("null_draws"))),
+            f"--null {c.get('null_method', SCORING_CFG.get('null_method', 'matched'))}",
+            opt("--null-reference", c.get("null_reference")),
             f"--null-seed {SCORING_CFG.get('null_seed', 20261130)}",
             f"--alpha {SCORING_CFG.get('alpha', 0.05)}",
         ]
@@ -52,6 +54,8 @@ def cohort_inputs(wildcards):
     files = {"data": c["path"]}
     if c.get("probe_map"):
         files["probe_map"] = c["probe_map"]
+    if c.get("null_reference"):
+        files["null_reference"] = c["null_reference"]
     return files
 
 

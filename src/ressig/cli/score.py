@@ -6,7 +6,8 @@ the file. Inputs: bulk matrices (TSV/CSV/parquet, --orientation), microarray mat
 column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
 
 Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
-size drawn among its own measured genes (also single-sample), and a cohort-level ``call``
+size drawn among its own measured genes (also single-sample; matched to the signature genes'
+reference expression levels when the artefact or --null-reference gives them), and a cohort-level ``call``
 (BH across the samples of the table at --alpha; this one depends on the batch).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from ..cohort import COLLAPSE_RULES, INPUT_KINDS, LAYOUTS, ORIENTATIONS, CohortOptions
-from ..cohort.options import CELL_NULL_DRAWS, DEFAULT_NULL_DRAWS
+from ..cohort.options import CELL_NULL_DRAWS, DEFAULT_NULL_DRAWS, NULL_METHODS
 
 NAME = "score"
 HELP = "score a cohort (bulk, microarray, .h5ad) with a frozen signature or GMT"
@@ -68,6 +69,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--null-draws", type=int, default=None,
                    help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
                         f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
+    p.add_argument("--null", choices=NULL_METHODS, default=CohortOptions.null,
+                   help="random sets 'matched' to the signature genes' reference expression levels (levels frozen "
+                        "in the artefact, or --null-reference; plain GMT sets without a reference use uniform), or "
+                        "'uniform' over the measured genes (singscore)")
+    p.add_argument("--null-reference", default=None, metavar="FILE",
+                   help="expression matrix (genes x samples, as --input) whose per-gene levels stratify the matched "
+                        "null of every signature, GMT sets included (a fixed file: p-values stay single-sample)")
     p.add_argument("--null-seed", type=int, default=CohortOptions.null_seed, help="seed of the random gene sets")
     p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
                    help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")
@@ -82,7 +90,8 @@ def run(args: argparse.Namespace) -> None:
                          min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
                          progress=args.progress, layout=args.layout,
                          columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()),
-                         null_draws=args.null_draws, null_seed=args.null_seed, alpha=args.alpha)
+                         null_draws=args.null_draws, null_seed=args.null_seed, alpha=args.alpha,
+                         null=args.null, null_reference=args.null_reference)
     for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
                           h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name,
                           mapping_out=args.mapping_out):

@@ -26,6 +26,7 @@ from .idmap import (
     coverage_report,
     map_signatures,
     mapping_report,
+    null_levels,
 )
 from .options import (
     CALL_COLUMNS,
@@ -101,6 +102,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
                           "Sample names must be unique")
     data = collapse_dense(data, mapped, opts.collapse, source)
     scoring_sigs = map_signatures(sigs, table)
+    levels = null_levels(sigs, table, opts)
     min_cov = _min_coverage(sigs, opts)
     cov = coverage_report(scoring_sigs, data.columns, min_cov)
     check_coverage(cov, ids, source)
@@ -108,7 +110,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
                           scoring_sigs, min_coverage=0.0, null_draws=null_draws_for(opts, cells=False),
-                          seed=opts.null_seed)
+                          seed=opts.null_seed, gene_levels=levels)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
                         mapping_report(ids, mapped, how))
 
@@ -137,6 +139,7 @@ class GenePlan:
     coverage: pd.DataFrame
     mapping: dict[str, int]
     report: pd.DataFrame
+    null_levels: dict[str, dict[str, float]]
 
 
 def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: CohortOptions,
@@ -161,7 +164,8 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     scoring_sigs = map_signatures(sigs, table)
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
     check_coverage(cov, ids, source)
-    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how))
+    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how),
+                    null_levels(sigs, table, opts))
 
 
 @dataclass
@@ -266,7 +270,8 @@ def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignatur
             if plan.agg is not None:
                 block = block @ plan.agg
             chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion,
-                                 null_draws=null_draws_for(opts, cells=True), seed=opts.null_seed)
+                                 null_draws=null_draws_for(opts, cells=True), seed=opts.null_seed,
+                                 gene_levels=plan.null_levels)
             yield add_percentiles(chunk, sigs)
             bar.update(stop - start)
             _log_progress(start - lo, stop - lo, hi - lo, label)
@@ -343,7 +348,8 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
             raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
         sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
         scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs,
-                                              null_draws=null_draws_for(opts, cells=False), seed=opts.null_seed),
+                                              null_draws=null_draws_for(opts, cells=False), seed=opts.null_seed,
+                                              gene_levels=plan.null_levels),
                                  sigs)
         n = len(levels)
     return CohortScores(scores, plan.coverage, n, "h5ad", plan.mapping, plan.report)

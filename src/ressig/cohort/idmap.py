@@ -35,6 +35,48 @@ def map_signatures(sigs: Sequence[FrozenSignature], table: GeneTable):
     return out
 
 
+def null_levels(sigs: Sequence[FrozenSignature], table, opts: CohortOptions) -> dict[str, dict[str, float]]:
+    """Reference gene levels of the matched null per signature name, ids mapped like the data's.
+
+    ``opts.null == "uniform"``: none (every signature gets the uniform null). Else the levels of
+    ``opts.null_reference`` (an expression matrix, for every signature) or those frozen in each
+    artefact (``reference.gene_levels``); signatures without levels (plain GMT sets) keep the
+    uniform null.
+    """
+    if opts.null == "uniform":
+        return {}
+    if opts.null_reference is not None:
+        shared = reference_file_levels(opts.null_reference, table, opts)
+        return {s.name: shared for s in sigs}
+    out: dict[str, dict[str, float]] = {}
+    mapped: dict[int, dict[str, float]] = {}
+    for s in sigs:
+        block = s.gene_levels or {}
+        levels = block.get("levels")
+        if not levels:
+            continue
+        if id(levels) not in mapped:
+            ids, _ = table.map_ids(pd.Index(list(levels)))
+            mapped[id(levels)] = (pd.Series(list(levels.values()), index=ids, dtype=float)
+                                  .groupby(level=0, sort=False).mean().to_dict())
+        out[s.name] = mapped[id(levels)]
+    return out
+
+
+def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[str, float]:
+    """:func:`ressig.scoring.reference_levels` of a dense expression file (``--null-reference``)."""
+    from ..scoring import reference_levels
+    from .readers import read_expression
+
+    data = read_expression(path, opts.orientation)  # samples x ids
+    ids, _ = table.map_ids(pd.Index(map(str, data.columns)))
+    data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, path)
+    levels = reference_levels(data.T)
+    logger.info("%s: reference levels of %d genes over %d samples for the matched null", path, len(levels),
+                data.shape[0])
+    return levels
+
+
 def _collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
     """Unique ids (first-occurrence order) and, for each, the input column positions."""
     codes, uniques = pd.factorize(ids, sort=False)

@@ -36,6 +36,10 @@ CELL_PVALUE_DRAWS = 200
 #: Wide-layout extra columns when none are asked for and p-values are computed.
 DEFAULT_WIDE_COLUMNS = ("pvalue", "pvalue_low", "call")
 DEFAULT_MIN_COVERAGE = 0.5
+#: Null distributions of per-sample p-values: random gene sets ``matched`` to the signature genes'
+#: reference expression levels (when the artefact or --null-reference gives levels; plain GMT sets
+#: without a reference fall back to uniform), or ``uniform`` over the measured genes (singscore).
+NULL_METHODS = ("matched", "uniform")
 #: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
 LAYOUTS = ("auto", "long", "wide")
 
@@ -60,6 +64,8 @@ class CohortOptions:
     null_draws: int | None = None  # None: DEFAULT_NULL_DRAWS per sample, CELL_NULL_DRAWS per cell
     null_seed: int = 20261130  # = scoring.DEFAULT_NULL_SEED
     alpha: float = 0.05
+    null: str = "matched"
+    null_reference: str | Path | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -77,6 +83,10 @@ class CohortOptions:
         self.columns = tuple(self.columns)
         if self.null_draws is not None and self.null_draws < 0:
             raise RessigError(f"null_draws must be >= 0 (0 = no p-values), got {self.null_draws}")
+        if self.null not in NULL_METHODS:
+            raise RessigError(f"unknown null {self.null!r}; use one of {', '.join(NULL_METHODS)}")
+        if self.null_reference is not None and self.null == "uniform":
+            raise RessigError("a null reference (--null-reference) needs the matched null, not --null uniform")
         if not 0 < self.alpha < 1:
             raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard
