@@ -436,16 +436,24 @@ def build_signature(
     )
     groups = samples[condition].astype(str).to_dict() if condition in samples.columns else {}
     sig.reference = reference_scores(sig, normalized, groups)
-    sig.gene_levels = training_levels(normalized)
+    from .scoring import reference_levels
+
+    base = [c for c in normalized.columns if groups.get(str(c)) == reference]
+    train = normalized[base] if base else normalized
+    sig.gene_levels = gene_levels_block(reference_levels(train), f"training:{condition}={reference}" if base
+                                        else "training", train.shape[1])
     return sig
 
 
-def training_levels(normalized: pd.DataFrame, source: str = "training") -> dict[str, Any]:
-    """The artefact's ``reference.gene_levels`` block from genes × samples expression."""
-    from .scoring import reference_levels
+def gene_levels_block(levels: dict[str, float], source: str, n_samples: int) -> dict[str, Any]:
+    """The artefact's ``reference.gene_levels`` block (:func:`ressig.scoring.reference_levels`).
 
-    return {"source": source, "statistic": "mean within-sample rank fraction",
-            "levels": reference_levels(normalized)}
+    :func:`build_signature` takes the levels from the training samples of the reference
+    condition (parental): the matched null then asks "are the signature genes higher (up) / lower
+    (down) than genes of their parental level?", which is ~uniform for a parental-like sample.
+    """
+    return {"source": source, "n_samples": int(n_samples), "statistic": "mean within-sample rank fraction",
+            "levels": levels}
 
 
 def percentile_zscore(values: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -490,10 +498,15 @@ def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -
         :class:`ressig.cohort.CohortOptions` (no p-values are computed for the reference).
 
     The artefact records the file name, its SHA-256, the number of samples and of finite scores.
+    A bulk (gene-level matrix) reference cohort also replaces the training levels of the matched
+    null (``reference.gene_levels``) with its own: patients are then compared with random genes of
+    the same level in a real population, free of the selection bias of levels estimated on the
+    few training samples the signature was selected from.
     """
     from dataclasses import replace
 
     from .cohort import CohortOptions, read_and_score
+    from .cohort.engine import resolve_kind
 
     path = Path(path)
     opts = replace(opts or CohortOptions(progress=False), null_draws=0, shard=(0, 1))
@@ -513,6 +526,14 @@ def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -
     }
     logger.info("signature %s: froze the score distribution of reference cohort %s (%d samples, median %.4f)",
                 sig.name, path.name, finite.size, float(np.median(finite)))
+    if resolve_kind(path, opts) == "bulk":  # a gene-level matrix: its levels stratify the matched null
+        from .cohort.idmap import _gene_table, reference_file_levels
+
+        sig.gene_levels = gene_levels_block(reference_file_levels(path, _gene_table(opts), opts),
+                                            f"cohort:{path.name}", values.size)
+    else:
+        logger.info("signature %s: the matched null keeps the training levels (%s reference cohorts give no "
+                    "gene levels)", sig.name, resolve_kind(path, opts))
     return sig
 
 
