@@ -59,7 +59,7 @@ def test_minimal_config_gets_every_nested_default(schema):
     assert cfg["genesets"]["files"] == ["resources/genesets/ressig_curated.gmt"]
     assert cfg["signature"]["name"] == "RESSIG_SIGNATURE" and cfg["signature"]["max_genes"] == 200
     assert cfg["scoring"] == {"shards": 1, "chunk_size": 10000, "min_coverage": None, "null_draws": None,
-                              "null_seed": 20261130, "alpha": 0.05}
+                              "null_method": "matched", "null_seed": 20261130, "alpha": 0.05}
     assert cfg["signature"]["reference_cohort"] is None
     check_config(cfg, schema)  # the filled config is valid
 

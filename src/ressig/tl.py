@@ -37,7 +37,8 @@ def _signatures(signature) -> list[FrozenSignature]:
 def score(adata, signature, *, layer: str | None = None, key_added: str | None = None, copy: bool = False,
           chunk_size: int = 10_000, columns: Sequence[str] = (), min_coverage: float | None = None,
           gene_table: str | Path | None = None, progress: bool = False, null_draws: int | None = None,
-          null_seed: int = 20261130, alpha: float = 0.05):
+          null_seed: int = 20261130, alpha: float = 0.05, null: str = "matched",
+          null_reference: str | Path | None = None):
     """Score each cell with frozen signatures (single-sample, rank-based).
 
     A cell's score depends on that cell alone (within-cell ranks, singscore-style; see
@@ -76,6 +77,11 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         (:data:`~ressig.cohort.options.CELL_NULL_DRAWS`, scores only) unless ``columns`` asks for a
         p-value or call column (then :data:`~ressig.cohort.options.CELL_PVALUE_DRAWS`, 200: p-values
         down to 1/201, about 3x the CPU), as ``ressig score`` on cells.
+    null, null_reference
+        ``"matched"`` (default): random sets matched to the signature genes' reference expression
+        levels (frozen in the artefact, or those of the ``null_reference`` expression matrix; plain
+        GMT sets without a reference use the uniform null); ``"uniform"``: singscore's random genes
+        of any level (anti-conservative in sparse cells). As ``ressig score --null``.
     alpha
         ``call`` is ``high``/``low`` when the Benjamini-Hochberg adjusted p-value across **the cells
         of** ``adata`` (``cohort_qvalue``/``cohort_qvalue_low``) is below ``alpha``, else ``ns``.
@@ -117,7 +123,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
     opts = CohortOptions(kind="h5ad", layer=layer, chunk_size=chunk_size, min_coverage=min_coverage,
                          gene_table=gene_table, progress=progress, layout="wide", columns=columns,
                          null_draws=null_draws if needs_pvalues("wide", columns) else 0, null_seed=null_seed,
-                         alpha=alpha)
+                         alpha=alpha, null=null, null_reference=null_reference)
     cells = cells_from_adata(adata, layer)
     plan = plan_genes(cells.var_names, sigs, opts, "AnnData")
     names = [s.name for s in sigs]

@@ -25,11 +25,13 @@ def _column(scores: pd.DataFrame, name: str, col: str) -> np.ndarray | None:
 
 def _band(scores: pd.DataFrame, s: FrozenSignature) -> np.ndarray:
     """2.5-97.5% of the random-gene-set null for a typical sample of ``scores``
-    (:func:`ressig.scoring.null_band`; needs the table's ``n_genes_used``/``n_genes_measured``)."""
+    (:func:`ressig.scoring.null_band`; needs the table's ``n_genes_used``/``n_genes_measured``).
+    None (NaN) for a signature with frozen gene levels: its matched null depends on each sample's
+    ranks of the level-matched genes, so no band is common to the samples."""
     from ..scoring import null_band
 
     used, measured = _column(scores, s.name, "n_genes_used"), _column(scores, s.name, "n_genes_measured")
-    if used is None or measured is None or not (s.up or s.down):
+    if used is None or measured is None or not (s.up or s.down) or s.gene_levels:
         return np.full(2, np.nan)
     used, measured = used.astype(float), measured.astype(float)
     if np.isnan(measured).all():
@@ -48,7 +50,7 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
     """One panel per signature: reference scores (training parental / resistant samples and the
     frozen reference cohort, if any), the cohort's distribution coloured by ``call`` and the
     random-gene-set null band (2.5-97.5% for the cohort's median gene counts; drawn when the
-    table has ``n_genes_used`` and ``n_genes_measured``). ``scores``: a long or a wide table."""
+    table has ``n_genes_used`` and ``n_genes_measured`` and the signature uses the uniform null). ``scores``: a long or a wide table."""
     from ..plots import new_figure
 
     vectors = score_vectors(scores, [s.name for s in sigs])
