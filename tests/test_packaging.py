@@ -137,3 +137,14 @@ print("ok")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
     assert (tmp_path / "lib.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_readme_lowest_versions_are_the_declared_lower_bounds():
+    """The versions the README says CI stage 4 tests are pyproject.toml's lower bounds (uv lowest-direct)."""
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    bounds = {m.group(1).lower(): m.group(2) for d in deps if (m := re.match(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", d))}
+    text = re.search(r"stage 4: ([^)]*)\)", (REPO / "README.md").read_text()).group(1)
+    stated = dict(re.findall(r"([a-z0-9-]+) ([0-9][0-9.]*)", text))
+    assert set(stated) == {"pydeseq2", "anndata", "scanpy", "snakemake", "gseapy", "pytximport"}
+    for name, version in stated.items():
+        assert bounds[name] == version, (name, bounds[name], version)
