@@ -42,12 +42,16 @@ SCENARIOS = {  # name -> (raw signal?, noise model)
 }
 
 
-def plate_results(seed: int, raw: bool, noise_model: str, **fit_kw) -> pd.DataFrame:
-    """One seeded bar plate: per curve the relative error, coverage and CI width."""
+def plate_results(seed: int, raw: bool, noise_model: str, scales: bool = True, **fit_kw) -> pd.DataFrame:
+    """One seeded bar plate: per curve the relative error, coverage and CI width.
+
+    ``scales=False`` fits the normalised raw signal as if it were exact fractions (no culture
+    scales: the model before issue 16's per-culture normalisation fix).
+    """
     plate = simulate_plate(seed=seed, truth=BAR_TRUTH, raw=raw, noise=0.05, noise_model=noise_model)
     norm = "controls" if raw else "none"
     via = D.normalise(D.validate_plate(plate.astype(str)), norm)
-    tab, _ = D.fit_curves(via, normalisation=norm, **fit_kw)
+    tab, _ = D.fit_curves(via, normalisation=norm if scales else "none", **fit_kw)
     true = np.array([BAR_TRUTH[(c, i)] for c, i in zip(tab["condition"], tab["inhibitor"], strict=True)])
     return pd.DataFrame({
         "seed": seed, "curve": tab["condition"] + " + " + tab["inhibitor"],
@@ -58,9 +62,9 @@ def plate_results(seed: int, raw: bool, noise_model: str, **fit_kw) -> pd.DataFr
     })
 
 
-def bar(plates: int, seed0: int, raw: bool, noise_model: str, **fit_kw) -> dict:
+def bar(plates: int, seed0: int, raw: bool, noise_model: str, scales: bool = True, **fit_kw) -> dict:
     """Pass rate and per-curve summaries over ``plates`` seeded plates."""
-    res = pd.concat([plate_results(seed0 + s, raw, noise_model, **fit_kw) for s in range(plates)],
+    res = pd.concat([plate_results(seed0 + s, raw, noise_model, scales, **fit_kw) for s in range(plates)],
                     ignore_index=True)
     res["ok"] = res["within"] & res["covered"]
     per_plate = res.groupby("seed")["ok"].all()
@@ -76,13 +80,17 @@ def main() -> None:
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--scenario", default="all", choices=["all", *SCENARIOS])
     ap.add_argument("--separate", action="store_true", help="fit each curve with its own plateaus")
+    ap.add_argument("--no-scales", action="store_true",
+                    help="raw scenarios: no per-culture scales (normalised signal taken as exact fractions)")
     args = ap.parse_args()
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     print(f"IC50 bar over {args.plates} plates per scenario (CI method: {D.CI_METHOD}; "
-          f"plateaus {'per curve' if args.separate else 'shared per drug'})")
+          f"plateaus {'per curve' if args.separate else 'shared per drug'}; "
+          f"raw signal {'without' if args.no_scales else 'with'} per-culture scales)")
     for name in names:
         t0 = time.perf_counter()
-        r = bar(args.plates, args.seed0, *SCENARIOS[name], share_plateaus=not args.separate)
+        r = bar(args.plates, args.seed0, *SCENARIOS[name], scales=not args.no_scales,
+                share_plateaus=not args.separate)
         p = r["pass_rate"]
         print(f"\n{name}: pass rate {p:.3f} (binomial SE {math.sqrt(p * (1 - p) / r['n']):.3f}), "
               f"{time.perf_counter() - t0:.1f} s")
