@@ -291,10 +291,11 @@ def test_controls_normalisation_by_hand() -> None:
 # --------------------------------------------------------------------------- degenerate inputs
 
 
-def test_curve_not_reaching_half_is_not_estimable_and_bounded() -> None:
+@pytest.mark.parametrize("raw", [False, True])
+def test_curve_not_reaching_half_is_not_estimable_and_bounded(raw: bool) -> None:
     truth = {("parental", "none"): 0.1, ("resistant", "none"): 5000.0}
-    plate = simulate_plate(seed=8, truth=truth, raw=False, noise=0.02)
-    tab, fits = _fit_plate(plate)
+    plate = simulate_plate(seed=8, truth=truth, raw=raw, noise=0.02)
+    tab, fits = _fit_plate(plate, "controls" if raw else "none")
     res = tab.set_index("condition").loc["resistant"]
     assert not res["estimable"] and math.isnan(res["ic50"]) and math.isnan(res["ic50_ci_low"])
     assert res["ic50_report"] == f"> {max(PLATE_DOSES):g}" or res["ic50_report"] == "not estimable"
@@ -305,12 +306,15 @@ def test_curve_not_reaching_half_is_not_estimable_and_bounded() -> None:
         assert sh["fold_report"] == f"> {bound:.4g}"
 
 
-def test_flat_response_not_estimable() -> None:
-    """Noise around a flat line is never given an IC50 (F test, or a CI beyond 10x the dose range)."""
-    x = np.repeat(PLATE_DOSES, 3)
+@pytest.mark.parametrize("cultures", [False, True])
+def test_flat_response_not_estimable(cultures: bool) -> None:
+    """Noise around a flat line is never given an IC50 (F test, or a CI beyond 10x the dose range); with culture
+    scales the F test is against one level per culture."""
+    x = np.repeat(PLATE_DOSES, 3) if not cultures else np.tile(np.r_[0, 0, 0, PLATE_DOSES], 3)
+    culture = np.repeat(["a", "b", "c"], 12) if cultures else None
     notes = set()
     for seed in range(30):
-        f = D.fit_4pl(x, 1 + np.random.default_rng(seed).normal(0, 0.05, x.size))
+        f = D.fit_4pl(x, 1 + np.random.default_rng(seed).normal(0, 0.05, x.size), culture=culture)
         assert not f.estimable and math.isnan(f.ic50) and all(math.isnan(v) for v in f.ci())
         notes.add(f.note.split(" (")[0].split(":")[0])
     assert notes <= {"no dose response", "IC50 not identified by the data",
