@@ -248,6 +248,40 @@ def test_profile_ci_is_the_extreme_of_the_likelihood_region(shared: bool) -> Non
                 assert math.exp(res.x[2 * i]) == pytest.approx(bound, rel=2e-4)
 
 
+def test_profile_ci_with_culture_scales_is_the_extreme_of_the_likelihood_region() -> None:
+    """As above for the joint fit with culture scales (raw signal): the profile bounds re-optimise the 9 scales,
+    so they are the min / max of log IC50 over the F-based region of all 16 parameters (SLSQP)."""
+    plate = simulate_plate(seed=21, truth=BAR_TRUTH, raw=True)
+    via = D.normalise(D.validate_plate(plate.astype(str)), "controls")
+    _, fits = D.fit_curves(via, normalisation="controls")
+    keys = list(BAR_TRUTH)
+    data = []
+    for cond, inh in keys:
+        g = via[(via["condition"] == cond) & (via["inhibitor"] == inh)]
+        codes = g["sample"].map({s: j for j, s in enumerate(dict.fromkeys(g["sample"]))}).to_numpy()
+        data.append((g["concentration"].to_numpy(float), g["viability"].to_numpy(float), codes))
+
+    def rss(p):  # p = (log IC50, hill) per curve, bottom, 3 scales per curve
+        return sum(((p[7 + 3 * k + c] * _lm_model(x, p[2 * k], p[2 * k + 1], 1.0, p[6]) - y) ** 2).sum()
+                   for k, (x, y, c) in enumerate(data))
+
+    f0 = [fits[(c, "PVEK", i)] for c, i in keys]
+    p_hat = np.array([v for f in f0 for v in (f.log_ic50, f.hill)] + [f0[0].bottom / f0[0].top]
+                     + [v for f in f0 for v in f.scales.values()])
+    rss_min = rss(p_hat)
+    df = sum(x.size for x, _, _ in data) - p_hat.size
+    assert df == f0[0].df == 92
+    limit = rss_min * (1 + stats.f.ppf(0.95, 1, df) / df)
+    for k, f in enumerate(f0):
+        for sign, bound in ((1, f.ci_low), (-1, f.ci_high)):
+            res = optimize.minimize(lambda p, k=k, sign=sign: sign * p[2 * k], p_hat, method="SLSQP",
+                                    bounds=[(-15, 10), (0.05, 20)] * 3 + [(-1, 2)] + [(0.1, 10)] * 9,
+                                    constraints=[{"type": "ineq", "fun": lambda p: (limit - rss(p)) / rss_min}],
+                                    options={"ftol": 1e-12, "maxiter": 1000})
+            assert res.success, res.message
+            assert math.exp(res.x[2 * k]) == pytest.approx(bound, rel=2e-4)
+
+
 def test_fixed_plateaus_are_respected() -> None:
     plate = simulate_plate(seed=4, truth=BAR_TRUTH, raw=False)
     tab, _ = _fit_plate(plate, fix_top=1.0, fix_bottom=0.05)
