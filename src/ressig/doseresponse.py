@@ -662,7 +662,7 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
     if cult is None:
         rss0 = float(((y - y.mean()) ** 2).sum())
     else:
-        rss0 = float(sum(((y[cult == c] - y[cult == c].mean()) ** 2).sum() for c in set(cult)))
+        rss0 = float(sum(((y[cult == c] - y[cult == c].mean()) ** 2).sum() for c in dict.fromkeys(cult)))
     if rss0 <= 0 or rss <= 0:
         f.flat_p = 1.0 if rss0 <= 0 else 0.0
     else:
