@@ -19,7 +19,8 @@ Normalisation (stated in ``ic50.tsv``):
   below 0 by noise.
 
 Concentration-0 wells anchor the normalisation and are also points of the fit (there the model
-equals ``top``), so untreated wells inform the top plateau.
+equals ``top``), so untreated wells inform the top plateau (with ``controls``: the culture scales
+below).
 
 Fit
 ---
@@ -46,6 +47,30 @@ parameter re-optimised) satisfies ``RSS(c) − RSS ≤ RSS / (n − p) · F(1, n
 exponentiated. Unlike the Wald (delta-method) interval ``log IC50 ± t · SE`` it follows the
 curvature of the model, which gave the delta method 92–95% coverage on bar-style plates.
 ``se_log10_ic50`` is the SE the profile CI implies, ``log(high / low) / (2 t(0.975, n − p))``.
+
+Culture scales (``controls`` normalisation)
+-------------------------------------------
+Each culture — a sample's wells of one drug and inhibitor, normalised together — is divided by
+the mean of its own few untreated wells. That mean is noisy (sd σ/√3 with three wells) and its
+error is shared by every well of the culture, so a fit that takes the fractions as exact treats
+a culture-level error as independent well noise: on bar plates (benchmarks/ic50_bar.py, raw
+signal) the per-curve 95% CIs covered the truth 91–94% of the time. With ``controls``
+normalisation and a free top the fit therefore gives every culture *i* of a curve its own
+multiplicative **scale** ``s_i``: its wells follow ``s_i · four_pl(x; log IC50, hill, 1, bottom)``.
+Top is fixed at 1 because the scales carry the untreated level (one scale per culture instead of
+one top per curve; fixing ``top`` turns the scales off and takes the normalisation as exact);
+``bottom`` is a fraction of the culture's untreated signal and is shared between the curves of a
+drug like the plateaus above. The untreated wells, points of the fit at x = 0, inform ``s_i``
+together with the culture's treated wells; the profile CI re-optimises the scales with every
+other parameter, and the flat-response test compares against one level per culture. This is
+the raw-signal model with a span per culture (``signal − blank = span_i · four_pl``), divided by
+a known constant per culture, so it costs nothing to keep the fractions on the viability scale
+(tables, plots, ``viability.tsv``) rather than fitting raw signal. ``ic50.tsv`` reports the
+scales (``culture_scales``) and ``top``/``bottom`` of the curve's typical culture (geometric
+mean of its scales, ≈ 1). ``none`` normalisation fits no scales. On 300 bar plates the per-curve
+coverage with raw signal went from 0.91–0.94 to 0.92–0.95 (pass rate 0.777 → 0.807; multiplicative
+noise 0.910 → 0.943), the same as fraction plates fitted with unknown culture levels: the rest of
+the gap to fractions is information the raw plate does not hold (each culture's level).
 
 An IC50 is **not estimable** (``ic50`` empty, ``ic50_report`` says why) when the curve shows
 no dose response (extra-sum-of-squares F test of the 4PL against a flat line, p ≥ 0.05), when
@@ -79,7 +104,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +121,8 @@ NORMALISATIONS = ("controls", "none")
 IC50_COLUMNS = [
     "condition", "drug", "inhibitor", "ic50", "ic50_ci_low", "ic50_ci_high", "ic50_report", "estimable",
     "hill", "top", "bottom", "log10_ic50", "se_log10_ic50", "n_points", "n_concentrations", "min_dose",
-    "max_dose", "sigma", "df", "flat_p", "converged", "note", "plateaus", "plateau_p", "normalisation", "ci_method",
+    "max_dose", "sigma", "df", "flat_p", "converged", "note", "plateaus", "plateau_p", "normalisation",
+    "culture_scales", "ci_method",
 ]
 SHIFT_COLUMNS = [
     "effect", "drug", "condition", "inhibitor", "numerator", "denominator", "fold", "ci_low", "ci_high",
@@ -259,6 +285,8 @@ class Fit:
     ``se_log_ic50`` is the SE they imply (half-width of the log CI / t quantile) and
     ``se_delta`` the Wald (delta-method) SE from the Jacobian. Curves fitted jointly share a
     ``group`` object holding the Wald covariance of their log IC50s (``cov``, ``index``).
+    ``scales`` holds the fitted scale per culture when the fit had culture scales; ``top`` and
+    ``bottom`` are then those of the curve's typical culture (geometric mean of its scales).
     """
 
     n_points: int = 0
@@ -282,6 +310,7 @@ class Fit:
     note: str = ""
     plateaus: str = "own"
     plateau_p: float = math.nan
+    scales: dict[str, float] = field(default_factory=dict)
     group: object = None
     index: int = 0
 
@@ -307,12 +336,14 @@ class _Model:
     """Parameter layout of a joint 4PL fit of several curves (one curve = the ordinary fit).
 
     Every curve has its own ``log IC50`` and ``hill``; ``top``/``bottom`` are fixed, own per
-    curve, or (``share``) one parameter for all curves.
+    curve, or (``share``) one parameter for all curves. A curve given with culture labels
+    (``(x, y, culture)``) gets one multiplicative **scale** per culture: its points are
+    ``scale[culture] · four_pl(x, log IC50, hill, top, bottom)`` with ``top`` fixed (at 1).
     """
 
-    def __init__(self, curves: list[tuple[np.ndarray, np.ndarray]], fix_top: float | None,
+    def __init__(self, curves: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], fix_top: float | None,
                  fix_bottom: float | None, share: bool) -> None:
-        self.curves, self.fixed = curves, (fix_top, fix_bottom)
+        self.curves, self.fixed = [(x, y) for x, y, _ in curves], (fix_top, fix_bottom)
         self.names: list[str] = []
         self.idx: list[list[int | None]] = []
         for g in range(len(curves)):
@@ -326,16 +357,35 @@ class _Model:
                 j = self._add(nm)
                 for row in self.idx:
                     row[2 + k] = j
-        ys = np.concatenate([y for _, y in curves])
+        # per-culture scales: names in order of appearance, codes per point, parameter index per culture
+        self.cultures: list[list[str]] = []
+        self.codes: list[np.ndarray | None] = []
+        self.sidx: list[np.ndarray | None] = []
+        for g, (_, _, cult) in enumerate(curves):
+            if cult is None:
+                self.cultures.append([])
+                self.codes.append(None)
+                self.sidx.append(None)
+                continue
+            if fix_top is None:
+                raise ValueError("culture scales need a fixed top (the scales carry the untreated level)")
+            names = list(dict.fromkeys(str(c) for c in cult))
+            pos = {c: i for i, c in enumerate(names)}
+            self.cultures.append(names)
+            self.codes.append(np.array([pos[str(c)] for c in cult], dtype=int))
+            self.sidx.append(np.array([self._add(f"scale {c}[{g}]") for c in names], dtype=int))
+        ys = np.concatenate([y for _, y in self.curves])
         pad = max(float(ys.max() - ys.min()), 0.1)
         self.lo, self.hi = np.empty(len(self.names)), np.empty(len(self.names))
-        for g, (x, _) in enumerate(curves):
+        for g, (x, _) in enumerate(self.curves):
             lxp = np.log(x[x > 0])
             il, ih = self.idx[g][:2]
             self.lo[il], self.hi[il] = lxp.min() - math.log(100), lxp.max() + math.log(100)
             self.lo[ih], self.hi[ih] = 0.05, 20.0
+            if self.sidx[g] is not None:
+                self.lo[self.sidx[g]], self.hi[self.sidx[g]] = 0.1, 10.0
         for j, nm in enumerate(self.names):
-            if not nm.startswith(("log_ic50", "hill")):
+            if nm.startswith(("top", "bottom")):
                 self.lo[j], self.hi[j] = ys.min() - pad, ys.max() + pad
         self.n = int(ys.size)
         self.y = ys
@@ -349,8 +399,21 @@ class _Model:
         return (float(p[il]), float(p[ih]), self.fixed[0] if it is None else float(p[it]),
                 self.fixed[1] if ib is None else float(p[ib]))
 
+    def point_scales(self, p: np.ndarray, g: int) -> np.ndarray | None:
+        """Scale of every point of curve ``g`` (its culture's), or ``None`` without culture scales."""
+        return None if self.sidx[g] is None else p[self.sidx[g]][self.codes[g]]
+
+    def culture_scales(self, p: np.ndarray, g: int) -> dict[str, float]:
+        """Fitted scale per culture of curve ``g`` (empty without culture scales)."""
+        return {} if self.sidx[g] is None else dict(zip(self.cultures[g], map(float, p[self.sidx[g]]), strict=True))
+
     def resid(self, p: np.ndarray) -> np.ndarray:
-        return np.concatenate([four_pl(x, *self.curve_params(p, g)) - y for g, (x, y) in enumerate(self.curves)])
+        out = []
+        for g, (x, y) in enumerate(self.curves):
+            m = four_pl(x, *self.curve_params(p, g))
+            sc = self.point_scales(p, g)
+            out.append((m if sc is None else sc * m) - y)
+        return np.concatenate(out)
 
     def jac(self, p: np.ndarray) -> np.ndarray:
         """Analytic Jacobian of :meth:`resid` (points x parameters)."""
@@ -365,12 +428,16 @@ class _Model:
                 dz = np.where(x > 0, s * s * z, 0.0)  # d s / d(h u) = -s^2 z; zero at x = 0
             rows = slice(row, row + x.size)
             il, ih, it, ib = self.idx[g]
-            out[rows, il] = (t - b) * dz * h
-            out[rows, ih] = -(t - b) * dz * np.where(x > 0, u, 0.0)
+            sc = self.point_scales(p, g)
+            k = 1.0 if sc is None else sc  # d(scale · f)/dθ = scale · df/dθ
+            out[rows, il] = k * (t - b) * dz * h
+            out[rows, ih] = -k * (t - b) * dz * np.where(x > 0, u, 0.0)
             if it is not None:
-                out[rows, it] += s
+                out[rows, it] += k * s
             if ib is not None:
-                out[rows, ib] += 1.0 - s
+                out[rows, ib] += k * (1.0 - s)
+            if sc is not None:
+                out[np.arange(row, row + x.size), self.sidx[g][self.codes[g]]] = b + (t - b) * s
             row += x.size
         return out
 
@@ -402,6 +469,11 @@ class _Model:
                 p[it] = top0
             if ib is not None:
                 p[ib] = bot0
+            if self.sidx[g] is not None:  # each culture at its untreated (else overall) mean over top
+                for c, j in enumerate(self.sidx[g]):
+                    mine = self.codes[g] == c
+                    zero = mine & (x == 0)
+                    p[j] = float(np.mean(y[zero if zero.any() else mine])) / top0
         eps = 1e-9
         return np.clip(p, self.lo + eps, self.hi - eps)
 
@@ -461,10 +533,13 @@ def _profile_bound(model: _Model, p: np.ndarray, j: int, rss: float, crit: float
     return float(optimize.brentq(excess, a, b, xtol=1e-5))
 
 
-def _fit_curves_jointly(curves: list[tuple[np.ndarray, np.ndarray]], fix_top: float | None,
+def _fit_curves_jointly(curves: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], fix_top: float | None,
                         fix_bottom: float | None, share: bool, level: float = 0.95,
                         profile: bool = True) -> tuple[list[Fit], float]:
-    """One least-squares fit of ``curves``; per-curve :class:`Fit` with profile (or Wald) CIs, and the RSS."""
+    """One least-squares fit of ``curves`` (``(x, y, culture or None)``, see :class:`_Model`).
+
+    Returns per-curve :class:`Fit` with profile (or Wald) CIs, and the RSS.
+    """
     model = _Model(curves, fix_top, fix_bottom, share)
     best = model.solve(model.start())
     p = best.full
@@ -483,11 +558,15 @@ def _fit_curves_jointly(curves: list[tuple[np.ndarray, np.ndarray]], fix_top: fl
     il_all = [row[0] for row in model.idx]
     group = _Joint(cov=cov[np.ix_(il_all, il_all)]) if len(curves) > 1 else None
     fits = []
-    for g, (x, _) in enumerate(curves):
+    for g, (x, _) in enumerate(model.curves):
         xpos = x[x > 0]
         f = Fit(n_points=int(x.size), n_concentrations=int(np.unique(xpos).size), min_dose=float(xpos.min()),
                 max_dose=float(xpos.max()), df=df, sigma=sigma, converged=bool(best.success), group=group, index=g)
         f.log_ic50, f.hill, f.top, f.bottom = model.curve_params(p, g)
+        f.scales = model.culture_scales(p, g)
+        if f.scales:  # the curve of its typical culture: geometric mean of the scales
+            typical = math.exp(float(np.mean(np.log(list(f.scales.values())))))
+            f.top, f.bottom = typical * f.top, typical * f.bottom
         il = model.idx[g][0]
         f.se_delta = float(math.sqrt(cov[il, il])) if cov[il, il] > 0 else math.nan
         mine = [nm for nm in at_bound if nm.endswith(f"[{g}]") or "[" not in nm]
@@ -536,7 +615,7 @@ def _classify(f: Fit, model: _Model, p: np.ndarray, il: int, rss: float, crit: f
 
 def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | None = None,
             fix_bottom: float | None = None, alpha: float = 0.05, include_zero: bool = True,
-            profile: bool = True) -> Fit:
+            profile: bool = True, culture: Sequence[str] | None = None) -> Fit:
     """Fit the 4PL model to one curve (see the module docstring).
 
     Parameters
@@ -552,28 +631,42 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
         ``False`` drops them.
     profile
         ``False``: Wald CI instead of the profile CI (a cheaper estimability check before a joint refit).
+    culture
+        Culture (sample) of every point, for responses normalised per culture: each culture gets
+        its own multiplicative scale and ``top`` is 1 (needs ``fix_top=None``); ``None``: no scales.
     """
     x = np.asarray(conc, dtype=float)
     y = np.asarray(response, dtype=float)
     keep = x >= 0 if include_zero else x > 0
     x, y = x[keep], y[keep]
+    cult = None if culture is None else np.asarray(culture, dtype=str)[keep]
+    if cult is not None and fix_top is not None:
+        raise ValueError("culture scales replace the top plateau: give fix_top=None")
     xpos = x[x > 0]
     k = 2 + (fix_top is None) + (fix_bottom is None)
+    n_flat = 1  # parameters of the flat line: one level, or one per culture
+    if cult is not None:
+        n_flat = len(set(cult))
+        k += n_flat - 1  # the scales replace top
     f = Fit(n_points=int(x.size), n_concentrations=int(np.unique(xpos).size))
     if xpos.size:
         f.min_dose, f.max_dose = float(xpos.min()), float(xpos.max())
-    needed = k - (1 if fix_top is None and (x == 0).any() else 0)  # untreated wells measure top
+    needed = k - n_flat + 1 - (1 if fix_top is None and (x == 0).any() else 0)  # untreated wells measure top
     if f.n_concentrations < needed or x.size <= k:
         f.report = "not estimable"
         f.note = f"{f.n_concentrations} distinct positive concentration(s) and {x.size} point(s) for {k} free parameters"
         return f
     # flat-response F test and range checks first (Wald); the profile search only for an estimable IC50
-    (f,), rss = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=False)
-    rss0 = float(((y - y.mean()) ** 2).sum())
+    top = fix_top if cult is None else 1.0
+    (f,), rss = _fit_curves_jointly([(x, y, cult)], top, fix_bottom, share=False, profile=False)
+    if cult is None:
+        rss0 = float(((y - y.mean()) ** 2).sum())
+    else:
+        rss0 = float(sum(((y[cult == c] - y[cult == c].mean()) ** 2).sum() for c in dict.fromkeys(cult)))
     if rss0 <= 0 or rss <= 0:
         f.flat_p = 1.0 if rss0 <= 0 else 0.0
     else:
-        f.flat_p = float(stats.f.sf(((rss0 - rss) / (k - 1)) / (rss / f.df), k - 1, f.df))
+        f.flat_p = float(stats.f.sf(((rss0 - rss) / (k - n_flat)) / (rss / f.df), k - n_flat, f.df))
     if not (f.flat_p < alpha):
         f.estimable, f.ci_low, f.ci_high, f.se_log_ic50 = False, math.nan, math.nan, math.nan
         f.report = "not estimable"
@@ -581,7 +674,7 @@ def fit_4pl(conc: Sequence[float], response: Sequence[float], fix_top: float | N
                                         *[n for n in f.note.split("; ") if n.startswith("optimizer")]) if x)
     elif f.estimable and profile:
         flat_p = f.flat_p
-        (f,), _ = _fit_curves_jointly([(x, y)], fix_top, fix_bottom, share=False, profile=True)
+        (f,), _ = _fit_curves_jointly([(x, y, cult)], top, fix_bottom, share=False, profile=True)
         f.flat_p = flat_p
     return f
 
@@ -594,23 +687,29 @@ def fit_curves(viability: pd.DataFrame, fix_top: float | None = None, fix_bottom
     Each curve is first fitted on its own (flat-response test, range checks). With
     ``share_plateaus`` the estimable curves of one drug are then refitted jointly with one
     ``top`` and one ``bottom`` (those not fixed) and one residual variance; ``plateau_p`` is the
-    extra-sum-of-squares F test of the shared plateaus against the separate fits.
+    extra-sum-of-squares F test of the shared plateaus against the separate fits. With
+    ``controls`` normalisation and a free top, every culture (``sample`` of a curve) gets its own
+    scale and the top is 1 (module docstring); then only ``bottom`` is shared.
     """
     fits: dict[tuple[str, str, str], Fit] = {}
     data = {}
-    share = share_plateaus and (fix_top is None or fix_bottom is None)
+    scaled = normalisation == "controls" and fix_top is None
+    top = 1.0 if scaled else fix_top  # the top of the model: the culture scales carry the untreated level
+    share = share_plateaus and (top is None or fix_bottom is None)
     for key, g in viability.groupby(["condition", "drug", "inhibitor"], sort=False):
         x, y = g["concentration"].to_numpy(float), g["viability"].to_numpy(float)
-        fits[key] = fit_4pl(x, y, fix_top, fix_bottom, profile=not share)
-        data[key] = (x[x >= 0], y[x >= 0])
+        cult = g["sample"].to_numpy(str) if scaled else None
+        fits[key] = fit_4pl(x, y, fix_top, fix_bottom, profile=not share, culture=cult)
+        data[key] = (x[x >= 0], y[x >= 0], None if cult is None else cult[x >= 0])
     if share:
         for drug in dict.fromkeys(k[1] for k in fits):
             keys = [k for k, f in fits.items() if k[1] == drug and f.estimable]
             if len(keys) < 2:
                 for k in keys:  # nothing to share with: the curve's own fit, with its profile CI
-                    fits[k] = fit_4pl(*data[k], fix_top, fix_bottom)
+                    x, y, cult = data[k]
+                    fits[k] = fit_4pl(x, y, fix_top, fix_bottom, culture=cult)
                 continue
-            joint, rss = _fit_curves_jointly([data[k] for k in keys], fix_top, fix_bottom, share=True)
+            joint, rss = _fit_curves_jointly([data[k] for k in keys], top, fix_bottom, share=True)
             sep_rss = sum(fits[k].sigma ** 2 * fits[k].df for k in keys)
             sep_df = sum(fits[k].df for k in keys)
             extra = joint[0].df - sep_df
@@ -628,6 +727,7 @@ def fit_curves(viability: pd.DataFrame, fix_top: float | None = None, fix_bottom
                      "n_concentrations": f.n_concentrations, "min_dose": f.min_dose, "max_dose": f.max_dose,
                      "sigma": f.sigma, "df": f.df, "flat_p": f.flat_p, "converged": f.converged, "note": f.note,
                      "plateaus": f.plateaus, "plateau_p": f.plateau_p, "normalisation": normalisation,
+                     "culture_scales": "; ".join(f"{c} {v:.4g}" for c, v in f.scales.items()),
                      "ci_method": CI_METHOD})
         logger.info("IC50 %s / %s / %s: %s (95%% CI %.4g-%.4g), hill %.3g, %d points, plateaus %s%s", *key,
                     f.report, lo, hi, f.hill, f.n_points, f.plateaus, f"; {f.note}" if f.note else "")

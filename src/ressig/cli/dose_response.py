@@ -21,9 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "response, [replicate], [type]")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--normalisation", choices=["controls", "none"], default="controls",
-                   help="controls: raw signal scaled to untreated (conc 0, same inhibitor) and blank wells; "
-                   "none: response already is a viability fraction")
-    p.add_argument("--fix-top", type=float, default=None, help="fix the top plateau (e.g. 1)")
+                   help="controls: raw signal scaled to untreated (conc 0, same inhibitor) and blank wells, "
+                   "one scale per culture in the fit; none: response already is a viability fraction")
+    p.add_argument("--fix-top", type=float, default=None,
+                   help="fix the top plateau (e.g. 1); with controls it also turns the culture scales off")
     p.add_argument("--fix-bottom", type=float, default=None, help="fix the bottom plateau (e.g. 0)")
     p.add_argument("--separate-plateaus", action="store_true",
                    help="fit top and bottom per curve instead of sharing them across the curves of a drug")
