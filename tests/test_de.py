@@ -277,3 +277,17 @@ def test_contrast_matrix(three_groups_de):
     assert list(lfc.index) == ["G001", "G000"] and list(lfc.columns) == ["B_vs_A", "C_vs_A", "C_vs_B"]
     assert lfc.loc["G000", "C_vs_A"] == three_groups_de.tables["C_vs_A"].loc["G000", "log2FoldChange"]
     assert calls.loc["G000", "C_vs_A"] == 1 and calls.loc["G001", "C_vs_A"] == -1 and calls.loc["G001", "B_vs_A"] == 0
+
+
+def test_contrast_overview_bars_count_the_call_patterns(three_groups_de):
+    from ressig.de import contrast_matrix
+    from ressig.plots import contrast_overview
+
+    lfc, calls = contrast_matrix(three_groups_de.tables, ["G001", "G000"])
+    fig = contrast_overview(lfc, calls)
+    bars = {t.get_text(): p.get_width() for t, p in zip(fig.axes[1].get_yticklabels(), fig.axes[1].patches,
+                                                         strict=True)}
+    called = calls[(calls != 0).any(axis=1)] != 0
+    want = called.apply(lambda r: " & ".join(c for c in calls.columns if r[c]), axis=1).value_counts()
+    assert bars == want.to_dict() and sum(bars.values()) == len(called) > 0
+    assert fig.axes[0].images[0].get_array().shape == (2, 3)

@@ -763,29 +763,3 @@ def contrast_matrix(tables: dict[str, pd.DataFrame], genes: Sequence[str], alpha
     calls = pd.DataFrame({n: np.sign(t["log2FoldChange"].where(t["padj"] < alpha, 0.0)).fillna(0.0)
                           for n, t in tables.items()}).fillna(0.0).astype(int)
     return lfc, calls
-
-
-def plot_contrasts(de_paths: Sequence[str | Path], out_path: str | Path, genes: Sequence[str],
-                   alpha: float = 0.05) -> Path:
-    """Cross-contrast figure: log2FC heatmap of ``genes`` and the overlap of DE calls (UpSet-style bars)."""
-    from ._atomic import save_figure
-    from .plots import new_figure
-
-    tables = {Path(p).stem: read_de(p) for p in de_paths}
-    lfc, calls = contrast_matrix(tables, genes, alpha)
-    sig = calls[(calls != 0).any(axis=1)]
-    patterns = sig.apply(lambda r: " & ".join(c for c in sig.columns if r[c] != 0), axis=1).value_counts()
-    fig, (ax1, ax2) = new_figure(1, 2, figsize=(6 + 1.2 * len(tables), max(4, 0.25 * len(lfc) + 2)))
-    lim = float(np.nanmax(np.abs(lfc.to_numpy()))) if lfc.size else 1.0
-    im = ax1.imshow(lfc.to_numpy(dtype=float), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax1.set_yticks(range(len(lfc)), lfc.index, fontsize=7)
-    ax1.set_xticks(range(len(tables)), list(tables), rotation=45, ha="right", fontsize=7)
-    fig.colorbar(im, ax=ax1, label="log2 fold change")
-    ax1.set_title("signature and efflux genes")
-    ax2.barh(range(len(patterns)), patterns.to_numpy(), color="0.3")
-    ax2.set_yticks(range(len(patterns)), patterns.index, fontsize=7)
-    ax2.invert_yaxis()
-    ax2.set_xlabel(f"genes with padj < {alpha}")
-    ax2.set_title("overlap of DE calls")
-    fig.tight_layout()
-    return save_figure(fig, out_path)

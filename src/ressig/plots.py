@@ -130,6 +130,28 @@ CALL_COLOURS = {"post-transcriptional loss": "#4C72B0", "post-transcriptional ga
                 "inconclusive": "0.5"}
 
 
+def contrast_overview(lfc: pd.DataFrame, calls: pd.DataFrame, alpha: float = 0.05) -> Figure:
+    """Cross-contrast figure: log2FC heatmap (genes × contrasts) and the overlap of DE calls
+    (UpSet-style bars); inputs from :func:`ressig.de.contrast_matrix`."""
+    sig = calls[(calls != 0).any(axis=1)]
+    patterns = sig.apply(lambda r: " & ".join(c for c in sig.columns if r[c] != 0), axis=1).value_counts()
+    names = list(calls.columns)
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(6 + 1.2 * len(names), max(4, 0.25 * len(lfc) + 2)))
+    lim = float(np.nanmax(np.abs(lfc.to_numpy()))) if lfc.size else 1.0
+    im = ax1.imshow(lfc.to_numpy(dtype=float), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax1.set_yticks(range(len(lfc)), lfc.index, fontsize=7)
+    ax1.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+    fig.colorbar(im, ax=ax1, label="log2 fold change")
+    ax1.set_title("signature and efflux genes")
+    ax2.barh(range(len(patterns)), patterns.to_numpy(), color="0.3")
+    ax2.set_yticks(range(len(patterns)), patterns.index, fontsize=7)
+    ax2.invert_yaxis()
+    ax2.set_xlabel(f"genes with padj < {alpha}")
+    ax2.set_title("overlap of DE calls")
+    fig.tight_layout()
+    return fig
+
+
 def concordance_lfc(result: pd.DataFrame) -> Figure:
     """mRNA log2FC vs protein log2FC per marker/gene pair with CI crosses and the equivalence band.
 

@@ -17,10 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..de import plot_contrasts
+    from pathlib import Path
+
+    from .._atomic import save_figure
+    from ..de import contrast_matrix, read_de
     from ..io import read_table
+    from ..plots import contrast_overview
 
     genes = list(args.genes)
     if args.genes_file:
         genes += read_table(args.genes_file, "gene list")["gene"].astype(str).tolist()
-    print(plot_contrasts(args.de, args.out, genes, alpha=args.alpha))
+    lfc, calls = contrast_matrix({Path(p).stem: read_de(p) for p in args.de}, genes, args.alpha)
+    print(save_figure(contrast_overview(lfc, calls, args.alpha), args.out))
