@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_workflow, run_snakemake
+from ressig.simulate import simulate_plate
 
 pytestmark = pytest.mark.workflow
 
@@ -219,9 +220,27 @@ def test_several_contrasts_one_de_job(tmp_path, small_experiment):
     cfg["de"]["lrt"] = True
     cfg["concordance"]["protein"] = None
     cfg["signature"]["contrast"] = "consensus"
+    # a plate with both arms: fold resistance 40x (in vitro) and 80x (CNS), each reversed by zosuquidar
+    simulate_plate(seed=3, truth={("parental", "none"): 0.1, ("parental", "zosuquidar"): 0.1,
+                                  ("resistant", "none"): 4.0, ("resistant", "zosuquidar"): 0.2,
+                                  ("resistant_cns", "none"): 8.0, ("resistant_cns", "zosuquidar"): 0.2}
+                   ).to_csv(work / "arms_plate.tsv", sep="\t", index=False)
+    cfg["functional"]["plate"] = "arms_plate.tsv"  # the demo dye assay (parental, resistant) is kept
     (work / "my.yaml").write_text(yaml.safe_dump(cfg))
+    evidence = {c: f"results/functional/{c}_vs_parental/evidence.tsv" for c in ("resistant", "resistant_cns")}
     run_snakemake(work, "results/de/plots/resistant_cns_vs_parental_volcano.png", "plot_contrasts",
-                  "results/de/plots/resistant_cns_vs_parental_ma.png", "--configfile", "my.yaml")
+                  "results/de/plots/resistant_cns_vs_parental_ma.png", *evidence.values(), "--configfile", "my.yaml")
+    shift = pd.read_csv(work / "results/functional/shift.tsv", sep="\t")
+    fold = shift[(shift["effect"] == "fold_resistance") & (shift["inhibitor"] == "none")].set_index("condition")
+    assert 30 < fold.loc["resistant / parental", "fold"] < 55 and 60 < fold.loc["resistant_cns / parental", "fold"] < 110
+    for arm, path in evidence.items():  # each arm's evidence holds its own lines (and the parental control)
+        ev = pd.read_csv(work / path, sep="\t")
+        other = "resistant_cns" if arm == "resistant" else "resistant"
+        assert ev["evidence"].str.contains(f"fold resistance to PVEK ({arm} / parental", regex=False).any()
+        assert not ev["evidence"].str.contains(rf"\({other}( / parental)?[,)]|in {other}$", regex=True).any()
+        rev = ev[ev["evidence"] == f"reversal of PVEK by zosuquidar in {arm}"]
+        assert list(rev["supports"]) == ["yes"]
+        assert list(ev.loc[ev["evidence"] == "reversal of PVEK by zosuquidar in parental", "supports"]) == ["control"]
     de = {n: pd.read_csv(work / f"results/de/{n}.tsv", sep="\t", index_col=0)
           for n in ["resistant_vs_parental", "resistant_cns_vs_parental"]}
     assert de["resistant_vs_parental"].loc["ABCB1", "padj"] < 1e-10

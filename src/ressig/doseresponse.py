@@ -773,19 +773,25 @@ def _ratio(effect: str, drug: str, condition: str, inhibitor: str, num: tuple[st
     return row
 
 
+def _arms(treatment: str | Sequence[str]) -> list[str]:
+    """Treatment arms as a list (one name or several, e.g. the resistant clones or sanctuary sites)."""
+    return [treatment] if isinstance(treatment, str) else list(dict.fromkeys(treatment))
+
+
 def shifts(fits: dict[tuple[str, str, str], Fit], reference: str = "parental",
-           treatment: str = "resistant") -> pd.DataFrame:
-    """Fold resistance (treatment / reference per drug and inhibitor) and reversal (no inhibitor / inhibitor)."""
+           treatment: str | Sequence[str] = "resistant") -> pd.DataFrame:
+    """Fold resistance (each treatment arm / reference, per drug and inhibitor) and reversal (no
+    inhibitor / inhibitor, per condition)."""
     rows = []
     drugs = list(dict.fromkeys(k[1] for k in fits))
     for drug in drugs:
         inhibitors = list(dict.fromkeys(k[2] for k in fits if k[1] == drug))
         inhibitors.sort(key=lambda s: s != NO_INHIBITOR)
-        for inh in inhibitors:
-            t, r = fits.get((treatment, drug, inh)), fits.get((reference, drug, inh))
-            if t is not None and r is not None:
-                rows.append(_ratio("fold_resistance", drug, f"{treatment} / {reference}", inh, (treatment, t),
-                                   (reference, r)))
+        for arm in _arms(treatment):
+            for inh in inhibitors:
+                t, r = fits.get((arm, drug, inh)), fits.get((reference, drug, inh))
+                if t is not None and r is not None:
+                    rows.append(_ratio("fold_resistance", drug, f"{arm} / {reference}", inh, (arm, t), (reference, r)))
         conditions = list(dict.fromkeys(k[0] for k in fits if k[1] == drug))
         for cond in conditions:
             base = fits.get((cond, drug, NO_INHIBITOR))
@@ -855,9 +861,10 @@ def read_dye_fcs(path: str | Path, channel: str, gate: dict | None = None, min_e
     return validate_dye(df.drop(columns="file"), path)
 
 
-def dye_retention(dye: pd.DataFrame, reference: str = "parental", treatment: str = "resistant",
+def dye_retention(dye: pd.DataFrame, reference: str = "parental", treatment: str | Sequence[str] = "resistant",
                   alpha: float = 0.05, source: str | Path | None = None) -> pd.DataFrame:
-    """Retention ratios per condition and the treatment-vs-reference ratio of ratios (module docstring)."""
+    """Retention ratios per condition and each treatment arm's ratio of ratios against the reference
+    (module docstring)."""
     from .concordance import protein_effect
 
     d = dye.assign(log2=np.log2(dye["value"]))
@@ -891,11 +898,13 @@ def dye_retention(dye: pd.DataFrame, reference: str = "parental", treatment: str
                            note="fewer than 2 samples or zero variance: no CI")
             row["retention_ratio"] = 2 ** m
             rows.append(row)
-        if {reference, treatment} <= set(sheet["condition"]):
-            keep = sheet["condition"].isin([reference, treatment])
-            e = protein_effect(ratio[keep], sheet[keep], "condition", reference, treatment, alpha=alpha)
+        for arm in _arms(treatment):
+            if not {reference, arm} <= set(sheet["condition"]):
+                continue
+            keep = sheet["condition"].isin([reference, arm])
+            e = protein_effect(ratio[keep], sheet[keep], "condition", reference, arm, alpha=alpha)
             rows.append({"comparison": "ratio of retention ratios (linear model)",
-                         "condition": f"{treatment} / {reference}", "inhibitor": inh,
+                         "condition": f"{arm} / {reference}", "inhibitor": inh,
                          "retention_ratio": 2 ** e.log2fc, "ci_low": 2 ** e.ci_low, "ci_high": 2 ** e.ci_high,
                          "log2_ratio": e.log2fc, "se": e.se, "df": e.df, "p": e.p,
                          "n_samples": e.n_reference + e.n_treatment, "note": e.note})
@@ -916,7 +925,7 @@ def run_dose_response(
     fix_bottom: float | None = None,
     share_plateaus: bool = True,
     reference: str = "parental",
-    treatment: str = "resistant",
+    treatment: str | Sequence[str] = "resistant",
     dye_path: str | Path | None = None,
     dye_fcs_path: str | Path | None = None,
     dye_channel: str | None = None,
@@ -926,7 +935,9 @@ def run_dose_response(
     """Read a plate (and optional dye assay), fit, and write every output (nothing is written on error).
 
     Outputs in ``outdir``: ``ic50.tsv``, ``shift.tsv``, ``viability.tsv`` (normalised wells),
-    ``curves.png`` and, with a dye assay, ``dye.tsv``.
+    ``curves.png`` and, with a dye assay, ``dye.tsv``. ``treatment``: one arm or several (fold
+    resistance and dye ratios for each against ``reference``); the reference and the first arm
+    must be conditions of the plate, further arms absent from it are skipped (logged).
     """
     from . import plots
     from ._atomic import save_figure, write_table
@@ -934,11 +945,16 @@ def run_dose_response(
     plate = read_plate(plate_path)
     via = normalise(plate, normalisation, plate_path)
     conds = set(via["condition"])
-    for level in (reference, treatment):
+    arms = _arms(treatment)
+    for level in (reference, arms[0]):
         if level not in conds:
             raise input_error(plate_path, f"condition {level!r} not in the plate table (conditions: "
                               f"{', '.join(sorted(conds))}), column 'condition'",
                               "Use the reference/treatment level names of the design")
+    for arm in arms[1:]:
+        if arm not in conds:
+            logger.info("%s: treatment arm %r is not on the plate: no fold resistance for it", plate_path, arm)
+    treatment = [a for a in arms if a in conds]
     ic50, fits = fit_curves(via, fix_top, fix_bottom, normalisation, share_plateaus)
     shift = shifts(fits, reference, treatment)
     dye = None
@@ -1010,12 +1026,27 @@ def _protein_row(mechanism: str, conc: pd.DataFrame | None, marker: str, directi
                f"concordance call: {r['call']}")
 
 
+def _other_arms(shift: pd.DataFrame | None, treatment: str) -> set[str]:
+    """Treatment arms of a multi-arm plate other than ``treatment`` (numerators of fold resistance)."""
+    if shift is None or shift.empty:
+        return set()
+    fr = shift.loc[shift["effect"] == "fold_resistance", "condition"].astype(str)
+    return {c.split(" / ")[0] for c in fr} - {treatment}
+
+
+def _arm_of(condition: str) -> str:
+    return str(condition).split(" / ")[0]
+
+
 def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float) -> list[dict]:
     rows = []
     if shift is None or shift.empty:
         return [_ev("efflux", "function", "dose-response", "IC50 ratio", call="missing", supports="unknown",
                     detail="no dose-response plate")]
+    others = _other_arms(shift, treatment)
     for _, r in shift.iterrows():
+        if _arm_of(r["condition"]) in others:  # another arm's lines belong to that arm's evidence table
+            continue
         est = bool(str(r["estimable"]).lower() == "true")
         fold, p = float(r["fold"]), float(r["p"])
         if r["effect"] == "fold_resistance":
@@ -1036,11 +1067,13 @@ def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float) -> lis
     return rows
 
 
-def _dye_rows(dye: pd.DataFrame | None, alpha: float) -> list[dict]:
+def _dye_rows(dye: pd.DataFrame | None, alpha: float, others: set[str] = frozenset()) -> list[dict]:
     if dye is None:
         return []
     rows = []
     for _, r in dye.iterrows():
+        if _arm_of(r["condition"]) in others:
+            continue
         cmp_row = r["comparison"].startswith("ratio of retention ratios")
         ratio, p = float(r["retention_ratio"]), float(r["p"])
         shown = np.isfinite(p) and p < alpha and ratio > 1
@@ -1063,10 +1096,11 @@ def evidence_table(de: pd.DataFrame, concordance: pd.DataFrame | None = None, sh
     inhibitor in treatment cells, and the dye-retention ratio of ratios). ``supports`` is
     ``yes``/``no``/``unknown`` for the lines that test the mechanism, ``context``/``control``
     for the others. Antigen loss: target protein (tests the loss), target mRNA (context:
-    transcriptional vs post-transcriptional) and their concordance call.
+    transcriptional vs post-transcriptional) and their concordance call. With a multi-arm plate
+    (several resistant clones or sites in ``shift``), only ``treatment``'s own lines are kept.
     """
     rows = [_mrna_row("efflux", de, efflux_gene, "up", alpha), _protein_row("efflux", concordance, efflux_marker, "up"),
-            *_shift_rows(shift, treatment, alpha), *_dye_rows(dye, alpha)]
+            *_shift_rows(shift, treatment, alpha), *_dye_rows(dye, alpha, _other_arms(shift, treatment))]
     lines = {"mRNA": [], "protein": [], "function": []}
     for r in rows:
         if r["supports"] in ("yes", "no", "unknown"):

@@ -456,7 +456,8 @@ def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int 
                    noise_model: str = "additive") -> pd.DataFrame:
     """Simulate a viability plate: 4PL curves per (condition, inhibitor) with known IC50s.
 
-    Each replicate *r* is a culture ``GEN2.2-P<r>``/``GEN2.2-R<r>`` with one well per dose and
+    Each replicate *r* is a culture ``GEN2.2-P<r>``/``GEN2.2-R<r>`` (``GEN2.2-<condition>-<r>`` for
+    further arms, e.g. ``resistant_cns``) with one well per dose and
     three untreated (concentration 0) wells per inhibitor. Viability fractions get additive
     Gaussian noise of sd ``noise`` (fraction of the untreated signal) or, with ``noise_model
     "multiplicative"``, ``fraction · (1 + ε)`` with ε of sd ``noise`` (a CV). With ``raw`` (demo) the
@@ -471,7 +472,7 @@ def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int 
     rows = []
     for (cond, inh), ic50 in truth.items():
         for r in range(1, n_replicates + 1):
-            sample = f"GEN2.2-{'P' if cond == 'parental' else 'R'}{r}"
+            sample = {"parental": f"GEN2.2-P{r}", "resistant": f"GEN2.2-R{r}"}.get(cond, f"GEN2.2-{cond}-{r}")
             for j, x in enumerate((0.0, 0.0, 0.0, *doses)):
                 frac = PLATE_BOTTOM + (PLATE_TOP - PLATE_BOTTOM) / (1.0 + (x / ic50) ** hill) if x > 0 else 1.0
                 e = float(rng.normal(0.0, noise))
@@ -495,7 +496,7 @@ def simulate_dye(seed: int = 20261127, n_per_group: int = 3, wells: int = 2, sam
     rows = []
     for cond in ("parental", "resistant"):
         for r in range(1, n_per_group + 1):
-            sample = f"GEN2.2-{'P' if cond == 'parental' else 'R'}{r}"
+            sample = {"parental": f"GEN2.2-P{r}", "resistant": f"GEN2.2-R{r}"}.get(cond, f"GEN2.2-{cond}-{r}")
             culture = float(rng.normal(0.0, sample_sd))
             for inh in ("none", "zosuquidar"):
                 for w in range(1, wells + 1):

@@ -32,7 +32,7 @@ DESIGN = config["design"]
 DE_CFG = config.get("de", {})
 CONTRAST = contrast_name(DESIGN["treatment"], DESIGN["reference"])
 # all contrasts of the one DE model: treatment vs reference first (the model's reference level, the
-# contrast of the functional evidence and the default of signature.contrast), then design.contrasts
+# default of signature.contrast; functional evidence: every arm on the plate), then design.contrasts
 CONTRAST_PAIRS = [(DESIGN["treatment"], DESIGN["reference"])] + [
     (c["treatment"], c["reference"])
     for c in DESIGN.get("contrasts") or []

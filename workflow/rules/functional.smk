@@ -2,6 +2,7 @@
 # an optional dye-efflux assay, and the evidence table per mechanism joining them with the DE table and
 # the mRNA-vs-protein concordance. Enabled only when the config sets functional.plate; the plate (and
 # dye) tables are validated when the workflow is parsed, so a bad table stops the run before the DE step.
+import re
 import shlex
 
 from ressig.doseresponse import read_dye, read_plate
@@ -10,7 +11,16 @@ FUNC = config.get("functional") or {}
 FUNC_ENABLED = bool(FUNC.get("plate"))
 
 if FUNC_ENABLED:
-    read_plate(FUNC["plate"])
+    FUNC_CONDITIONS = set(read_plate(FUNC["plate"])["condition"])
+    # evidence per contrast: the primary one, and every other arm vs the design reference that is on
+    # the plate (resistant clones, sanctuary sites); fold resistance is against the design reference
+    FUNC_CONTRASTS = [
+        c
+        for c in CONTRASTS
+        if c == CONTRAST
+        or (CONTRAST_PAIR[c][1] == DESIGN["reference"] and CONTRAST_PAIR[c][0] in FUNC_CONDITIONS)
+    ]
+    FUNC_ARMS = list(dict.fromkeys(CONTRAST_PAIR[c][0] for c in FUNC_CONTRASTS))
     if FUNC.get("dye") and FUNC.get("dye_fcs"):
         raise ValueError("config: set either functional.dye (table) or functional.dye_fcs (FCS table), not both")
     if FUNC.get("dye"):
@@ -62,7 +72,7 @@ if FUNC_ENABLED:
             ),
             dye=FUNC_DYE,
             reference=DESIGN["reference"],
-            treatment=DESIGN["treatment"],
+            treatment=" ".join(shlex.quote(a) for a in FUNC_ARMS),
         log:
             "logs/dose_response.log",
         benchmark:
@@ -80,9 +90,9 @@ if FUNC_ENABLED:
 
     rule evidence:
         input:
-            de=f"results/de/{CONTRAST}.tsv",
-            concordance=(
-                [f"results/concordance/{CONTRAST_DIR.format(contrast=CONTRAST)}concordance.tsv"]
+            de=contrast_de,
+            concordance=lambda wc: (
+                [f"results/concordance/{CONTRAST_DIR.format(contrast=contrast_of(wc))}concordance.tsv"]
                 if CONC_ENABLED
                 else []
             ),
@@ -90,14 +100,15 @@ if FUNC_ENABLED:
             dye=["results/functional/dye.tsv"] if FUNC_DYE_INPUT else [],
         output:
             table=report(
-                "results/functional/evidence.tsv",
+                f"results/functional/{CONTRAST_DIR}evidence.tsv",
                 caption="../report/functional_evidence.rst",
                 category="Functional evidence",
+                subcategory=contrast_label,
             ),
         params:
             concordance=lambda wc, input: opt("--concordance", input.concordance),
             dye=lambda wc, input: opt("--dye", input.dye),
-            treatment=DESIGN["treatment"],
+            treatment=lambda wc: shlex.quote(CONTRAST_PAIR[contrast_of(wc)][0]),
             names=" ".join(
                 f"--{k.replace('_', '-')} {shlex.quote(str(FUNC.get(k, d)))}"
                 for k, d in (
@@ -107,10 +118,12 @@ if FUNC_ENABLED:
                     ("antigen_marker", "CD123"),
                 )
             ),
+        wildcard_constraints:
+            contrast="|".join(re.escape(c) for c in FUNC_CONTRASTS),
         log:
-            "logs/evidence.log",
+            per_contrast("logs/evidence", "log"),
         benchmark:
-            "benchmarks/workflow/evidence.tsv"
+            per_contrast("benchmarks/workflow/evidence", "tsv")
         threads: 1
         resources:
             mem_mb=lambda wc, attempt: 1000 * attempt,
@@ -125,5 +138,5 @@ if FUNC_ENABLED:
         rules.dose_response.output.ic50,
         rules.dose_response.output.shift,
         rules.dose_response.output.curves,
-        rules.evidence.output.table,
+        *expand(rules.evidence.output.table, contrast=FUNC_CONTRASTS),
     )

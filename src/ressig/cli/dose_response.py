@@ -29,7 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--separate-plateaus", action="store_true",
                    help="fit top and bottom per curve instead of sharing them across the curves of a drug")
     p.add_argument("--reference", default="parental", help="reference condition (denominator of fold resistance)")
-    p.add_argument("--treatment", default="resistant", help="treatment condition")
+    p.add_argument("--treatment", nargs="+", default=["resistant"],
+                   help="treatment condition(s): one arm, or several (resistant clones, sanctuary sites); the "
+                        "first must be on the plate, fold resistance is computed for each arm that is")
     dye = p.add_argument_group("dye-efflux assay (optional, at most one)")
     dye.add_argument("--dye", default=None, help="dye table: sample, condition, inhibitor, value, [replicate]")
     dye.add_argument("--dye-fcs", default=None, help="dye FCS table: sample, condition, inhibitor, file, [replicate]")
