@@ -350,6 +350,9 @@ def test_cli_null_reference_and_uniform(geuvadis, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null", "uniform", "--null-reference", "ref.tsv"]) != 0
     assert "a null reference (--null-reference) needs the matched null, not --null uniform" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
+    assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null-reference", str(tmp_path / "nope.tsv")]) != 0
+    assert (f"{tmp_path / 'nope.tsv'}: null reference file not found. Check the --null-reference path"
+            in capsys.readouterr().err)
 
 
 # ---------------------------------------------------------------------------------------------

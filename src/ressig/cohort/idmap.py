@@ -68,6 +68,9 @@ def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[
     from ..scoring import reference_levels
     from .readers import read_expression
 
+    if not Path(path).exists():
+        raise input_error(path, "null reference file not found",
+                          "Check the --null-reference path (workflow: the cohort's null_reference)")
     data = read_expression(path, opts.orientation)  # samples x ids
     ids, _ = table.map_ids(pd.Index(map(str, data.columns)))
     data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, path)
