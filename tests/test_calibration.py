@@ -353,6 +353,9 @@ def test_cli_null_reference_and_uniform(geuvadis, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null-reference", str(tmp_path / "nope.tsv")]) != 0
     assert (f"{tmp_path / 'nope.tsv'}: null reference file not found. Check the --null-reference path"
             in capsys.readouterr().err)
+    (tmp_path / "cells.h5ad").write_bytes(b"")
+    assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null-reference", str(tmp_path / "cells.h5ad")]) != 0
+    assert "a null reference is a dense expression matrix" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

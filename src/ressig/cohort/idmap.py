@@ -71,6 +71,9 @@ def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[
     if not Path(path).exists():
         raise input_error(path, "null reference file not found",
                           "Check the --null-reference path (workflow: the cohort's null_reference)")
+    if str(path).endswith((".h5ad", ".h5")) or Path(path).is_dir():
+        raise input_error(path, "a null reference is a dense expression matrix (TSV/CSV/parquet, genes x samples)",
+                          "Give a bulk matrix, or sum the cells of each sample first (scanpy.get.aggregate)")
     data = read_expression(path, opts.orientation)  # samples x ids
     ids, _ = table.map_ids(pd.Index(map(str, data.columns)))
     data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, path)
