@@ -478,3 +478,26 @@ def test_dye_from_fcs_files_equals_table(tmp_path: Path) -> None:
     a = D.dye_retention(from_fcs)
     b = D.dye_retention(D.validate_dye(dye.astype(str)))
     assert a["log2_ratio"].to_numpy() == pytest.approx(b["log2_ratio"].to_numpy(), abs=1e-6)
+
+
+def test_several_arms_fold_resistance_and_per_arm_evidence(tmp_path: Path) -> None:
+    """Two resistant arms on one plate: each gets its fold resistance; an arm's evidence keeps its own lines."""
+    truth = {("parental", "none"): 0.1, ("resistant", "none"): 4.0, ("resistant", "zosuquidar"): 0.2,
+             ("resistant_cns", "none"): 8.0, ("resistant_cns", "zosuquidar"): 0.4}
+    simulate_plate(seed=11, truth=truth).to_csv(tmp_path / "plate.tsv", sep="\t", index=False)
+    assert main(["-q", "dose-response", "--input", str(tmp_path / "plate.tsv"), "--treatment", "resistant",
+                 "resistant_cns", "not_on_plate", "--out", str(tmp_path / "out")]) == 0
+    shift = pd.read_csv(tmp_path / "out/shift.tsv", sep="\t").set_index(["effect", "condition"])
+    for arm, planted in (("resistant", 40), ("resistant_cns", 80)):
+        row = shift.loc[("fold_resistance", f"{arm} / parental")]
+        assert row["ci_low"] < planted < row["ci_high"], (arm, row["fold"])
+    assert {c for e, c in shift.index if e == "reversal"} == {"resistant", "resistant_cns"}
+    de = pd.DataFrame({"log2FoldChange": [3.0], "lfcSE": [0.3], "padj": [1e-9], "baseMean": [100.0]}, index=["ABCB1"])
+    for arm, other in (("resistant", "resistant_cns"), ("resistant_cns", "resistant")):
+        ev = D.evidence_table(de, shift=shift.reset_index(), treatment=arm)
+        assert ev["evidence"].str.contains(f"({arm} / parental", regex=False).any()
+        assert not ev["evidence"].str.contains(f"{other} /|in {other}$", regex=True).any()
+        assert list(ev.loc[ev["evidence"] == f"reversal of PVEK by zosuquidar in {arm}", "supports"]) == ["yes"]
+    with pytest.raises(RessigError, match="condition 'resistant_bm' not in the plate table"):
+        D.run_dose_response(tmp_path / "plate.tsv", tmp_path / "x", treatment=["resistant_bm", "resistant"])
+    assert not (tmp_path / "x").exists()
