@@ -43,8 +43,9 @@ Artefact (:func:`freeze_signature`, :func:`load_signature`)
                           "sha256", "n_samples", "n_scored", "kind", "pseudobulk"}, "scores":
                           [sorted scores]}``; patients then get their ``percentile``/``zscore``
                           against it instead of against the training samples; and, optionally,
-                          ``gene_levels``: ``{"source", "statistic", "levels": {gene: level}}``,
-                          every training gene's mean within-sample rank fraction (written by
+                          ``gene_levels``: ``{"source", "n_samples", "statistic", "levels":
+                          {gene: level}}``, every gene's mean within-sample rank fraction in the
+                          parental training samples or in a bulk reference cohort (written by
                           ``ressig signature``; older artefacts lack it): per-sample p-values then
                           use random gene sets **matched** to the signature genes' levels
         checksum          {"algorithm": "sha256", "value": sha256 of the canonical JSON of all
@@ -142,7 +143,7 @@ class FrozenSignature:
     reference: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None
     reference_cohort: dict[str, Any] | None = None
-    #: ``{"source", "statistic", "levels": {gene: level}}``: reference expression levels that the
+    #: ``{"source", "n_samples", "statistic", "levels": {gene: level}}``: reference levels that the
     #: matched null of per-sample p-values is stratified by (:func:`ressig.scoring.reference_levels`).
     gene_levels: dict[str, Any] | None = None
 
@@ -417,6 +418,8 @@ def build_signature(
     created
         Creation time (ISO-8601); default now (UTC) or ``$SOURCE_DATE_EPOCH``.
     """
+    from .scoring import reference_levels
+
     check_name_version(name, version)
     rules = rules or DerivationRules()
     if not 0 <= min_coverage <= 1:
@@ -436,8 +439,6 @@ def build_signature(
     )
     groups = samples[condition].astype(str).to_dict() if condition in samples.columns else {}
     sig.reference = reference_scores(sig, normalized, groups)
-    from .scoring import reference_levels
-
     base = [c for c in normalized.columns if groups.get(str(c)) == reference]
     train = normalized[base] if base else normalized
     sig.gene_levels = gene_levels_block(reference_levels(train), f"training:{condition}={reference}" if base
