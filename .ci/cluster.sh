@@ -10,6 +10,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # slurmctld, slurmd, munged (a stripped PATH lacks sbin)
 start=$(date +%s)
 stage() { echo "== cluster stage: $* ($(($(date +%s) - start)) s)"; }
 

@@ -24,6 +24,8 @@
 # A permanent per-job record (id, name, state, exit code) is written by `jobcomp/filetxt` to
 # $RESSIG_SLURM_DIR/jobcomp.log (`squeue --states=all` shows the same while MinJobAge lasts).
 set -euo pipefail
+# the daemons and mungekey live in sbin, which a stripped PATH (env -i, cron, some CI runners) lacks
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 DIR=${RESSIG_SLURM_DIR:-/tmp/ressig-slurm}
 CONF=$DIR/slurm.conf
