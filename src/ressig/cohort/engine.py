@@ -102,15 +102,16 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
                           "Sample names must be unique")
     data = collapse_dense(data, mapped, opts.collapse, source)
     scoring_sigs = map_signatures(sigs, table)
-    levels = null_levels(sigs, table, opts)
+    draws = null_draws_for(opts, cells=False)
+    levels = null_levels(sigs, table, opts, draws)
     min_cov = _min_coverage(sigs, opts)
     cov = coverage_report(scoring_sigs, data.columns, min_cov)
     check_coverage(cov, ids, source)
     lo, hi = shard_bounds(data.shape[0], opts.shard)
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
-                          scoring_sigs, min_coverage=0.0, null_draws=null_draws_for(opts, cells=False),
-                          seed=opts.null_seed, gene_levels=levels)
+                          scoring_sigs, min_coverage=0.0, null_draws=draws, seed=opts.null_seed,
+                          gene_levels=levels)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
                         mapping_report(ids, mapped, how))
 
@@ -164,8 +165,9 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     scoring_sigs = map_signatures(sigs, table)
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
     check_coverage(cov, ids, source)
+    draws = null_draws_for(opts, cells=opts.pseudobulk is None)  # what iter_cell_scores / pseudobulk draw
     return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how),
-                    null_levels(sigs, table, opts))
+                    null_levels(sigs, table, opts, draws))
 
 
 @dataclass

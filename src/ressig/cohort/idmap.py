@@ -35,15 +35,17 @@ def map_signatures(sigs: Sequence[FrozenSignature], table: GeneTable):
     return out
 
 
-def null_levels(sigs: Sequence[FrozenSignature], table, opts: CohortOptions) -> dict[str, dict[str, float]]:
+def null_levels(sigs: Sequence[FrozenSignature], table, opts: CohortOptions,
+                draws: int) -> dict[str, dict[str, float]]:
     """Reference gene levels of the matched null per signature name, ids mapped like the data's.
 
-    ``opts.null == "uniform"``: none (every signature gets the uniform null). Else the levels of
+    ``opts.null == "uniform"`` or no random sets drawn (``draws`` 0, no p-values): none, and no
+    reference file is read. Else the levels of
     ``opts.null_reference`` (an expression matrix, for every signature) or those frozen in each
     artefact (``reference.gene_levels``); signatures without levels (plain GMT sets) keep the
     uniform null.
     """
-    if opts.null == "uniform":
+    if opts.null == "uniform" or not draws:
         return {}
     if opts.null_reference is not None:
         shared = reference_file_levels(opts.null_reference, table, opts)
