@@ -600,12 +600,14 @@ class _RankBlock:
 
 @dataclass(frozen=True)
 class _Matched:
-    """What a matched null needs of one signature: level bin of every column, the parts' columns."""
+    """What a matched null needs of one signature: level bin of every column, the parts' columns,
+    and the bins of all positions (every gene measured), shared by the signatures of one binning."""
 
     col_bins: np.ndarray
     n_bins: int
     up_cols: np.ndarray
     down_cols: np.ndarray
+    full: _PosBins
 
 
 def _matched_groups(ranks: _RankBlock, matched: _Matched, ok: np.ndarray):
@@ -627,7 +629,8 @@ def _matched_groups(ranks: _RankBlock, matched: _Matched, ok: np.ndarray):
         for g in range(uniq.shape[0]):
             groups.append((idx[~full][inv.ravel() == g], uniq[g]))
     for rows, measured in groups:
-        pos_bins = _PosBins(matched.col_bins[order][measured[order]], matched.n_bins)
+        pos_bins = matched.full if measured.all() else _PosBins(matched.col_bins[order][measured[order]],
+                                                                matched.n_bins)
         ku = np.bincount(matched.col_bins[matched.up_cols[measured[matched.up_cols]]], minlength=matched.n_bins)
         kd = np.bincount(matched.col_bins[matched.down_cols[measured[matched.down_cols]]], minlength=matched.n_bins)
         yield rows, pos_bins, tuple(ku.tolist()), tuple(kd.tolist())
@@ -843,7 +846,8 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     pvals = np.full((2, n_sig, n_samp), np.nan)
     n_measured_all = np.zeros(n_samp, dtype=np.int64)
     gene_order = _GeneOrder(genes) if null_draws else None
-    matched = _matched_nulls(genes, signatures, parts, gene_levels, level_bins) if null_draws else [None] * n_sig
+    matched = (_matched_nulls(genes, signatures, parts, gene_levels, level_bins, gene_order) if null_draws
+               else [None] * n_sig)
     step = _block_rows(n_samp, len(genes))
     full_membership = None
     if is_sparse and not dispersion:  # membership over all genes of X (genes × parts)
@@ -942,10 +946,11 @@ def reference_levels(data: pd.DataFrame, decimals: int = 4) -> dict[str, float]:
 
 
 def _matched_nulls(genes: list[str], signatures: Sequence[GeneSignature], parts: _Parts,
-                   gene_levels: Mapping[str, Mapping[str, float]] | None, level_bins: int) -> list[_Matched | None]:
+                   gene_levels: Mapping[str, Mapping[str, float]] | None, level_bins: int,
+                   gene_order: _GeneOrder) -> list[_Matched | None]:
     """Per signature, what its matched null needs (``None``: uniform null)."""
     out: list[_Matched | None] = []
-    bins_of: dict[int, LevelBins] = {}  # one binning per distinct levels mapping
+    bins_of: dict[int, tuple[LevelBins, _PosBins]] = {}  # one binning per distinct levels mapping
     empty = np.empty(0, dtype=np.int64)
     for k, s in enumerate(signatures):
         levels = (gene_levels or {}).get(s.name)
@@ -953,11 +958,12 @@ def _matched_nulls(genes: list[str], signatures: Sequence[GeneSignature], parts:
             out.append(None)
             continue
         if id(levels) not in bins_of:
-            bins_of[id(levels)] = LevelBins(genes, levels, level_bins)
-        lb = bins_of[id(levels)]
+            lb = LevelBins(genes, levels, level_bins)
+            bins_of[id(levels)] = lb, _PosBins(lb.by_column[gene_order.order], lb.n_bins)
+        lb, full = bins_of[id(levels)]
         cols = [parts.cols[parts.part_genes[p]] if p is not None else empty
                 for p in (parts.up_part[k], parts.down_part[k])]
-        out.append(_Matched(lb.by_column, lb.n_bins, *cols))
+        out.append(_Matched(lb.by_column, lb.n_bins, *cols, full))
     return out
 
 
