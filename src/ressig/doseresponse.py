@@ -1030,20 +1030,19 @@ def _other_arms(shift: pd.DataFrame | None, treatment: str) -> set[str]:
     """Treatment arms of a multi-arm plate other than ``treatment`` (numerators of fold resistance)."""
     if shift is None or shift.empty:
         return set()
-    fr = shift.loc[shift["effect"] == "fold_resistance", "condition"].astype(str)
-    return {c.split(" / ")[0] for c in fr} - {treatment}
+    return {_arm_of(c) for c in shift.loc[shift["effect"] == "fold_resistance", "condition"]} - {treatment}
 
 
 def _arm_of(condition: str) -> str:
+    """The arm a shift/dye row is about: ``A`` of ``A / reference``, or the condition itself."""
     return str(condition).split(" / ")[0]
 
 
-def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float) -> list[dict]:
+def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float, others: set[str]) -> list[dict]:
     rows = []
     if shift is None or shift.empty:
         return [_ev("efflux", "function", "dose-response", "IC50 ratio", call="missing", supports="unknown",
                     detail="no dose-response plate")]
-    others = _other_arms(shift, treatment)
     for _, r in shift.iterrows():
         if _arm_of(r["condition"]) in others:  # another arm's lines belong to that arm's evidence table
             continue
@@ -1067,7 +1066,7 @@ def _shift_rows(shift: pd.DataFrame | None, treatment: str, alpha: float) -> lis
     return rows
 
 
-def _dye_rows(dye: pd.DataFrame | None, alpha: float, others: set[str] = frozenset()) -> list[dict]:
+def _dye_rows(dye: pd.DataFrame | None, alpha: float, others: set[str]) -> list[dict]:
     if dye is None:
         return []
     rows = []
@@ -1099,8 +1098,9 @@ def evidence_table(de: pd.DataFrame, concordance: pd.DataFrame | None = None, sh
     transcriptional vs post-transcriptional) and their concordance call. With a multi-arm plate
     (several resistant clones or sites in ``shift``), only ``treatment``'s own lines are kept.
     """
+    others = _other_arms(shift, treatment)  # other arms' lines belong to their own evidence tables
     rows = [_mrna_row("efflux", de, efflux_gene, "up", alpha), _protein_row("efflux", concordance, efflux_marker, "up"),
-            *_shift_rows(shift, treatment, alpha), *_dye_rows(dye, alpha, _other_arms(shift, treatment))]
+            *_shift_rows(shift, treatment, alpha, others), *_dye_rows(dye, alpha, others)]
     lines = {"mRNA": [], "protein": [], "function": []}
     for r in rows:
         if r["supports"] in ("yes", "no", "unknown"):
