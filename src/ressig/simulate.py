@@ -450,6 +450,12 @@ DYE_TRUTH = {("parental", "none"): 6000.0, ("parental", "zosuquidar"): 6600.0,
              ("resistant", "none"): 900.0, ("resistant", "zosuquidar"): 5400.0}
 
 
+def _culture(condition: str, r: int) -> str:
+    """Name of culture ``r`` of a condition in the simulated plate and dye assays: ``GEN2.2-P<r>``
+    (parental), ``GEN2.2-R<r>`` (resistant), ``GEN2.2-<condition>-<r>`` for further arms."""
+    return {"parental": f"GEN2.2-P{r}", "resistant": f"GEN2.2-R{r}"}.get(condition, f"GEN2.2-{condition}-{r}")
+
+
 def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int = 3,
                    truth: dict[tuple[str, str], float] | None = None, drug: str = "PVEK",
                    doses: tuple[float, ...] = PLATE_DOSES, hill: float = PLATE_HILL, raw: bool = True,
@@ -472,7 +478,7 @@ def simulate_plate(seed: int = 20261126, noise: float = 0.05, n_replicates: int 
     rows = []
     for (cond, inh), ic50 in truth.items():
         for r in range(1, n_replicates + 1):
-            sample = {"parental": f"GEN2.2-P{r}", "resistant": f"GEN2.2-R{r}"}.get(cond, f"GEN2.2-{cond}-{r}")
+            sample = _culture(cond, r)
             for j, x in enumerate((0.0, 0.0, 0.0, *doses)):
                 frac = PLATE_BOTTOM + (PLATE_TOP - PLATE_BOTTOM) / (1.0 + (x / ic50) ** hill) if x > 0 else 1.0
                 e = float(rng.normal(0.0, noise))
@@ -496,7 +502,7 @@ def simulate_dye(seed: int = 20261127, n_per_group: int = 3, wells: int = 2, sam
     rows = []
     for cond in ("parental", "resistant"):
         for r in range(1, n_per_group + 1):
-            sample = {"parental": f"GEN2.2-P{r}", "resistant": f"GEN2.2-R{r}"}.get(cond, f"GEN2.2-{cond}-{r}")
+            sample = _culture(cond, r)
             culture = float(rng.normal(0.0, sample_sd))
             for inh in ("none", "zosuquidar"):
                 for w in range(1, wells + 1):
