@@ -527,14 +527,15 @@ def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -
     }
     logger.info("signature %s: froze the score distribution of reference cohort %s (%d samples, median %.4f)",
                 sig.name, path.name, finite.size, float(np.median(finite)))
-    if resolve_kind(path, opts) == "bulk":  # a gene-level matrix: its levels stratify the matched null
+    kind = resolve_kind(path, opts)
+    if kind == "bulk":  # a gene-level matrix: its levels stratify the matched null
         from .cohort.idmap import _gene_table, reference_file_levels
 
         sig.gene_levels = gene_levels_block(reference_file_levels(path, _gene_table(opts), opts),
                                             f"cohort:{path.name}", values.size)
     else:
         logger.info("signature %s: the matched null keeps the training levels (%s reference cohorts give no "
-                    "gene levels)", sig.name, resolve_kind(path, opts))
+                    "gene levels)", sig.name, kind)
     return sig
 
 
