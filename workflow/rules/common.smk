@@ -4,6 +4,8 @@
 # the Snakefile): every key it leaves out takes its schema default, filled in here. Optional steps
 # (concordance, cohorts, ...) default to off and define/register their rules only when configured.
 import os
+import shlex
+import sys
 
 from snakemake.utils import validate
 
@@ -12,6 +14,10 @@ from ressig.de import contrast_name
 from ressig.errors import RessigError
 from ressig.io import read_sample_sheet
 
+
+# Every rule runs the ressig of the Python that runs this workflow (its jobs too, locally and on
+# SLURM, where the job step starts the same interpreter), never whichever `ressig` is first on PATH.
+RESSIG = f"{shlex.quote(sys.executable)} -m ressig"
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 CONFIG_SOURCE = ", ".join(
