@@ -4,20 +4,19 @@
 # the Snakefile): every key it leaves out takes its schema default, filled in here. Optional steps
 # (concordance, cohorts, ...) default to off and define/register their rules only when configured.
 import os
-import shlex
-import sys
 
 from snakemake.utils import validate
 
-from ressig.config import check_config, check_paths, load_schema
+from ressig.config import check_config, check_paths, load_schema, prefer_own_scripts
 from ressig.de import contrast_name
 from ressig.errors import RessigError
 from ressig.io import read_sample_sheet
 
 
-# Every rule runs the ressig of the Python that runs this workflow (its jobs too, locally and on
-# SLURM, where the job step starts the same interpreter), never whichever `ressig` is first on PATH.
-RESSIG = f"{shlex.quote(sys.executable)} -m ressig"
+# Every rule runs the `ressig` of the Python that runs this workflow (its jobs too, locally and on
+# SLURM, where the job step starts the same interpreter and reads this file again), never whichever
+# `ressig` happens to be first on PATH: that interpreter's scripts folder goes first.
+prefer_own_scripts()
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 CONFIG_SOURCE = ", ".join(

@@ -99,7 +99,7 @@ if CONC_ENABLED:
         conda:
             ENV
         shell:
-            "{RESSIG} concordance --de {input.de} --normalized {input.normalized} "
+            "ressig concordance --de {input.de} --normalized {input.normalized} "
             "--samples {input.samples} {params.source} --pair {params.pairs} {params.design} "
             "--margin {params.margin} {params.protein_margin} --alpha {params.alpha} "
             "--protein-model {params.model} --mrna-p {params.mrna_p} "

@@ -29,7 +29,7 @@ rule prepare_counts:
     conda:
         ENV
     shell:
-        "{RESSIG} prepare {params.counts} --samples {params.samples} --format {params.fmt} "
+        "ressig prepare {params.counts} --samples {params.samples} --format {params.fmt} "
         "{params.tx2gene} {params.layer} --duplicates {params.duplicates} "
         "--counts-from-abundance {params.from_abundance} {params.lengths} "
         "--out-counts {output.counts} --out-samples {output.samples} --out-mapping {output.mapping} "
@@ -70,7 +70,7 @@ rule de:
     conda:
         ENV
     shell:
-        "{RESSIG} de --counts {input.counts} --samples {input.samples} {params.design} "
+        "ressig de --counts {input.counts} --samples {input.samples} {params.design} "
         "{params.contrasts} {params.lrt} --min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
         "--engine {params.engine} {params.lengths} --threads {threads} --outdir results/de > {log} 2>&1"
 
@@ -107,7 +107,7 @@ rule de_plots:
     conda:
         ENV
     shell:
-        "{RESSIG} plot-de --de {input.table} --alpha {params.alpha} --label {params.label} "
+        "ressig plot-de --de {input.table} --alpha {params.alpha} --label {params.label} "
         "--volcano {output.volcano} --ma {output.ma} > {log} 2>&1"
 
 
@@ -147,7 +147,7 @@ if MULTI_CONTRAST:
         conda:
             ENV
         shell:
-            "{RESSIG} plot-contrasts --de {input.de} --genes {params.label} --genes-file {input.genes} "
+            "ressig plot-contrasts --de {input.de} --genes {params.label} --genes-file {input.genes} "
             "--alpha {params.alpha} --out {output} > {log} 2>&1"
 
     register_targets(rules.plot_contrasts.output)

@@ -68,7 +68,7 @@ rule efflux:
     conda:
         ENV
     shell:
-        "{RESSIG} efflux --de {input.de} --expression {input.expression} --samples {input.samples} "
+        "ressig efflux --de {input.de} --expression {input.expression} --samples {input.samples} "
         "--genesets {input.genesets} {params.design} {params.efflux_sets} --rank-by {params.rank_by} "
         "--min-size {params.min_size} --max-size {params.max_size} --permutations {params.permutations} "
         "--seed {params.seed} --top-n {params.top_n} --outdir {params.outdir} > {log} 2>&1"

@@ -84,7 +84,7 @@ if FUNC_ENABLED:
         conda:
             ENV
         shell:
-            "{RESSIG} dose-response --input {input.plate:q} --normalisation {params.normalisation} "
+            "ressig dose-response --input {input.plate:q} --normalisation {params.normalisation} "
             "{params.fix} {params.dye} --reference {params.reference} --treatment {params.treatment} "
             "--out results/functional > {log} 2>&1"
 
@@ -131,7 +131,7 @@ if FUNC_ENABLED:
         conda:
             ENV
         shell:
-            "{RESSIG} evidence --de {input.de} {params.concordance} --shift {input.shift} {params.dye} "
+            "ressig evidence --de {input.de} {params.concordance} --shift {input.shift} {params.dye} "
             "--treatment {params.treatment} {params.names} --out {output.table} > {log} 2>&1"
 
     register_targets(

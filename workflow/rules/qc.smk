@@ -30,7 +30,7 @@ rule qc:
     conda:
         ENV
     shell:
-        "{RESSIG} qc --counts {input.counts} --vst {input.vst} --samples {input.samples} "
+        "ressig qc --counts {input.counts} --vst {input.vst} --samples {input.samples} "
         "--condition {params.condition} --outdir results/qc > {log} 2>&1"
 
 

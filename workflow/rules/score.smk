@@ -27,7 +27,7 @@ rule simulate_cohorts:
     conda:
         ENV
     shell:
-        "{RESSIG} simulate-cohorts --truth {input.truth} --outdir results/cohorts > {log} 2>&1"
+        "ressig simulate-cohorts --truth {input.truth} --outdir results/cohorts > {log} 2>&1"
 
 
 rule score_shard:
@@ -51,7 +51,7 @@ rule score_shard:
     conda:
         ENV
     shell:
-        "{RESSIG} score --signature {input.signature} --input {input.data} {params.options} "
+        "ressig score --signature {input.signature} --input {input.data} {params.options} "
         "--shard {wildcards.shard}/{wildcards.nshards} --no-progress "
         "--out {output.scores} --coverage-out {output.coverage} --mapping-out {output.mapping} > {log} 2>&1"
 
@@ -91,7 +91,7 @@ rule score_gather:
     conda:
         ENV
     shell:
-        "{RESSIG} score-gather --shards {input.shards} --coverage {input.coverage} "
+        "ressig score-gather --shards {input.shards} --coverage {input.coverage} "
         "--signature {input.signature} --out {output.scores} --coverage-out {output.coverage} "
         "--mapping {input.mapping} --mapping-out {output.mapping} --input {input.data} {params.input} "
         "--plot {output.plot} --cohort-name {params.name} --alpha {params.alpha} > {log} 2>&1"
@@ -128,7 +128,7 @@ rule score_h5ad:
     conda:
         ENV
     shell:
-        "{RESSIG} score-gather --shards {input.scores} --signature {input.signature} "
+        "ressig score-gather --shards {input.scores} --signature {input.signature} "
         "--input {input.data} --out-h5ad {output.h5ad} {params.pseudobulk} "
         "--embedding-plot {output.embedding} --group-plot {output.groups} --group-by {params.group_by} "
         "> {log} 2>&1"

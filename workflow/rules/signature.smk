@@ -68,7 +68,7 @@ rule signature:
     conda:
         ENV
     shell:
-        "{RESSIG} signature --de {input.de} --normalized {input.normalized} --samples {input.samples} "
+        "ressig signature --de {input.de} --normalized {input.normalized} --samples {input.samples} "
         "--name {params.name} --version {params.version} {params.design} --rule {params.rule} --padj {params.padj} "
         "--min-abs-lfc {params.min_abs_lfc} --min-base-mean {params.min_base_mean} "
         "--max-genes {params.max_genes} {params.curated} --min-coverage {params.min_coverage} "
