@@ -30,6 +30,7 @@ import pandas as pd
 from ._log import logger
 from .errors import FILE_ERRORS, RessigError, input_error
 from .genes import harmonise_gene_ids
+from .mangled import find_mangled, log_mangled, mark_mangled
 
 COUNT_FORMATS = ("auto", "matrix", "featurecounts", "salmon", "kallisto", "rsem", "h5ad")
 #: formats read from per-sample files named in the sample sheet's ``counts`` column
@@ -410,7 +411,10 @@ def read_counts_input(
     dup_samples = raw.columns[raw.columns.duplicated()]
     if len(dup_samples):
         raise input_error(source, f"duplicated sample column(s): {', '.join(map(str, dup_samples.unique()))}")
+    mangled = find_mangled(raw.index)  # ids a spreadsheet made dates: said before a duplicate they may cause
+    log_mangled(mangled, source)
     counts, mapping = harmonise_gene_ids(raw, source, duplicates)
+    mapping = mark_mangled(mapping, mangled)
     if raw.attrs.get("missing_transcripts"):
         from .quantfiles import missing_transcript_rows
 
