@@ -64,12 +64,14 @@ def read_rsem_genes(files: Mapping[str, str | Path]) -> tuple[pd.DataFrame, pd.D
             raise input_error(f, f"RSEM genes.results for sample {sample!r} not found",
                               "Fix the 'counts' column of the sample sheet")
         df = read_table(f, "RSEM genes.results")
+        if "transcript_id" in df.columns:
+            raise input_error(f, "is an RSEM isoforms.results file (column transcript_id), not genes.results",
+                              "Give --tx2gene (counts.tx2gene) to summarise transcripts to genes, or the "
+                              "*.genes.results files")
         missing = [c for c in RSEM_GENE_COLUMNS if c not in df.columns]
         if missing:
-            hint = ("this looks like an isoforms.results file: give --tx2gene (counts.tx2gene) to summarise "
-                    "transcripts to genes") if "transcript_id" in df.columns and "gene_id" in df.columns else \
-                "Give RSEM's *.genes.results files (rsem-calculate-expression output)"
-            raise input_error(f, f"not an RSEM genes.results file: missing column(s) {', '.join(missing)}", hint)
+            raise input_error(f, f"not an RSEM genes.results file: missing column(s) {', '.join(missing)}",
+                              "Give RSEM's *.genes.results files (rsem-calculate-expression output)")
         ids = pd.Index(df["gene_id"].str.strip())
         if genes is None:
             genes, first = ids, str(f)
