@@ -515,9 +515,9 @@ def prepare_inputs(
     (:func:`ressig.quantfiles.default_lengths_path`), where ``ressig de`` finds them; a stale
     file there is removed when the input has no lengths.
     """
-    from .quantfiles import default_lengths_path
     from ._atomic import atomic_group, write_table
     from .genes import write_mapping_report
+    from .quantfiles import default_lengths_path
 
     sheet = read_sample_sheet(samples)
     files = None

@@ -54,8 +54,6 @@ def read_rsem_genes(files: Mapping[str, str | Path]) -> tuple[pd.DataFrame, pd.D
         A missing column, a non-numeric or negative value, or gene ids that differ between files
         (naming the file and the first differing row).
     """
-    from .io import read_table
-
     counts, lengths = {}, {}
     genes: pd.Index | None = None
     first = ""
@@ -63,7 +61,12 @@ def read_rsem_genes(files: Mapping[str, str | Path]) -> tuple[pd.DataFrame, pd.D
         if not Path(f).exists():
             raise input_error(f, f"RSEM genes.results for sample {sample!r} not found",
                               "Fix the 'counts' column of the sample sheet")
-        df = read_table(f, "RSEM genes.results")
+        try:
+            df = pd.read_csv(f, sep="\t", dtype=str, keep_default_na=False)
+        except FILE_ERRORS as exc:  # pandas parse errors are ValueErrors
+            raise input_error(f, f"cannot read as an RSEM genes.results table ({type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''})",
+                              "Give RSEM's *.genes.results files as written (tab-separated, optionally gzipped)") from None
         if "transcript_id" in df.columns:
             raise input_error(f, "is an RSEM isoforms.results file (column transcript_id), not genes.results",
                               "Give --tx2gene (counts.tx2gene) to summarise transcripts to genes, or the "
