@@ -238,3 +238,18 @@ def test_prepare_removes_stale_lengths_beside_the_counts(tmp_path):
     assert not stale.exists()
     assert (f"[ressig] removed {stale} (transcript lengths of an earlier run): these counts have no transcript "
             "lengths") in prep.stderr
+
+
+def test_de_lengths_beside_the_counts_with_pydeseq2_engine_is_one_clear_error(rsem_run, tmp_path):
+    out, _, _ = rsem_run
+    args = ["de", "--counts", out / "counts.tsv", "--samples", out / "samples.tsv", "--reference", "A",
+            "--treatment", "B", "--outdir", tmp_path / "de"]
+    bad = _ressig(*args, "--engine", "pydeseq2", ok=False)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
+        f"ressig: error: {out / 'counts.lengths.tsv'}: 'ressig prepare' wrote transcript lengths beside the counts, "
+        "which engine pydeseq2 cannot use (no normalisation factors); use --engine ressig, or --no-lengths for "
+        "size factors")
+    bad = _ressig(*args, "--lengths", out / "counts.lengths.tsv", "--no-lengths", ok=False)
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "ressig: error: --lengths and --no-lengths contradict each other; give one")
+    assert not (tmp_path / "de").exists()

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(its DefaultInference, one optimisation per gene; for cross-checks)")
     p.add_argument("--lengths", default=None,
                    help="genes x samples average transcript lengths TSV (from 'ressig prepare --out-lengths', "
-                        "salmon/kallisto): normalise with DESeq2's per-gene, per-sample normalisation factors "
+                        "salmon/kallisto/rsem): normalise with DESeq2's per-gene, per-sample normalisation factors "
                         "(DESeqDataSetFromTximport) instead of size factors; needs --engine ressig. Default: "
                         "the <counts stem>.lengths.tsv prepare wrote beside --counts, if present")
     p.add_argument("--no-lengths", action="store_true",
@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> None:
     if args.lengths is None and beside.exists():
         if args.no_lengths:
             logger.info("not using the transcript lengths beside the counts (%s): --no-lengths, size factors", beside)
+        elif args.engine != "ressig":
+            raise RessigError(f"{beside}: 'ressig prepare' wrote transcript lengths beside the counts, which engine "
+                              f"{args.engine} cannot use (no normalisation factors); use --engine ressig, or "
+                              "--no-lengths for size factors")
         else:
             args.lengths = str(beside)
             logger.info("using the transcript lengths beside the counts (%s, written by 'ressig prepare') for DESeq2 "
