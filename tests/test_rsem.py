@@ -253,3 +253,28 @@ def test_de_lengths_beside_the_counts_with_pydeseq2_engine_is_one_clear_error(rs
     assert bad.stderr.strip().splitlines()[-1] == (
         "ressig: error: --lengths and --no-lengths contradict each other; give one")
     assert not (tmp_path / "de").exists()
+
+
+@pytest.mark.workflow
+def test_workflow_rsem_uses_effective_lengths(tmp_path):
+    """``counts.format: rsem`` in the workflow: prepare writes lengths.tsv, de uses them, and the result is
+    the CLI's (and so R's) within the bar."""
+    import shutil
+
+    from conftest import copy_workflow, run_snakemake
+
+    wd = copy_workflow(tmp_path / "wd")
+    shutil.copytree(RSEM / "rsem", wd / "rsem")
+    shutil.copy2(RSEM / "samples.tsv", wd / "samples.tsv")
+    (wd / "rsem.yaml").write_text("samples: samples.tsv\ncounts: {path: null, format: rsem}\n"
+                                  "design: {reference: A, treatment: B}\n")
+    run_snakemake(wd, "results/de/B_vs_A.tsv", "--configfile", "rsem.yaml")
+    assert (wd / "results/counts/lengths.tsv").exists()
+    sf = pd.read_csv(wd / "results/de/size_factors.tsv", sep="\t", index_col=0)
+    assert set(sf["normalization"]) == {"avgTxLength"}
+    r = _r("deseq2_results.tsv.gz")
+    py = pd.read_csv(wd / "results/de/B_vs_A.tsv", sep="\t", index_col=0)
+    both = r[["log2FoldChange"]].join(py[["log2FoldChange"]], rsuffix="_py").dropna()
+    assert len(both) == 3749
+    assert np.corrcoef(both["log2FoldChange"], both["log2FoldChange_py"])[0, 1] >= 0.9999
+    assert ((both["log2FoldChange"] - both["log2FoldChange_py"]).abs() > 0.1).mean() < 0.001
