@@ -101,3 +101,13 @@ def small_experiment():
     from ressig.simulate import simulate_experiment
 
     return simulate_experiment(n_genes=2000, n_background_de=100, seed=7, genesets_dir=REPO / "resources/genesets")
+
+
+@pytest.fixture(autouse=True)
+def _ressig_log_propagates():
+    """``ressig.cli.main`` run in-process turns propagation off (its own handler prints once);
+    turn it back on so that later tests' ``caplog`` (a root handler) sees ressig's records."""
+    import logging
+
+    yield
+    logging.getLogger("ressig").propagate = True

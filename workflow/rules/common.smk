@@ -51,10 +51,10 @@ MULTI_CONTRAST = len(CONTRASTS) > 1
 CONTRAST_DIR = "{contrast}/" if MULTI_CONTRAST else ""
 
 
-# salmon/kallisto with estimated counts: prepare writes the average transcript lengths and DE uses
+# salmon/kallisto/rsem with estimated counts: prepare writes the average transcript lengths and DE uses
 # them as DESeq2 normalisation factors (counts.counts_from_abundance: length_scaled_tpm = no lengths)
 USE_LENGTHS = (
-    config["counts"].get("format") in ("salmon", "kallisto")
+    config["counts"].get("format") in ("salmon", "kallisto", "rsem")
     and config["counts"].get("counts_from_abundance", "none") == "none"
 )
 LENGTHS = ["results/counts/lengths.tsv"] if USE_LENGTHS else []
@@ -79,7 +79,7 @@ def all_targets():
 
 
 def counts_input(wildcards):
-    """Raw counts inputs: the counts file, or per-sample quantification files (salmon/kallisto)."""
+    """Raw counts inputs: the counts file, or per-sample quantification files (salmon/kallisto/rsem)."""
     files = [config["samples"]]
     if config["counts"].get("path"):
         files.append(config["counts"]["path"])
