@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 _HIGH, _LOW = "#c0392b", "#2c7fb8"
 
@@ -41,7 +42,9 @@ def km_figure(panels: list[dict], time_unit: str) -> Figure:
     fig, axes = _grid(len(panels), 4.6, 4.4)
     for ax, p in zip(axes, panels, strict=False):
         t, e, high = np.asarray(p["time"], float), np.asarray(p["event"], float), np.asarray(p["high"], bool)
-        ticks = np.linspace(0.0, float(t.max()) if t.size else 1.0, 5)
+        tmax = float(t.max()) if t.size and t.max() > 0 else 1.0
+        ticks = MaxNLocator(nbins=5).tick_values(0.0, tmax)
+        ticks = ticks[(ticks >= 0) & (ticks <= tmax)]
         rows = []
         for mask, label, colour in ((high, "score > median", _HIGH), (~high, "score ≤ median", _LOW)):
             if not mask.any():
@@ -55,9 +58,8 @@ def km_figure(panels: list[dict], time_unit: str) -> Figure:
                 ax.plot(cens, kmf.survival_function_at_times(cens).to_numpy(float), "|", color=colour, ms=6)
             rows.append((label, colour, [int((t[mask] >= x).sum()) for x in ticks]))
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlim(-0.02 * ticks[-1], ticks[-1] * 1.02 if ticks[-1] > 0 else 1)
+        ax.set_xlim(-0.02 * tmax, tmax * 1.02)
         ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{x:.3g}" for x in ticks])
         ax.set_xlabel(f"time ({time_unit})")
         ax.set_ylabel("survival probability")
         hr = p.get("hr_per_sd")
@@ -65,15 +67,17 @@ def km_figure(panels: list[dict], time_unit: str) -> Figure:
         ax.set_title(f"{p['signature']}\nlog-rank p = {_fmt_p(p.get('logrank_p'))}{hr_txt}", fontsize=9)
         ax.legend(fontsize=7, loc="lower left", frameon=False)
         # numbers at risk under the axis, one row per group, at the tick times
-        ax.text(-0.02, -0.30, "at risk", transform=ax.transAxes, ha="right", fontsize=7)
-        for k, (_, colour, counts) in enumerate(rows):
-            y = -0.38 - 0.08 * k
+        ax.text(0.0, -0.25, "number at risk", transform=ax.transAxes, ha="left", fontsize=7)
+        for k, (label, colour, counts) in enumerate(rows):
+            y = -0.31 - 0.06 * k
+            ax.text(-0.03, y, label.replace("score ", ""), transform=ax.transAxes, ha="right", fontsize=7,
+                    color=colour)
             for x, c in zip(ticks, counts, strict=True):
                 ax.text((x - ax.get_xlim()[0]) / (ax.get_xlim()[1] - ax.get_xlim()[0]), y, str(c),
                         transform=ax.transAxes, ha="center", fontsize=7, color=colour)
     for ax in axes[len(panels):]:
         ax.set_axis_off()
-    fig.subplots_adjust(hspace=0.9, wspace=0.35, bottom=0.2)
+    fig.subplots_adjust(hspace=0.75, wspace=0.45, bottom=0.22, left=0.15)
     return fig
 
 
@@ -95,12 +99,21 @@ def forest_figure(table: pd.DataFrame) -> Figure:
                 transform=ax.get_yaxis_transform(), va="center", fontsize=7)
     ax.axvline(1.0, color="grey", ls="--", lw=0.8)
     ax.set_xscale("log")
+    finite = table[["hr_ci_low", "hr_ci_high"]].to_numpy(float) if n else np.empty((0, 2))
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (min(finite.min(), 0.9), max(finite.max(), 1.1)) if finite.size else (0.5, 2.0)
+    ax.set_xlim(lo / 1.1, hi * 1.1)
+    nice = [t for t in (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 4, 8, 16, 32) if lo / 1.1 <= t <= hi * 1.1]
+    ax.set_xticks(nice)
+    ax.set_xticklabels([f"{t:g}" for t in nice])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y)
     ax.set_yticklabels(table["signature"].astype(str).tolist(), fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("hazard ratio per SD of score (95% CI)")
     cov = str(table["covariates"].iloc[0]) if n and "covariates" in table else ""
-    ax.set_title("Cox model" + (f", adjusted for {cov}" if cov else ""), fontsize=9)
+    ax.set_title("Cox model" + (f", adjusted for {cov.replace(',', ', ')}" if cov and cov != "nan" else ""),
+                 fontsize=9)
     fig.subplots_adjust(left=0.3, right=0.68)
     return fig
 
