@@ -55,13 +55,9 @@ def test_survival_equals_r_coxph_survdiff_concordance(lung_run):
     ref = _ref("reference_survival.tsv")
     assert list(ours.index) == list(ref.index)
     assert (ours["n"] == ref["n"]).all() and (ours["events"] == ref["events"]).all()
-    for col in ("hr_per_sd", "hr_ci_low", "hr_ci_high", "p_wald", "p_lrt", "logrank_chisq", "logrank_p"):
+    for col in ("hr_per_sd", "hr_ci_low", "hr_ci_high", "p_wald", "p_lrt", "logrank_chisq", "logrank_p", "ph_p"):
         _close(ours[col], ref[col], REL)
     np.testing.assert_allclose(ours["concordance"], ref["concordance"], atol=1e-4, rtol=0)
-    # ph_p: lifelines' Grambsch-Therneau test on KM time vs R >= 3.0's exact score test (cox.zph):
-    # same hypothesis, not the same statistic; on lung they agree within a factor 1.3 (stated in the docs)
-    ratio = ours["ph_p"] / ref.loc[ours.index, "ph_p"]
-    assert ((ratio > 1 / 1.3) & (ratio < 1.3)).all(), ratio
     assert (ours["covariates"] == "age,sex").all() and (ours["time_unit"] == "days").all()
     assert (ours["event_coding"] == "2=event, 1=censored (R Surv coding)").all()
     # BH across the four signatures
@@ -88,7 +84,7 @@ def test_strata_equal_r(tmp_path):
     assert proc.returncode == 0, proc.stderr
     ours = pd.read_csv(tmp_path / "survival.tsv", sep="\t").set_index("signature")
     ref = _ref("reference_survival_strata.tsv")
-    for col in ("hr_per_sd", "hr_ci_low", "hr_ci_high", "p_wald", "p_lrt", "logrank_chisq", "logrank_p"):
+    for col in ("hr_per_sd", "hr_ci_low", "hr_ci_high", "p_wald", "p_lrt", "logrank_chisq", "logrank_p", "ph_p"):
         _close(ours[col], ref[col], REL)
     np.testing.assert_allclose(ours["concordance"], ref["concordance"], atol=1e-4, rtol=0)
     assert (ours["strata"] == "sex").all() and not (tmp_path / "km.png").exists()

@@ -10,11 +10,12 @@ Per signature (see :func:`cox_row`):
   (:func:`harrell_c`);
 * ``logrank_chisq``/``logrank_p``: the log-rank test of ``score > median`` vs the rest (R's
   ``survdiff``; stratified: summed over strata, as ``survdiff(... + strata(s))``);
-* ``ph_p``: the proportional-hazards check of the score term of the full model on scaled
-  Schoenfeld residuals against Kaplan–Meier-transformed time (lifelines
-  ``proportional_hazard_test(time_transform="km")``). This is the Grambsch–Therneau test that R's
-  ``cox.zph`` used before survival 3.0; since 3.0 ``cox.zph`` computes an exact score test, so the
-  two agree closely but not to many digits (see tests/fixtures/outcome_r/README.md).
+* ``ph_p``: the proportional-hazards check of the score term of the full model, computed as R's
+  ``cox.zph`` (survival >= 3.0, ``transform = "km"``) does (:func:`zph_test`): a score test for a
+  time-varying coefficient g(t) = 1 − KM(t−), whose Schoenfeld-residual form is the
+  Grambsch–Therneau test. lifelines' ``proportional_hazard_test`` is the older approximation
+  (scaled Schoenfeld residuals with the overall variance, as ``cox.zph`` before survival 3.0) and
+  differs from current R by up to ~20% in p on real data, hence the R algorithm here.
 """
 
 from __future__ import annotations
@@ -111,15 +112,85 @@ def _fit(df: pd.DataFrame, strata: list[str] | None):
     return cph
 
 
-def _ph_p(cph, df: pd.DataFrame) -> float:
-    from lifelines.statistics import proportional_hazard_test
+def km_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """1 − S(t−): the left-continuous Kaplan–Meier estimate of all patients (strata ignored, as
+    ``cox.zph(transform = "km")``), at each patient's time (lifelines ``KaplanMeierFitter``)."""
+    from lifelines import KaplanMeierFitter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = proportional_hazard_test(cph, df, time_transform="km")
-    summ = res.summary
-    row = summ.loc["z"] if "z" in summ.index else summ.xs("z", level=0).iloc[0]
-    return float(row["p"])
+    kmf = KaplanMeierFitter().fit(time, event)
+    grid = kmf.survival_function_.index.to_numpy(float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(float)
+    before = np.searchsorted(grid, time, side="left") - 1  # last grid time strictly before t
+    return 1.0 - np.where(before >= 0, surv[np.clip(before, 0, None)], 1.0)
+
+
+def zph_test(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray, column: int,
+             strata: np.ndarray | None = None) -> tuple[float, float]:
+    """Proportional-hazards test of one covariate, as R's ``cox.zph`` (survival >= 3.0, default
+    ``transform = "km"``, Efron ties): the score test, at the fitted ``beta``, of adding
+    ``g(t) × x[:, column]`` to the model, ``g`` = 1 − KM(t−) centred over the events.
+
+    The Cox fit itself is lifelines'; this is the one-step score statistic R computes in C
+    (``zph1``): U = Σ_events g(t)(x − x̄(t)) and the information of the model (x, g(t)x) at
+    γ = 0, both with Efron's weighting of tied deaths, and U' I⁻¹ U over the block of all β and
+    this γ.
+
+    Returns
+    -------
+    (chisq, p)
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=float) > 0
+    x = np.asarray(x, dtype=float)
+    x = x - x.mean(axis=0)
+    p = x.shape[1]
+    g = km_transform(time, event.astype(float))
+    g = g - g[event].mean()
+    risk = np.exp(x @ np.asarray(beta, dtype=float))
+    groups = np.zeros(time.size, dtype=int) if strata is None else pd.factorize(np.asarray(strata))[0]
+    u = np.zeros(p)
+    i_bb = np.zeros((p, p))
+    i_bg = np.zeros((p, p))
+    i_gg = np.zeros((p, p))
+    for s in np.unique(groups):
+        m = groups == s
+        t, e, xs, r, gs = time[m], event[m], x[m], risk[m], g[m]
+        for tt in np.unique(t[e]):
+            at_risk = t >= tt
+            dead = (t == tt) & e
+            d = int(dead.sum())
+            s0, s0d = r[at_risk].sum(), r[dead].sum()
+            s1, s1d = r[at_risk] @ xs[at_risk], r[dead] @ xs[dead]
+            s2 = (xs[at_risk] * r[at_risk, None]).T @ xs[at_risk]
+            s2d = (xs[dead] * r[dead, None]).T @ xs[dead]
+            gt = gs[dead][0]
+            vsum = np.zeros((p, p))
+            msum = np.zeros(p)
+            for k in range(d):
+                f = k / d  # Efron: a fraction k/d of the tied deaths left the risk set
+                a0, a1, a2 = s0 - f * s0d, s1 - f * s1d, s2 - f * s2d
+                mean = a1 / a0
+                msum += mean
+                vsum += a2 / a0 - np.outer(mean, mean)
+            u += gt * (xs[dead].sum(axis=0) - msum)
+            i_bb += vsum
+            i_bg += gt * vsum
+            i_gg += gt * gt * vsum
+    block = np.zeros((p + 1, p + 1))
+    block[:p, :p] = i_bb
+    block[:p, p] = block[p, :p] = i_bg[:, column]
+    block[p, p] = i_gg[column, column]
+    score = np.zeros(p + 1)
+    score[p] = u[column]
+    chisq = float(score @ np.linalg.solve(block, score))
+    return chisq, float(stats.chi2.sf(chisq, 1))
+
+
+def _ph_p(cph, df: pd.DataFrame, strata: list[str] | None) -> float:
+    cols = [c for c in df.columns if c not in ("time", "event", *(strata or []))]
+    beta = cph.params_.reindex(cols).to_numpy(float)
+    return zph_test(df["time"].to_numpy(), df["event"].to_numpy(), df[cols].to_numpy(float), beta,
+                    cols.index("z"), None if not strata else df[strata[0]].to_numpy())[1]
 
 
 def na_row(signature: str, n: int, events: int, covariates: str, reason: str) -> dict:
@@ -180,7 +251,7 @@ def cox_row(signature: str, data: pd.DataFrame, covariate_cols: list[str], covar
         lr_chi, lr_p = logrank(df["time"].to_numpy(), df["event"].to_numpy(), high,
                                None if st is None else df["_stratum"].to_numpy())
     try:
-        ph = _ph_p(full, df)
+        ph = _ph_p(full, df, st)
     except Exception as exc:  # the residual test can fail on degenerate data; say so, keep the row
         logger.info("%s: proportional-hazards test failed (%s)", signature, exc)
         ph = float("nan")
