@@ -223,6 +223,17 @@ def test_real_world_table_na_tokens_string_sex_renamed_ids(tmp_path, caplog):
     assert match["status"].str.startswith("matched_normalised").sum() == 2 * 228
 
 
+def test_ids_renamed_by_r_make_names_are_matched_and_reported():
+    from ressig.outcome import match_samples
+
+    mapping, report = match_samples(pd.Index(["01005", "LAL5", "04006", "09999"]),
+                                    pd.Index(["X01005", "lal5", "04006", "X1"]))
+    assert mapping == {"04006": "04006", "X01005": "01005", "lal5": "LAL5"}
+    status = dict(zip(report["sample"] + "/" + report["in_scores"].astype(str), report["status"], strict=True))
+    assert status["01005/True"] == "matched_normalised: X01005" and status["09999/True"] == "unmatched"
+    assert status["X1/False"] == "unmatched" and status["04006/True"] == "matched"
+
+
 @pytest.mark.parametrize("edit, extra, message", [
     (lambda c: c.assign(sample="X" + c["sample"]), [],
      "{clin}: no sample in common between the clinical table (228 rows, e.g. XNCCTG-001.3, XNCCTG-002.3, "

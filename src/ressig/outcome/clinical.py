@@ -128,13 +128,16 @@ def read_clinical(path: str | Path, sample_col: str, columns: list[str]) -> pd.D
 
 
 def _normalise_id(s: str) -> str:
-    return re.sub(r"[-._ ]", ".", s.strip().upper())
+    """Case- and separator-insensitive key; R's ``make.names`` ``X`` before a leading digit is dropped."""
+    key = re.sub(r"[-._ ]", ".", s.strip().upper())
+    return key[1:] if re.match(r"^X[0-9]", key) else key
 
 
 def match_samples(score_ids: pd.Index, clinical_ids: pd.Index, clinical_path: str | Path | None = None
                   ) -> tuple[dict[str, str], pd.DataFrame]:
     """Match score samples to clinical rows: exactly, then (for ids left over) case- and separator-
-    insensitively (``TCGA-AB-2803`` = ``TCGA.AB.2803``) when that match is one-to-one.
+    insensitively (``TCGA-AB-2803`` = ``TCGA.AB.2803``; R's ``X01005`` = ``01005``) when that match
+    is one-to-one.
 
     Returns
     -------

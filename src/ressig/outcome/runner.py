@@ -93,7 +93,12 @@ def _survival(scores: pd.DataFrame, clin: pd.DataFrame, spec: OutcomeSpec, cov: 
             data[spec.strata] = clin[spec.strata].where(~cl.is_missing(clin[spec.strata]))
         complete = data.notna().all(axis=1)
         if (~complete).any():
-            why = ", ".join(f"{c}: {int(data[c].isna().sum())}" for c in data.columns if data[c].isna().any())
+            source = {c: name for name, cols in cov.columns.items() for c in cols}
+            missing = {}
+            for c in data.columns:
+                if data[c].isna().any():
+                    missing.setdefault(source.get(c, c), int(data[c].isna().sum()))
+            why = ", ".join(f"{c}: {k}" for c, k in missing.items())
             logger.info("%s: %d of %d matched patients are not complete cases for survival (missing %s)",
                         sig, int((~complete).sum()), len(data), why)
         row = cox_row(sig, data[complete], cov_cols, label, spec.strata, spec.min_events)
@@ -119,6 +124,10 @@ def _response(scores: pd.DataFrame, clin: pd.DataFrame, spec: OutcomeSpec, other
     for sig in scores.columns:
         data = pd.DataFrame({"score": scores[sig], "y": clin["_response"]})
         complete = data.notna().all(axis=1)
+        if (~complete).any():
+            logger.info("%s: %d of %d matched patients are not complete cases for the response (missing "
+                        "response: %d, score: %d)", sig, int((~complete).sum()), len(data),
+                        int(data["y"].isna().sum()), int(data["score"].isna().sum()))
         d = data[complete]
         row = logistic_row(sig, d["score"], d["y"], spec.response, spec.positive)
         row["n_incomplete"] = int((~complete).sum())
