@@ -304,3 +304,19 @@ def test_demo_recovers_the_planted_hazard_and_odds_ratio(demo_run):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / name).stat().st_size > 20_000
     match = pd.read_csv(out / "matching.tsv", sep="\t")
     assert len(match) == 40 and (match["status"] == "matched").all()
+
+
+def test_wide_score_table_gives_the_long_tables_results(tmp_path, lung_run):
+    long = pd.read_csv(SCORES, sep="\t")
+    wide = long.pivot(index="sample", columns="signature", values="score").reset_index()
+    wide["KARNO_PHYSICIAN_pvalue"] = 0.5  # a per-cell extra column of the wide layout: not a signature
+    wide.to_csv(tmp_path / "wide.tsv", sep="\t", index=False)
+    code = main(["associate", "--scores", str(tmp_path / "wide.tsv"), "--clinical", str(CLINICAL), "--time",
+                 "time_days", "--event", "status", "--covariates", "age", "sex", "--time-unit", "days",
+                 "--out", str(tmp_path / "out"), "--no-figures", "--signature", "MEAL_CAL", "WT_LOSS"])
+    assert code == 0
+    ours = pd.read_csv(tmp_path / "out/survival.tsv", sep="\t").set_index("signature")
+    ref = pd.read_csv(lung_run / "survival.tsv", sep="\t").set_index("signature")
+    assert list(ours.index) == ["MEAL_CAL", "WT_LOSS"]
+    cols = ["n", "events", "hr_per_sd", "p_wald", "concordance", "logrank_p", "ph_p"]
+    pd.testing.assert_frame_equal(ours[cols], ref.loc[["MEAL_CAL", "WT_LOSS"], cols])
