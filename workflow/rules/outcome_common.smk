@@ -1,5 +1,11 @@
 # Helpers of the outcome step (clinical config -> outputs and `ressig associate` options).
 OUTCOME = {name: c["clinical"] for name, c in COHORTS.items() if c.get("clinical")}
+for _cname, _cclin in OUTCOME.items():
+    if not (_cclin.get("time") and _cclin.get("event")) and not (_cclin.get("response") and _cclin.get("positive") is not None):
+        raise RessigError(
+            f"{CONFIG_SOURCE}: cohorts.{_cname}.clinical tests nothing: set time and event (survival) "
+            "and/or response and positive"
+        )
 
 
 def outcome_outputs(name, clin):
