@@ -300,6 +300,14 @@ def test_demo_recovers_the_planted_hazard_and_odds_ratio(demo_run):
     assert row["n"] == 40 and row["hr_ci_low"] <= 2.0 <= row["hr_ci_high"] and row["hr_ci_low"] > 1.0
     r = resp.loc["GEN22_RESISTANCE"]
     assert r["or_ci_low"] <= 3.0 <= r["or_ci_high"]
+    # gene sets scored beside it (clinical.genesets): the efflux core rides on the resistance program,
+    # the IL-3 receptor complex (IL3RA planted flat) is the planted null
+    assert list(surv.index) == ["GEN22_RESISTANCE", "MULTIDRUG_EFFLUX_CORE", "IL3RA_RECEPTOR_COMPLEX"]
+    null = surv.loc["IL3RA_RECEPTOR_COMPLEX"]
+    assert null["hr_ci_low"] <= 1.0 <= null["hr_ci_high"] and null["p_wald"] > 0.05
+    rn = resp.loc["IL3RA_RECEPTOR_COMPLEX"]
+    assert rn["or_ci_low"] <= 1.0 <= rn["or_ci_high"] and rn["auc_ci_low"] <= 0.5 <= rn["auc_ci_high"]
+    assert surv.loc["MULTIDRUG_EFFLUX_CORE", "hr_ci_low"] > 1.0
     for name in ("km.png", "forest.png", "response.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (out / name).stat().st_size > 10_000
     match = pd.read_csv(out / "matching.tsv", sep="\t")
@@ -320,3 +328,22 @@ def test_wide_score_table_gives_the_long_tables_results(tmp_path, lung_run):
     assert list(ours.index) == ["MEAL_CAL", "WT_LOSS"]
     cols = ["n", "events", "hr_per_sd", "p_wald", "concordance", "logrank_p", "ph_p"]
     pd.testing.assert_frame_equal(ours[cols], ref.loc[["MEAL_CAL", "WT_LOSS"], cols])
+
+
+def test_several_score_tables_are_joined_and_a_signature_twice_is_refused(tmp_path, lung_run, capsys):
+    long = pd.read_csv(SCORES, sep="\t")
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    long[long["signature"] == "MEAL_CAL"].to_csv(a, sep="\t", index=False)
+    long[long["signature"] == "WT_LOSS"].iloc[:-5].to_csv(b, sep="\t", index=False)  # 5 samples fewer
+    args = ["associate", "--scores", str(a), str(b), "--clinical", str(CLINICAL), "--time", "time_days",
+            "--event", "status", "--covariates", "age", "sex", "--out", str(tmp_path / "out"), "--no-figures"]
+    assert main(args) == 0
+    ours = pd.read_csv(tmp_path / "out/survival.tsv", sep="\t").set_index("signature")
+    ref = pd.read_csv(lung_run / "survival.tsv", sep="\t").set_index("signature")
+    assert ours.loc["MEAL_CAL", "hr_per_sd"] == pytest.approx(ref.loc["MEAL_CAL", "hr_per_sd"], rel=1e-9)
+    assert ours.loc["WT_LOSS", "n"] == ref.loc["WT_LOSS", "n"] - 5 + (long["signature"].eq("WT_LOSS")
+                                                                    & long["score"].isna()).tail(5).sum()
+    args[2:4] = [str(a), str(a)]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ressig: error: {a}: signature MEAL_CAL is also in {a}; give each signature once")

@@ -25,12 +25,36 @@ rule simulate_clinical:
 
 
 for _name, _clin in OUTCOME.items():
+    for _i, _gmt in enumerate(outcome_geneset_tables(_name, _clin), start=1):
+
+        rule:
+            name:
+                f"outcome_geneset_scores_{_name}_{_i}"
+            input:
+                **cohort_inputs(SimpleNamespace(cohort=_name)),
+                gmt=config["genesets"]["files"][_i - 1],
+            output:
+                scores=_gmt,
+            params:
+                options=outcome_geneset_options(_name),
+            log:
+                f"logs/outcome/{_name}.geneset_scores.{_i}.log",
+            threads: 1
+            resources:
+                mem_mb=lambda wc, attempt: 4000 * attempt,
+                runtime=lambda wc, attempt: 60 * attempt,
+            conda:
+                ENV
+            shell:
+                "ressig score --signature {input.gmt} --input {input.data} {params.options} --no-progress "
+                "--out {output.scores} > {log} 2>&1"
 
     rule:
         name:
             f"outcome_{_name}"
         input:
             scores=f"results/scores/{_name}/scores.tsv",
+            genesets=outcome_geneset_tables(_name, _clin),
             clinical=_clin["path"],
         output:
             **outcome_outputs(_name, _clin),
@@ -48,7 +72,7 @@ for _name, _clin in OUTCOME.items():
         conda:
             ENV
         shell:
-            "ressig associate --scores {input.scores} --clinical {input.clinical} {params.options} "
+            "ressig associate --scores {input.scores} {input.genesets} --clinical {input.clinical} {params.options} "
             "--out {params.outdir} > {log} 2>&1"
 
     register_targets(*(str(p) for p in outcome_outputs(_name, _clin).values()))

@@ -1,4 +1,6 @@
 # Helpers of the outcome step (clinical config -> outputs and `ressig associate` options).
+from types import SimpleNamespace
+
 OUTCOME = {name: c["clinical"] for name, c in COHORTS.items() if c.get("clinical")}
 for _cname, _cclin in OUTCOME.items():
     if not (_cclin.get("time") and _cclin.get("event")) and not (_cclin.get("response") and _cclin.get("positive") is not None):
@@ -69,8 +71,28 @@ def outcome_options(clin):
             opt("--strata", clin.get("strata")),
             opt("--response", clin.get("response")),
             opt("--positive", clin.get("positive")),
-            opt("--signature", clin.get("signatures", [])),
+            opt("--signature", outcome_signatures(clin)),
             f"--min-events {clin.get('min_events', 10)}",
         ]
     )
 
+
+
+def outcome_signatures(clin):
+    """Signatures to test: `signatures` (default all of the signature's table) plus `genesets`."""
+    if not clin.get("genesets"):
+        return clin.get("signatures", [])
+    return list(dict.fromkeys([*(clin.get("signatures") or [SIG_NAME]), *clin["genesets"]]))
+
+
+def outcome_geneset_tables(name, clin):
+    """Gene-set score tables of a cohort (one per GMT of genesets.files) when `genesets` is set."""
+    if not clin.get("genesets"):
+        return []
+    files = config.get("genesets", {}).get("files") or []
+    return [f"results/outcome/{name}/geneset_scores/{i}.tsv" for i in range(1, len(files) + 1)]
+
+
+def outcome_geneset_options(name):
+    """`ressig score` options of a cohort for its gene-set scores: the cohort's, without p-values."""
+    return cohort_options(SimpleNamespace(cohort=name)) + " --null-draws 0"

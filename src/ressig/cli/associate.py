@@ -15,7 +15,8 @@ HELP = "signature scores against survival (Cox, log-rank) and a binary response 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scores", required=True, help="score table from 'ressig score' (long or wide; TSV/CSV/parquet)")
+    p.add_argument("--scores", required=True, nargs="+",
+                   help="score table(s) from 'ressig score' (long or wide; TSV/CSV/parquet), joined by sample")
     p.add_argument("--clinical", required=True, help="clinical table (TSV, or CSV by suffix): one row per patient")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--sample-col", default="sample", help="clinical column holding the sample ids of the scores")

@@ -141,14 +141,35 @@ def _response(scores: pd.DataFrame, clin: pd.DataFrame, spec: OutcomeSpec, other
     return table, panels
 
 
-def associate(scores: str | Path, clinical: str | Path, out: str | Path, spec: OutcomeSpec,
+def read_score_tables(paths: list[str | Path], signatures: list[str] | None = None) -> pd.DataFrame:
+    """Samples × signatures of one or several score tables (e.g. the signature's and a gene-set
+    table of the same cohort); a signature in two tables is an error, samples are the union."""
+    tables = [cl.read_scores(p) for p in paths]
+    seen: dict[str, str] = {}
+    for path, t in zip(paths, tables, strict=True):
+        for sig in t.columns:
+            if sig in seen:
+                raise RessigError(f"{path}: signature {sig} is also in {seen[sig]}; give each signature once")
+            seen[sig] = str(path)
+    table = tables[0] if len(tables) == 1 else pd.concat(tables, axis=1, join="outer")
+    if signatures:
+        missing = [s for s in signatures if s not in table.columns]
+        if missing:
+            raise RessigError(f"{', '.join(map(str, paths))}: signature(s) {', '.join(missing)} not in the score "
+                              f"table(s). Choose among: {', '.join(map(str, table.columns))}")
+        table = table[list(dict.fromkeys(signatures))]
+    return table
+
+
+def associate(scores: str | Path | list[str | Path], clinical: str | Path, out: str | Path, spec: OutcomeSpec,
               signatures: list[str] | None = None, figures: bool = True) -> dict[str, Path]:
     """Test every signature's score against survival and/or a binary response.
 
     Parameters
     ----------
     scores
-        Score table of ``ressig score`` (long bulk layout, or wide).
+        Score table(s) of ``ressig score`` (long bulk layout, or wide); several tables are joined by
+        sample (their signatures must differ).
     clinical
         Clinical table (TSV, or CSV by suffix) with a sample column and the columns of ``spec``.
     out
@@ -167,7 +188,7 @@ def associate(scores: str | Path, clinical: str | Path, out: str | Path, spec: O
     """
     spec.check()
     out = Path(out)
-    table = cl.read_scores(scores, signatures)
+    table = read_score_tables([scores] if isinstance(scores, (str, Path)) else list(scores), signatures)
     raw = cl.read_clinical(clinical, spec.sample_col, spec.columns())
     mapping, report = cl.match_samples(table.index, raw.index, clinical)
     raw = raw.loc[list(mapping)]
