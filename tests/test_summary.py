@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from summary_fixtures import EVIL_GENE, EVIL_SAMPLE, full_config, png, write_results
 
 from ressig.summary import write_summary
 from ressig.summary.collect import (
@@ -28,6 +27,7 @@ from ressig.summary.collect import (
 )
 from ressig.summary.html import render_page
 from ressig.summary.verdicts import details, num, pval, verdict
+from summary_fixtures import EVIL_GENE, EVIL_SAMPLE, full_config, png, write_results
 
 M = "\u2212"  # the page writes negative numbers with a true minus sign
 

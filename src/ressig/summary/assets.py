@@ -76,7 +76,11 @@ code { font-size: 12px; background: var(--bg); padding: 1px 4px; border-radius: 
   figure { break-inside: avoid; border: none; }
   figure img { max-height: 90mm; }
   .tablebox, .tablebox.long { max-height: none; overflow: visible; border: none; }
-  .tablebox.long tbody tr:nth-child(n+41) { display: none; }
+  .tablebox.long tbody tr:nth-child(n+26) { display: none; }
+  table { font-size: 8pt; min-width: 0; }
+  th, td { white-space: normal; padding: 2px 4px; }
+  table.sortable th::after { content: ""; }
+  h2, h3 { break-after: avoid; }
   .print-only { display: block; font-size: 9pt; color: #333; }
   a { color: inherit; text-decoration: none; }
   thead th { position: static; }

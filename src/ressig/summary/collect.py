@@ -354,7 +354,11 @@ def collect_all(results: str | Path, config: Mapping[str, Any]) -> list[Finding]
     results = Path(results)
     cs = contrasts(results, config)
     out = [collect_qc(results, config)]
-    out += [collect_de(results, config, c) for c in cs]
+    de = [collect_de(results, config, c) for c in cs]
+    overview = results / "de" / "plots" / "contrasts.png"  # several contrasts: one figure across them
+    if de and de[0].status == OK and overview.is_file():
+        de[0].figures.append(_rel(results, overview))
+    out += de
     out += [collect_concordance(results, config, c) for c in cs]
     out += [collect_efflux(results, config, c) for c in cs]
     out.append(collect_functional(results, config))

@@ -38,6 +38,7 @@ FIGURE_TITLES = {
     "scores.png": "Gene-set scores per sample", "curves.png": "Dose-response curves",
     "score_distribution.png": "Score distribution with the null band", "score_groups.png": "Scores per group",
     "score_embedding.png": "Embedding coloured by score",
+    "contrasts.png": "log2FC across all contrasts and overlap of the DE calls",
 }
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -107,8 +108,8 @@ def render_table(df: pd.DataFrame, table_id: str, sortable: bool = False,
     box = "tablebox long" if len(shown) > 15 else "tablebox"
     out = (f'<div class="{box}"><table id="{table_id}"{cls}><thead><tr>{head}</tr></thead>'
            f"<tbody>{''.join(rows)}</tbody></table></div>")
-    if len(shown) > 40:
-        out += f'<p class="print-only">Printed: the first 40 of {len(shown)} rows.</p>'
+    if len(shown) > 25:
+        out += f'<p class="print-only">Printed: the first 25 of {len(shown)} rows.</p>'
     if len(df) > len(shown):
         out += f'<p class="links">The page holds the first {len(shown)} of {len(df)} rows; all are in the table linked below.</p>'
     return out
