@@ -143,7 +143,7 @@ def contrast_label(wildcards):
 
 
 def report_labels(name, contrast=False, cohort=False, signature=False, gene_set=False):
-    """report() labels of an output: its name plus, as asked, the job's contrast, cohort, signature
+    """Report labels of an output: its name plus, as asked, the job's contrast, cohort, signature
     and gene set (a function of the wildcards, resolved when `snakemake --report` runs)."""
 
     def labels(wildcards):
