@@ -216,3 +216,26 @@ def test_cli_missing_results_directory(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("ressig: error: nope: the results directory does not exist. pass --results "
                                    "the folder the workflow wrote (results/)")
+
+
+def test_several_contrasts_read_their_own_folders(tmp_path):
+    """With design.contrasts each per-contrast step writes results/<step>/<contrast>/."""
+    res = write_results(tmp_path)
+    for step, table in (("concordance", "concordance.tsv"), ("efflux", "gsea.tsv")):
+        src = res / step / table
+        for contrast in ("t_vs_r", "u_vs_r"):
+            (res / step / contrast).mkdir()
+            (res / step / contrast / table).write_text(src.read_text().replace("concordant gain", f"gain in {contrast}"))
+        src.unlink()
+    (res / "de/u_vs_r.tsv").write_text((res / "de/t_vs_r.tsv").read_text())
+    png(res / "de/plots/contrasts.png")
+    cfg = full_config()
+    cfg["design"]["contrasts"] = [{"treatment": "u", "reference": "r"}]
+    findings = {f.key: f for f in collect_all(res, cfg)}
+    assert [k for k in findings if k.startswith("de-")] == ["de-t_vs_r", "de-u_vs_r"]
+    assert findings["de-t_vs_r"].figures[-1] == "de/plots/contrasts.png"
+    for contrast in ("t_vs_r", "u_vs_r"):
+        f = findings[f"concordance-{contrast}"]
+        assert f.sources == [f"concordance/{contrast}/concordance.tsv"]
+        assert verdict(f) == f"CD123/IL3RA: post-transcriptional loss; P-gp/ABCB1: gain in {contrast}."
+        assert findings[f"efflux-{contrast}"].sources == [f"efflux/{contrast}/gsea.tsv"]

@@ -1,6 +1,6 @@
 """The page's inline stylesheet and script (written here; nothing is loaded from a network).
 
-The script makes every ``table.sortable`` sortable by a click on (or Enter on) a column header —
+The script enlarges a figure on a click and makes every ``table.sortable`` sortable by a click on (or Enter on) a column header —
 numbers by value, text alphabetically — and filters the rows of a table by the text typed in its
 ``input.filter`` (``data-table`` names the table's id).
 """
@@ -42,6 +42,9 @@ ul.details { margin: 4px 0 8px; padding-left: 20px; }
 figure { margin: 0; flex: 0 1 auto; max-width: 100%; border: 1px solid var(--line); border-radius: 4px;
          padding: 6px; background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; max-height: 380px; }
+figure img { cursor: zoom-in; }
+figure.zoom { flex-basis: 100%; }
+figure.zoom img { max-height: none; cursor: zoom-out; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 4px; }
 .tablebox { overflow: auto; max-width: 100%; width: fit-content; margin: 6px 0; border: 1px solid var(--line); border-radius: 4px; }
 .tablebox.long { max-height: 420px; }
@@ -137,6 +140,10 @@ JS = """
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(table, th); }
       });
     });
+  });
+  document.querySelectorAll("figure img").forEach(function (img) {
+    img.title = "click to enlarge";
+    img.addEventListener("click", function () { img.parentNode.classList.toggle("zoom"); });
   });
   document.querySelectorAll("input.filter").forEach(function (input) {
     input.addEventListener("input", function () { filterRows(input); });
