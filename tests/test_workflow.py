@@ -87,7 +87,7 @@ _PATH_FIX = "Fix the path (relative paths are relative to the directory snakemak
     ({"de": {"shrink": "maybe"}}, f"bad.yaml: config key de.shrink: 'maybe' is not of type 'boolean' {_DOCS}"),
     ({"counts": {"path": "resources/demo/counts.tsv", "format": "excel"}},
      "bad.yaml: config key counts.format: 'excel' is not one of ['auto', 'matrix', 'featurecounts', 'salmon', "
-     f"'kallisto', 'h5ad'] {_DOCS}"),
+     f"'kallisto', 'rsem', 'h5ad'] {_DOCS}"),
     ({"de": {"alpah": 0.1}},  # unknown (misspelt) key
      "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
