@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._files import read_text
 from ._log import logger
 from .errors import RessigError, input_error
 
@@ -132,10 +133,8 @@ def parse_gmt(text: str, source: str | Path | None = None) -> dict[str, GeneSet]
 
 def read_gmt(path: str | Path) -> dict[str, GeneSet]:
     """Read one GMT file (optionally gzip-compressed) into ``{name: GeneSet}``."""
-    from .io import _read_text
-
     path = Path(path)
-    return parse_gmt(_read_text(path), source=path)
+    return parse_gmt(read_text(path), source=path)
 
 
 def read_gmts(paths: Iterable[str | Path]) -> dict[str, GeneSet]:

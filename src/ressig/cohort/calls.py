@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import FLOAT_FORMAT
+from .._files import is_parquet
 from ..errors import RessigError
 from .options import CALL_COLUMNS, DEFAULT_WIDE_COLUMNS, NULL_COLUMNS
 
@@ -100,8 +101,6 @@ def _floats(values: pd.Series) -> np.ndarray:
 
 def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
     """The table chunk by chunk: TSV as text (every cell verbatim), parquet with its types."""
-    from .sinks import is_parquet
-
     if is_parquet(path):
         import pyarrow.parquet as pq
 
@@ -113,8 +112,6 @@ def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
 
 
 def _columns(path: Path) -> list[str]:
-    from .sinks import is_parquet
-
     if is_parquet(path):
         import pyarrow.parquet as pq
 
@@ -183,8 +180,6 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
     targets = _targets(columns, sig_names)
     if not targets:
         return False
-    from .sinks import is_parquet
-
     if not is_parquet(path) and not _has_quotes(path):
         return _fill_text(path, columns, targets, alpha)
     tally = PvalueTally()

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._files import is_parquet
 from ..errors import RessigError, input_error
 from ..signature import load_signatures
 from .engine import open_cells, resolve_kind, shard_bounds
 from .options import CohortOptions
 from .readers import read_expression
-from .sinks import ScoreSink, is_parquet
+from .sinks import ScoreSink
 from .writers import ScoreOutputs, _p, write_outputs
 
 
