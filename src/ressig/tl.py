@@ -16,8 +16,8 @@ from .cohort.engine import cells_from_adata, iter_cell_scores, plan_genes
 from .cohort.options import CALL_COLUMNS, CELL_NULL_DRAWS, CELL_PVALUE_DRAWS, CohortOptions
 from .cohort.sinks import extra_columns, to_wide
 from .errors import RessigError
-from .scoring import bh_adjust, call_labels
 from .signature import FrozenSignature, load_signatures
+from .stats import bh_adjust, call_labels
 
 __all__ = ["score"]
 

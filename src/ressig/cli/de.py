@@ -48,8 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from ..de import parse_contrast, run_de, write_de
+    from ..de.normfactors import read_lengths
     from ..io import read_counts_matrix, read_sample_sheet
-    from ..normfactors import read_lengths
 
     counts = read_counts_matrix(args.counts).astype("int64")
     samples = read_sample_sheet(args.samples)

@@ -15,15 +15,15 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
-from ..signature import FrozenSignature
-from .h5 import _h5_open, _Matrix, _read_elem
+from ..signature.artefact import FrozenSignature
+from .h5 import BackedMatrix, h5_open, read_h5_elem
 from .idmap import (
-    _aggregation_matrix,
-    _collapse_plan,
-    _gene_table,
+    aggregation_matrix,
     check_coverage,
     collapse_dense,
+    collapse_plan,
     coverage_report,
+    gene_table_for,
     map_signatures,
     mapping_report,
     null_levels,
@@ -53,7 +53,7 @@ def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd
     """Add ``percentile``, ``zscore`` and ``reference``: each score against the signature's reference
     distribution (:meth:`ressig.signature.FrozenSignature.reference_distribution`: the frozen
     reference cohort if any, else the training samples)."""
-    from ..signature import percentile_zscore
+    from ..stats import percentile_zscore
 
     pct = np.full(len(scores), np.nan)
     z = np.full(len(scores), np.nan)
@@ -92,7 +92,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
             logger.info("%s: dropped %d probe(s) absent from the probe map", source, n_drop)
         data = data.loc[:, keep]
         ids = pd.Index(probe_map.reindex(ids[keep]).to_numpy())
-    table = _gene_table(opts)
+    table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
     mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
     logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
@@ -148,11 +148,11 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     """Map the input's gene ids, plan the collapse of duplicates (mean, sum or first, applied to
     each chunk as a sparse product) and check the signatures' coverage."""
     ids = pd.Index(map(str, var_names))
-    table = _gene_table(opts)
+    table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
     mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
     logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
-    genes, groups = _collapse_plan(mapped)
+    genes, groups = collapse_plan(mapped)
     agg = None
     if len(genes) < len(ids):
         dups = [str(genes[k]) for k, g in enumerate(groups) if len(g) > 1]
@@ -160,7 +160,7 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
             raise input_error(source, f"{len(dups)} gene(s) occur more than once after id mapping (e.g. "
                               f"{', '.join(dups[:5])}); .h5ad input collapses them by mean, sum or first",
                               "Set --collapse mean|sum|first")
-        agg = _aggregation_matrix(len(ids), groups, opts.collapse)
+        agg = aggregation_matrix(len(ids), groups, opts.collapse)
         logger.info("%s: collapsing %d duplicated gene id(s) by %s", source, len(dups), opts.collapse)
     scoring_sigs = map_signatures(sigs, table)
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
@@ -240,11 +240,11 @@ def open_cells(path: str | Path, opts: CohortOptions) -> Iterator[Cells]:
         logger.info("%s: read 10x output, %d cells x %d genes", path, adata.n_obs, adata.n_vars)
         yield cells_from_adata(adata, opts.layer, str(path))
         return
-    with _h5_open(path) as f:
-        var = _read_elem(f, "var", path)
-        obs = _read_elem(f, "obs", path)
+    with h5_open(path) as f:
+        var = read_h5_elem(f, "var", path)
+        obs = read_h5_elem(f, "obs", path)
         key = "X" if opts.layer is None else f"layers/{opts.layer}"
-        mat = _Matrix(f, key, path)
+        mat = BackedMatrix(f, key, path)
         n_cells, n_vars = mat.shape
         if (n_cells, n_vars) != (len(obs), len(var)):
             raise input_error(path, f"matrix is {n_cells} x {n_vars} but obs/var have {len(obs)}/{len(var)} rows",

@@ -12,14 +12,15 @@ import scipy.sparse as sp
 from .._log import logger
 from ..errors import input_error
 from ..genes import GeneTable, load_gene_table
-from ..signature import FrozenSignature
+from ..signature.artefact import FrozenSignature
 from .options import CohortOptions
 
 # gene ids
 # ---------------------------------------------------------------------------------------------
 
 
-def _gene_table(opts: CohortOptions) -> GeneTable:
+def gene_table_for(opts: CohortOptions) -> GeneTable:
+    """The offline gene table a cohort scoring run maps ids with (``opts.gene_table``, else the packaged one)."""
     return load_gene_table(opts.gene_table)
 
 
@@ -85,7 +86,7 @@ def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[
     return levels
 
 
-def _collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
+def collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
     """Unique ids (first-occurrence order) and, for each, the input column positions."""
     codes, uniques = pd.factorize(ids, sort=False)
     order = np.argsort(codes, kind="stable")
@@ -96,7 +97,7 @@ def _collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
 
 def collapse_dense(df: pd.DataFrame, ids: pd.Index, rule: str, source: str | Path | None = None) -> pd.DataFrame:
     """Collapse columns of a samples × ids frame that share a mapped gene id (see module doc)."""
-    uniq, groups = _collapse_plan(ids)
+    uniq, groups = collapse_plan(ids)
     if len(uniq) == len(ids):
         return df.set_axis(uniq, axis=1)
     dups = [str(uniq[k]) for k, g in enumerate(groups) if len(g) > 1]
@@ -140,7 +141,8 @@ class _quiet_nan:
         return self._w.__exit__(*exc)
 
 
-def _aggregation_matrix(n_in: int, groups: list[np.ndarray], rule: str) -> sp.csr_matrix:
+def aggregation_matrix(n_in: int, groups: list[np.ndarray], rule: str) -> sp.csr_matrix:
+    """Input columns × collapsed genes matrix: sums (``sum``), averages (``mean``) or keeps the first (``first``) of each group."""
     rows = np.concatenate(groups)
     cols = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     if rule == "first":

@@ -12,12 +12,12 @@ import pandas as pd
 from .._atomic import FLOAT_FORMAT, save_figure, write_table, write_text
 from .._log import logger
 from ..errors import RessigError
-from ..signature import FrozenSignature, load_signatures
+from ..pl.cohort import plot_embedding, plot_group_scores, plot_score_distribution
+from ..signature.artefact import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
 from .calls import needs_pvalues, wide_columns_for
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
 from .options import SCORE_COLUMNS, CohortOptions, null_draws_for
-from .plots import plot_embedding, plot_group_scores, plot_score_distribution
 from .sinks import ScoreSink, read_scores
 
 
@@ -38,7 +38,7 @@ def parse_scores(text: str) -> pd.DataFrame:
 def add_calls_text(text: str, alpha: float = 0.05) -> str:
     """Long score-table text with the cohort-level columns (re)computed over all its rows, from the
     p-values as written (what :func:`ressig.cohort.calls.fill_calls` does to a file)."""
-    from ..scoring import cohort_calls
+    from ..stats import cohort_calls
 
     return format_scores(cohort_calls(parse_scores(text), alpha))
 
@@ -162,7 +162,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     opts = replace(opts, columns=columns, null_draws=draws)
     alpha = None if sharded else opts.alpha  # shard tables: cohort-level columns filled by the gather
     names = [s.name for s in sigs]
-    outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
+    outputs = ScoreOutputs(Path(out), optional_path(coverage_out), optional_path(h5ad_out), optional_path(plot_out), optional_path(mapping_out))
     if cells:
         with open_cells(input_path, opts) as data:
             plan = plan_genes(data.var_names, sigs, opts, input_path)
@@ -188,5 +188,6 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
                          alpha)
 
 
-def _p(x: str | Path | None) -> Path | None:
+def optional_path(x: str | Path | None) -> Path | None:
+    """``Path(x)``, or ``None`` for an output that was not asked for."""
     return Path(x) if x is not None else None
