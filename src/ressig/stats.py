@@ -38,6 +38,40 @@ def bh_adjust(p) -> np.ndarray:
     return out
 
 
+def independent_filtering(pvalues: pd.Series, base_mean: pd.Series, alpha: float) -> pd.Series:
+    """Benjamini–Hochberg adjusted p-values with DESeq2's independent filtering on ``base_mean``.
+
+    As DESeq2 (Love et al. 2014) and pydeseq2's ``DeseqStats``: for 50 ``base_mean`` quantile
+    cut-offs (from the fraction of zero means to 0.95) the BH-adjusted p-values of the genes above
+    the cut-off are computed and their rejections at ``alpha`` counted; the first cut-off whose
+    count exceeds the lowess fit's maximum minus the residual RMS is used (the lowest one when at
+    most 10 genes are ever rejected). Genes below the cut-off, or with a NaN p-value, get NaN.
+    """
+    from pydeseq2.utils import lowess
+    from scipy.stats import false_discovery_control
+
+    p = pd.to_numeric(pvalues, errors="coerce")
+    bm = pd.to_numeric(base_mean, errors="coerce").reindex(p.index)
+    lower = float(np.mean(bm.to_numpy() == 0))
+    theta = np.linspace(lower, 0.95 if lower < 0.95 else 1.0, 50)
+    cutoffs = np.quantile(bm.to_numpy(dtype=float), theta)
+    adjusted = []
+    for cut in cutoffs:
+        use = (bm >= cut) & p.notna()
+        adj = pd.Series(np.nan, index=p.index)
+        if use.any():
+            adj[use] = false_discovery_control(p[use].to_numpy(dtype=float), method="bh")
+        adjusted.append(adj)
+    rejections = np.array([int((a < alpha).sum()) for a in adjusted])
+    fit = lowess(theta, rejections, frac=1 / 5)
+    j = 0
+    if rejections.max() > 10:
+        resid = rejections[rejections > 0] - fit[rejections > 0]
+        above = np.flatnonzero(rejections > fit.max() - np.sqrt(np.mean(resid ** 2)))
+        j = int(above[0]) if above.size else 0
+    return adjusted[j]
+
+
 #: Columns added by :func:`cohort_calls`.
 CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
 

@@ -36,6 +36,7 @@ from .options import (
     CohortScores,
     null_draws_for,
 )
+from .plan import is_tenx_path, resolve_kind
 from .readers import read_expression, read_probe_map
 
 # scoring
@@ -205,12 +206,6 @@ def cells_from_adata(adata, layer: str | None = None, source: str = "AnnData") -
                  source, "X" if layer is None else f"layers/{layer}", list(adata.layers))
 
 
-def _tenx_path(path: Path) -> bool:
-    if path.is_dir():
-        return any((path / f).exists() for f in ("matrix.mtx", "matrix.mtx.gz"))
-    return path.suffix == ".h5" and not path.name.endswith(".h5ad")
-
-
 def read_10x(path: str | Path):
     """Read Cell Ranger output with scanpy: ``filtered_feature_bc_matrix.h5`` or the ``matrix.mtx``
     directory (gene symbols as var names, made unique later by the id mapping's collapse)."""
@@ -235,7 +230,7 @@ def read_10x(path: str | Path):
 def open_cells(path: str | Path, opts: CohortOptions) -> Iterator[Cells]:
     """Cells of an ``.h5ad`` (backed, read chunk by chunk) or a 10x output (in memory)."""
     path = Path(path)
-    if _tenx_path(path):
+    if is_tenx_path(path):
         adata = read_10x(path)
         logger.info("%s: read 10x output, %d cells x %d genes", path, adata.n_obs, adata.n_vars)
         yield cells_from_adata(adata, opts.layer, str(path))
@@ -380,27 +375,8 @@ def _merge_chunks(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     return df.iloc[np.argsort(df["signature"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def resolve_kind(input_path: str | Path, opts: CohortOptions) -> str:
-    """``auto`` → ``h5ad`` (``.h5ad``), ``10x`` (``.h5`` or a ``matrix.mtx`` directory),
-    ``microarray`` (a probe map given) or ``bulk``."""
-    if opts.kind != "auto":
-        return opts.kind
-    p = Path(input_path)
-    if p.name.endswith(".h5ad"):
-        return "h5ad"
-    if _tenx_path(p):
-        return "10x"
-    return "microarray" if opts.probe_map else "bulk"
-
-
-def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
-                   opts: CohortOptions | None = None) -> CohortScores:
-    """Read any supported cohort input and score it (no files written)."""
-    opts = opts or CohortOptions()
-    input_path = Path(input_path)
-    kind = resolve_kind(input_path, opts)
-    if kind in ("h5ad", "10x"):
-        return score_h5ad(input_path, sigs, opts)
+def read_dense(input_path: Path, kind: str, opts: CohortOptions) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The samples × ids matrix of a ``bulk``/``microarray`` input and, for microarrays, its probe map."""
     if opts.pseudobulk:
         raise RessigError("--pseudobulk applies to .h5ad input only")
     probe_map = None
@@ -411,6 +387,19 @@ def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
     data = read_expression(input_path, opts.orientation)
     logger.info("%s: read %d samples x %d %s", input_path, data.shape[0], data.shape[1],
                 "probes" if probe_map is not None else "genes")
+    return data, probe_map
+
+
+def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
+                   opts: CohortOptions | None = None, kind: str | None = None) -> CohortScores:
+    """Read any supported cohort input and score it (no files written); ``kind`` as planned, else
+    resolved from the path (:func:`ressig.cohort.plan.resolve_kind`)."""
+    opts = opts or CohortOptions()
+    input_path = Path(input_path)
+    kind = kind or resolve_kind(input_path, opts)
+    if kind in ("h5ad", "10x"):
+        return score_h5ad(input_path, sigs, opts)
+    data, probe_map = read_dense(input_path, kind, opts)
     return score_dense(data, sigs, opts, source=input_path, probe_map=probe_map)
 
 

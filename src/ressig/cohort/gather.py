@@ -11,8 +11,9 @@ import pandas as pd
 from .._files import is_parquet
 from ..errors import RessigError, input_error
 from ..signature.artefact import load_signatures
-from .engine import open_cells, resolve_kind, shard_bounds
+from .engine import open_cells, shard_bounds
 from .options import CohortOptions
+from .plan import resolve_kind
 from .readers import read_expression
 from .sinks import ScoreSink
 from .writers import ScoreOutputs, optional_path, write_outputs

@@ -67,8 +67,7 @@ def null_levels(sigs: Sequence[FrozenSignature], table, opts: CohortOptions,
 
 
 def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[str, float]:
-    """:func:`ressig.scoring.reference_levels` of a dense expression file (``--null-reference``)."""
-    from ..scoring import reference_levels
+    """:func:`matrix_levels` of a dense expression file (``--null-reference``)."""
     from .readers import read_expression
 
     if not Path(path).exists():
@@ -77,11 +76,18 @@ def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[
     if str(path).endswith((".h5ad", ".h5")) or Path(path).is_dir():
         raise input_error(path, "a null reference is a dense expression matrix (TSV/CSV/parquet, genes x samples)",
                           "Give a bulk matrix, or sum the cells of each sample first (scanpy.get.aggregate)")
-    data = read_expression(path, opts.orientation)  # samples x ids
+    return matrix_levels(read_expression(path, opts.orientation), table, opts, path)
+
+
+def matrix_levels(data: pd.DataFrame, table, opts: CohortOptions, source: str | Path) -> dict[str, float]:
+    """:func:`ressig.scoring.reference_levels` of a samples × ids matrix, ids mapped and duplicates collapsed
+    (``opts.collapse``, ``mean`` for ``error``) as the cohort's own are."""
+    from ..scoring import reference_levels
+
     ids, _ = table.map_ids(pd.Index(map(str, data.columns)))
-    data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, path)
+    data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, source)
     levels = reference_levels(data.T)
-    logger.info("%s: reference levels of %d genes over %d samples for the matched null", path, len(levels),
+    logger.info("%s: reference levels of %d genes over %d samples for the matched null", source, len(levels),
                 data.shape[0])
     return levels
 

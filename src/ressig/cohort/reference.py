@@ -12,9 +12,10 @@ import numpy as np
 from .._log import logger
 from ..errors import input_error
 from ..signature.artefact import FrozenSignature, gene_levels_block
-from .engine import read_and_score, resolve_kind
-from .idmap import gene_table_for, reference_file_levels
+from .engine import read_and_score, read_dense, score_dense
+from .idmap import gene_table_for, matrix_levels
 from .options import CohortOptions
+from .plan import resolve_kind
 
 #: Largest reference cohort frozen into an artefact (pseudobulk a bigger single-cell cohort).
 MAX_REFERENCE_SAMPLES = 20_000
@@ -49,7 +50,13 @@ def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -
     """
     path = Path(path)
     opts = replace(opts or CohortOptions(progress=False), null_draws=0, shard=(0, 1))
-    scores = read_and_score(path, [sig], opts).scores
+    kind = resolve_kind(path, opts)
+    data = None
+    if kind == "bulk":  # read once: scored here, its gene levels below
+        data, _ = read_dense(path, kind, opts)
+        scores = score_dense(data, [sig], opts, source=path).scores
+    else:
+        scores = read_and_score(path, [sig], opts, kind=kind).scores
     values = scores["score"].to_numpy(dtype=float)
     finite = np.sort(values[np.isfinite(values)])
     if finite.size < 2:
@@ -65,9 +72,8 @@ def attach_reference_cohort(sig: FrozenSignature, path: str | Path, opts=None) -
     }
     logger.info("signature %s: froze the score distribution of reference cohort %s (%d samples, median %.4f)",
                 sig.name, path.name, finite.size, float(np.median(finite)))
-    kind = resolve_kind(path, opts)
-    if kind == "bulk":  # a gene-level matrix: its levels stratify the matched null
-        sig.gene_levels = gene_levels_block(reference_file_levels(path, gene_table_for(opts), opts),
+    if data is not None:  # a gene-level matrix: its levels stratify the matched null
+        sig.gene_levels = gene_levels_block(matrix_levels(data, gene_table_for(opts), opts, path),
                                             f"cohort:{path.name}", values.size)
     else:
         logger.info("signature %s: the matched null keeps the training levels (%s reference cohorts give no "

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .._log import log_warnings, logger
 from ..errors import RessigError
+from ..stats import independent_filtering
 from .design import (
     build_metadata,
     check_contrasts,
@@ -182,14 +183,13 @@ def lrt(dds, reduced_design: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
 
     ll_full, ll_red = loglik(full), loglik(reduced_design)
     stat = np.maximum(2.0 * (ll_full - ll_red), 0.0)
-    # reuse PyDESeq2's Cook's filtering and independent filtering (R results() semantics) on the LRT p
+    # R results() semantics on the LRT p: Cook's outliers get no p-value, then BH with independent filtering
     ds = DeseqStats(dds, contrast=np.eye(full.shape[1])[-1], alpha=alpha, quiet=True, inference=dds.inference)
-    ds.p_values = pd.Series(chi2.sf(stat, df), index=dds.var_names)
-    ds.statistics = pd.Series(stat, index=dds.var_names)
-    ds._cooks_filtering()
-    ds._independent_filtering()
-    return pd.DataFrame({"baseMean": ds.base_mean, "stat": stat, "df": float(df), "pvalue": ds.p_values,
-                         "padj": ds.padj}, index=dds.var_names)
+    pvalues = pd.Series(chi2.sf(stat, df), index=dds.var_names)
+    pvalues[dds.cooks_outlier()] = np.nan
+    padj = independent_filtering(pvalues, ds.base_mean, alpha)
+    return pd.DataFrame({"baseMean": ds.base_mean, "stat": stat, "df": float(df), "pvalue": pvalues,
+                         "padj": padj}, index=dds.var_names)
 
 
 def contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequence[str], treatment: str,

@@ -1,6 +1,7 @@
 """Derive a resistance signature from the DE table (:mod:`.derive`) and freeze it as a versioned artefact
 (:mod:`.artefact`). Reference cohorts are scored by :mod:`ressig.cohort.reference`."""
 
+from ..stats import independent_filtering
 from .artefact import (
     ARTEFACT_SUFFIX,
     FORMAT,
@@ -24,7 +25,6 @@ from .derive import (
     DerivationRules,
     build_signature,
     derive_signature,
-    independent_filtering,
     reference_scores,
     threshold_test,
     write_gene_table,

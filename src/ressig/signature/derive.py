@@ -37,6 +37,7 @@ import pandas as pd
 
 from .._log import logger
 from ..errors import RessigError, input_error
+from ..stats import independent_filtering
 from .artefact import FrozenSignature, check_name_version, finite_or_none, gene_levels_block
 
 #: Gene-selection rules (see the module docstring); the first is the default.
@@ -83,40 +84,6 @@ def _is_tested(de: pd.DataFrame) -> pd.Series:
     if "tested" not in de.columns:
         return pd.Series(True, index=de.index)
     return de["tested"].astype(str).str.lower().isin(["true", "1"])
-
-
-def independent_filtering(pvalues: pd.Series, base_mean: pd.Series, alpha: float) -> pd.Series:
-    """Benjamini–Hochberg adjusted p-values with DESeq2's independent filtering on ``base_mean``.
-
-    As DESeq2 (Love et al. 2014) and pydeseq2's ``DeseqStats``: for 50 ``base_mean`` quantile
-    cut-offs (from the fraction of zero means to 0.95) the BH-adjusted p-values of the genes above
-    the cut-off are computed and their rejections at ``alpha`` counted; the first cut-off whose
-    count exceeds the lowess fit's maximum minus the residual RMS is used (the lowest one when at
-    most 10 genes are ever rejected). Genes below the cut-off, or with a NaN p-value, get NaN.
-    """
-    from pydeseq2.utils import lowess
-    from scipy.stats import false_discovery_control
-
-    p = pd.to_numeric(pvalues, errors="coerce")
-    bm = pd.to_numeric(base_mean, errors="coerce").reindex(p.index)
-    lower = float(np.mean(bm.to_numpy() == 0))
-    theta = np.linspace(lower, 0.95 if lower < 0.95 else 1.0, 50)
-    cutoffs = np.quantile(bm.to_numpy(dtype=float), theta)
-    adjusted = []
-    for cut in cutoffs:
-        use = (bm >= cut) & p.notna()
-        adj = pd.Series(np.nan, index=p.index)
-        if use.any():
-            adj[use] = false_discovery_control(p[use].to_numpy(dtype=float), method="bh")
-        adjusted.append(adj)
-    rejections = np.array([int((a < alpha).sum()) for a in adjusted])
-    fit = lowess(theta, rejections, frac=1 / 5)
-    j = 0
-    if rejections.max() > 10:
-        resid = rejections[rejections > 0] - fit[rejections > 0]
-        above = np.flatnonzero(rejections > fit.max() - np.sqrt(np.mean(resid ** 2)))
-        j = int(above[0]) if above.size else 0
-    return adjusted[j]
 
 
 def threshold_test(de: pd.DataFrame, lfc_threshold: float, alpha: float = 0.05) -> pd.DataFrame:
