@@ -167,6 +167,7 @@ def tost_p(est: float, se: float, margin: float, df: float = math.inf) -> float:
 
 
 def fill_effect(e: Effect, margin: float, alpha: float) -> Effect:
+    """Complete a usable :class:`Effect`: its (1 - alpha) CI, (1 - 2 alpha) TOST CI, two-sided p (unless given) and TOST p for ``margin``."""
     if not e.usable:
         return e
     q = t_ppf(1 - alpha / 2, e.df)

@@ -44,11 +44,13 @@ NORMALISATIONS = ("controls", "none")
 
 
 def norm_inhibitor(s: pd.Series) -> pd.Series:
+    """The inhibitor column with every spelling of "no inhibitor" (empty, none, -, NA, vehicle, ...) as :data:`NO_INHIBITOR`."""
     s = s.astype(str).str.strip()
     return s.where(~s.str.lower().isin({"", "none", "-", "na", "n/a", "no", "vehicle"}), NO_INHIBITOR)
 
 
 def numeric_column(df: pd.DataFrame, col: str, path: str | Path | None, what: str) -> np.ndarray:
+    """Column ``col`` as finite floats, or one input error naming the first bad cell (row and column)."""
     raw = df[col].astype(str).str.strip()
     num = pd.to_numeric(raw, errors="coerce")
     bad = num.isna() | ~np.isfinite(num.fillna(0))
@@ -61,6 +63,7 @@ def numeric_column(df: pd.DataFrame, col: str, path: str | Path | None, what: st
 
 
 def string_columns(df: pd.DataFrame, cols: Sequence[str], path: str | Path | None, optional: Sequence[str] = ()) -> None:
+    """Strip the text columns ``cols`` in place; an empty cell (outside ``optional``) is an input error naming it."""
     for col in cols:
         df[col] = df[col].astype(str).str.strip()
         if col in optional:
@@ -72,6 +75,7 @@ def string_columns(df: pd.DataFrame, cols: Sequence[str], path: str | Path | Non
 
 
 def require_columns(df: pd.DataFrame, cols: Sequence[str], path: str | Path | None, what: str, expected: str) -> None:
+    """Strip the column names in place and refuse a table lacking any of ``cols``."""
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in cols if c not in df.columns]
     if missing:

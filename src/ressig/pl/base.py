@@ -27,10 +27,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, A
 
 
 def condition_colours(levels: Sequence[str]) -> dict[str, str]:
+    """One colour per condition level, in order (cycling through :data:`CONDITION_COLOURS`)."""
     return {lv: CONDITION_COLOURS[i % len(CONDITION_COLOURS)] for i, lv in enumerate(levels)}
 
 
 def label_genes(ax: Axes, x: pd.Series, y: pd.Series, genes: Sequence[str]) -> None:
+    """Label the points of ``genes`` (those present) at their ``x``/``y`` positions."""
     for g in genes:
         if g in x.index and np.isfinite(x[g]) and np.isfinite(y[g]):
             ax.scatter([x[g]], [y[g]], s=40, facecolors="none", edgecolors="k", linewidths=1.2)

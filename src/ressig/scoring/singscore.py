@@ -192,6 +192,7 @@ def _sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.nd
 
 
 def block_rows(n_rows: int, n_genes: int) -> int:
+    """Rows ranked at once: about :data:`BLOCK_CELLS` matrix cells per block, at least one row."""
     return int(max(1, min(n_rows, BLOCK_CELLS // max(1, n_genes))))
 
 

@@ -136,6 +136,7 @@ def content_checksum(content: Mapping[str, Any]) -> str:
 
 
 def finite_or_none(x: Any) -> float | None:
+    """``float(x)`` when finite, else ``None`` (JSON has no NaN)."""
     try:
         v = float(x)
     except (TypeError, ValueError):
