@@ -191,8 +191,9 @@ def test_every_output_has_labels_and_the_summary_opens_the_report(report):
         assert labels.get("output"), f"{path} has no labels: {labels}"
         if path.startswith(("results/concordance/", "results/efflux/", "results/de/plots/")):
             assert labels.get("contrast") == "resistant vs parental", (path, labels)
-        if path.startswith("results/scores/"):
+        if path.startswith(("results/scores/", "results/outcome/")):
             assert labels.get("cohort") == path.split("/")[2], (path, labels)
+        if path.startswith("results/scores/"):
             assert labels.get("signature") == "GEN22_RESISTANCE", (path, labels)
     assert results["results/signature/GEN22_RESISTANCE_genes.tsv"]["labels"]["signature"] == "GEN22_RESISTANCE"
     assert "results/summary.html" in results

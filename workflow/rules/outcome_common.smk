@@ -13,11 +13,11 @@ for _cname, _cclin in OUTCOME.items():
 def outcome_outputs(name, clin):
     """Named outputs of a cohort's outcome rule (survival and/or response files)."""
     out = {"matching": f"results/outcome/{name}/matching.tsv"}
-    surv = {"cohort": name, "table": "survival"}
-    km = {"cohort": name, "figure": "Kaplan-Meier"}
-    forest = {"cohort": name, "figure": "forest"}
-    resp = {"cohort": name, "table": "response"}
-    resp_plot = {"cohort": name, "figure": "score by response"}
+    surv = {"output": "survival table", "cohort": name}
+    km = {"output": "Kaplan-Meier curves", "cohort": name}
+    forest = {"output": "forest plot", "cohort": name}
+    resp = {"output": "response table", "cohort": name}
+    resp_plot = {"output": "score by response", "cohort": name}
     if clin.get("time") or clin.get("event"):
         out["survival"] = report(
             f"results/outcome/{name}/survival.tsv",
