@@ -57,6 +57,9 @@ class DEResult:
         normalisation factors from tximport's average transcript lengths,
         :mod:`ressig.normfactors`; ``size_factors`` then holds the size factors of
         ``counts / lengths`` and ``normalized`` is ``counts / nf``).
+    fit_type
+        The dispersion trend actually fitted (``parametric``, ``local`` or ``mean``; R's
+        ``attr(dispersionFunction(dds), "fitType")``, :mod:`ressig.dispfit`).
     """
 
     table: pd.DataFrame
@@ -67,6 +70,7 @@ class DEResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     lrt: pd.DataFrame | None = None
     normalization: str = "size_factors"
+    fit_type: str = "parametric"
 
     @property
     def name(self) -> str:
@@ -361,15 +365,17 @@ def _refit_unconverged_map(dds) -> int:
     return len(failed)
 
 
-def _deseq2_r_parity(dds) -> None:
+def _deseq2_r_parity(dds, fit_type: str = "parametric") -> None:
     """Run PyDESeq2's ``deseq2()`` steps with R DESeq2's trend fit and dispersion prior.
 
     Two steps differ from PyDESeq2 0.5 and are done the R way, through PyDESeq2's own objects:
 
-    * the parametric trend ``a0 + a1/mean`` is fitted like R's ``parametricDispersionFit``
-      (genes with gene-wise dispersion > 100 * min_disp; gamma GLM by IRLS to R's tolerance;
-      the curve outlier set recomputed from all those genes each round). PyDESeq2's own fit
-      (and its mean-trend fallback) is kept when R's would fail (R then switches to a local fit);
+    * the trend is chosen and fitted like R's ``estimateDispersionsFit``
+      (:func:`ressig.dispfit.estimate_dispersions_fit`; ``fit_type`` parametric / local / mean):
+      the parametric ``a0 + a1/mean`` like R's ``parametricDispersionFit`` (genes with gene-wise
+      dispersion > 100 * min_disp; gamma GLM by IRLS to R's tolerance; the curve outlier set
+      recomputed from all those genes each round) and, where R's would fail, R's switch to the
+      local (locfit) fit, :mod:`ressig.locfit`; the fit used is ``dds.uns["disp_function_type"]``;
     * the dispersion prior variance: for residual df <= 3 R's simulation-matching estimator
       (:func:`_small_df_prior_var`) replaces PyDESeq2's MAD-based one (which it warns about).
 
@@ -384,17 +390,14 @@ def _deseq2_r_parity(dds) -> None:
     nz = var["non_zero"].to_numpy(dtype=bool)
     gene_disp = var["genewise_dispersions"].to_numpy(dtype=float)
     means = var["_normed_means"].to_numpy(dtype=float)
-    use = nz & (gene_disp > 100 * dds.min_disp)
-    coefs = _parametric_trend_r(means[use], gene_disp[use]) if dds.fit_type == "parametric" and use.any() \
-        else None
-    if coefs is None:
-        dds.fit_dispersion_trend()
-    else:
-        dds.uns["trend_coeffs"] = pd.Series(coefs, index=["a0", "a1"])
-        dds.uns["disp_function_type"] = "parametric"
-        fitted = np.full(dds.n_vars, np.nan)
-        fitted[nz] = dds.disp_function(means[nz])
-        dds.var["fitted_dispersions"] = fitted
+    # issue 32: R's estimateDispersionsFit (parametric with R's switch to locfit, local, mean)
+    from .dispfit import SUBSTITUTION_MESSAGE, estimate_dispersions_fit, set_trend, trend_for_refit
+
+    trend = estimate_dispersions_fit(means[nz], gene_disp[nz], fit_type, dds.min_disp, _parametric_trend_r)
+    if trend.substituted:
+        logger.warning("note: %s", SUBSTITUTION_MESSAGE)
+    logger.info("dispersion trend: %s fit", trend.fit_type)
+    set_trend(dds, trend)
     n_samples, n_coef = dds.obsm["design_matrix"].shape
     df = n_samples - n_coef
     resid = np.log(gene_disp[nz]) - np.log(dds.var["fitted_dispersions"].to_numpy(dtype=float)[nz])
@@ -415,7 +418,8 @@ def _deseq2_r_parity(dds) -> None:
     dds.fit_LFC()
     dds.calculate_cooks()
     if dds.refit_cooks:
-        dds.refit()
+        with trend_for_refit(trend):   # issue 32: the refit evaluates the trend actually fitted
+            dds.refit()
     dds.cooks_outlier()
 
 
@@ -496,11 +500,20 @@ def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequenc
 
     from .normfactors import offsets
 
+    from .contrast_zero import contrast_all_zero, zero_wald_statistics
+
     ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
                     inference=inference)
     with offsets(dds):
+        ds.run_wald_test()
+        # issue 32: R's results() gives LFC 0, stat 0, p 1 where both levels are all zero
+        zero = contrast_all_zero(np.asarray(dds.X), meta[condition].astype(str).to_numpy(), treatment, reference)
+        if zero_wald_statistics(ds, zero):
+            logger.info("%s vs %s: %d gene(s) with all-zero counts in both levels: log2FC 0, p = 1 (as R)",
+                        treatment, reference, int(zero.sum()))
         ds.summary()
     res = ds.results_df.copy()
+    res.loc[zero, "log2FoldChange"] = 0.0
     if not shrink:
         res["log2FoldChange_shrunk"] = res["log2FoldChange"]
         res["lfcSE_shrunk"] = res["lfcSE"]
@@ -558,6 +571,7 @@ def run_de(
     contrasts: Sequence[tuple[str, str]] | None = None,
     lrt_test: bool = False,
     lengths: pd.DataFrame | None = None,
+    fit_type: str = "parametric",
 ) -> DEResult:
     """Fit one PyDESeq2 model over all condition levels and test each contrast.
 
@@ -597,6 +611,9 @@ def run_de(
         normalise with DESeq2's per-gene, per-sample normalisation factors
         (``DESeqDataSetFromTximport``; :mod:`ressig.normfactors`) instead of size factors.
         Needs ``engine="ressig"``.
+    fit_type
+        Dispersion trend, R's ``fitType``: ``"parametric"`` (with R's automatic switch to the
+        local fit when it fails), ``"local"`` or ``"mean"`` (:mod:`ressig.dispfit`).
     """
     from pydeseq2.dds import DeseqDataSet
 
@@ -635,7 +652,7 @@ def run_de(
         dds = DeseqDataSet(**kwargs) if lengths is None else \
             NormFactorDataSet(lengths=lengths.loc[counts.index[keep], meta.index].T, **kwargs)
         logger.info("fitting size factors, dispersions and log fold changes")
-        _deseq2_r_parity(dds)
+        _deseq2_r_parity(dds, fit_type)
         results = {contrast_name(t, r): _contrast_stats(dds, meta, condition, covariates, t, r, alpha, shrink,
                                                         inference)
                    for t, r in contrasts}
@@ -670,7 +687,8 @@ def run_de(
         logger.info("LRT: %d genes with padj < %g", int((lrt_table["padj"] < alpha).sum()), alpha)
     first = next(iter(tables))
     return DEResult(table=tables[first], normalized=normalized, vst=vst_table, size_factors=size_factors,
-                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table, normalization=method)
+                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table, normalization=method,
+                    fit_type=str(dds.uns["disp_function_type"]))
 
 
 def consensus_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -717,7 +735,8 @@ def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
         files += [
             write_table(result.normalized, outdir / "normalized_counts.tsv"),
             write_table(result.vst, outdir / "vst.tsv"),
-            write_table(result.size_factors.to_frame().assign(normalization=result.normalization),
+            write_table(result.size_factors.to_frame().assign(normalization=result.normalization,
+                                                              fit_type=result.fit_type),
                         outdir / "size_factors.tsv"),
         ]
         if result.lrt is not None:
