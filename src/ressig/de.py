@@ -498,9 +498,8 @@ def _contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequenc
     """
     from pydeseq2.ds import DeseqStats
 
-    from .normfactors import offsets
-
     from .contrast_zero import contrast_all_zero, zero_wald_statistics
+    from .normfactors import offsets
 
     ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
                     inference=inference)
