@@ -14,9 +14,12 @@ convergence rules:
   Cox-Reid adjusted log likelihood, ``kappa_0 = 1``, ``tol = 1e-6``, ``maxit = 100``), then R's
   post-processing: gene-wise estimates keep their start when the posterior did not increase, and
   estimates that did not converge are refitted on R's two-stage grid (``fitDispGrid``);
-* ``lfc_shrink_nbinom_glm``: the apeGLM-style MAP by damped Newton with a backtracking line search
-  on the same objective as PyDESeq2's ``nbinomGLM``; genes whose Hessian is not positive definite
-  or which do not converge go to PyDESeq2's per-gene optimiser;
+* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (``shrink_method="apeglm"``, default;
+  :mod:`ressig.apeglm`: its scaled objective, start and L-BFGS, whose relative stopping rule ends
+  before the exact optimum for very large counts, so R's values are reproduced), or the exact MAP
+  (``shrink_method="newton"``: damped Newton with a backtracking line search on the same
+  objective as PyDESeq2's ``nbinomGLM``); genes that do not converge go to PyDESeq2's per-gene
+  optimiser;
 * ``wald_test``: the covariance of DESeq2's ``fitBeta``, whose weights use the fitted means floored
   at ``minmu = 0.5`` (PyDESeq2 uses the unfloored means, which inflates the standard error of
   genes with an all-zero group: the cause of most R disagreement without a count pre-filter);
@@ -197,16 +200,22 @@ class VectorizedInference(Inference):
     wald_min_mu
         Floor of the fitted means in the Wald covariance (DESeq2's ``minmu``; ``0`` = PyDESeq2's
         unfloored means).
+    shrink_method
+        ``"apeglm"`` (R's iterates, default) or ``"newton"`` (exact MAP) for LFC shrinkage.
     """
 
     #: unconverged MAP dispersions are re-fitted by grid search *with* the prior (R's fitDispGrid),
     #: so :func:`ressig.de._refit_unconverged_map` (the PyDESeq2 fallback fix) is not needed
     map_grid_with_prior = True
 
-    def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5):
+    def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5,
+                 shrink_method: Literal["apeglm", "newton"] = "apeglm"):
         self.n_cpus = n_cpus or 1
         self.block = int(block)
         self.wald_min_mu = float(wald_min_mu)
+        if shrink_method not in ("apeglm", "newton"):
+            raise ValueError(f"shrink_method must be 'apeglm' or 'newton', not {shrink_method!r}")
+        self.shrink_method = shrink_method
         #: samples × genes normalisation factors of the current call (see :meth:`offsets`)
         self.norm_factors: np.ndarray | None = None
 
@@ -423,8 +432,22 @@ class VectorizedInference(Inference):
         conv = np.empty(g, dtype=bool)
         for s in range(0, g, self.block):
             sl = slice(s, s + self.block)
-            beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
-                                                          prior_scale, shrink_index)
+            if self.shrink_method == "newton":
+                beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
+                                                              prior_scale, shrink_index)
+                continue
+            # issue 32: R apeglm's iterates (ressig.apeglm), covariance from the Hessian at them
+            from .apeglm import nbinom_map_block
+
+            beta[sl], conv[sl] = nbinom_map_block(x, y[sl], size[sl], np.asarray(off[sl]), prior_no_shrink_scale,
+                                                  prior_scale, shrink_index)
+            h = _shrink_parts(beta[sl], x, y[sl], size[sl], off[sl], prior_no_shrink_scale, prior_scale,
+                              shrink_index)[2]
+            okh = np.isfinite(h).all(axis=(1, 2))
+            block_inv = np.full(h.shape, np.nan)
+            with np.errstate(all="ignore"):
+                block_inv[okh] = np.linalg.inv(h[okh])
+            inv_h[sl] = block_inv
         for i in np.flatnonzero(~conv):          # the rare hard cases: PyDESeq2's own optimiser
             beta[i], inv_h[i], conv[i] = utils.nbinomGLM(x, y[i], size[i], off[i], prior_no_shrink_scale,
                                                          prior_scale, optimizer, shrink_index)
