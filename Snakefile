@@ -22,6 +22,7 @@ include: "workflow/rules/functional.smk"
 include: "workflow/rules/efflux.smk"
 include: "workflow/rules/signature.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/outcome.smk"
 
 
 check_config_paths()

@@ -14,12 +14,9 @@ convergence rules:
   Cox-Reid adjusted log likelihood, ``kappa_0 = 1``, ``tol = 1e-6``, ``maxit = 100``), then R's
   post-processing: gene-wise estimates keep their start when the posterior did not increase, and
   estimates that did not converge are refitted on R's two-stage grid (``fitDispGrid``);
-* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (``shrink_method="apeglm"``, default;
-  :mod:`ressig.apeglm`: its scaled objective, start and L-BFGS, whose relative stopping rule ends
-  before the exact optimum for very large counts, so R's values are reproduced), or the exact MAP
-  (``shrink_method="newton"``: damped Newton with a backtracking line search on the same
-  objective as PyDESeq2's ``nbinomGLM``); genes that do not converge go to PyDESeq2's per-gene
-  optimiser;
+* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (default; :mod:`ressig.apeglm`, R's values)
+  or, with ``shrink_method="newton"``, the exact MAP of PyDESeq2's ``nbinomGLM`` objective by damped
+  Newton; genes that do not converge go to PyDESeq2's per-gene optimiser;
 * ``wald_test``: the covariance of DESeq2's ``fitBeta``, whose weights use the fitted means floored
   at ``minmu = 0.5`` (PyDESeq2 uses the unfloored means, which inflates the standard error of
   genes with an all-zero group: the cause of most R disagreement without a count pre-filter);
@@ -441,13 +438,8 @@ class VectorizedInference(Inference):
 
             beta[sl], conv[sl] = nbinom_map_block(x, y[sl], size[sl], np.asarray(off[sl]), prior_no_shrink_scale,
                                                   prior_scale, shrink_index)
-            h = _shrink_parts(beta[sl], x, y[sl], size[sl], off[sl], prior_no_shrink_scale, prior_scale,
-                              shrink_index)[2]
-            okh = np.isfinite(h).all(axis=(1, 2))
-            block_inv = np.full(h.shape, np.nan)
-            with np.errstate(all="ignore"):
-                block_inv[okh] = np.linalg.inv(h[okh])
-            inv_h[sl] = block_inv
+            inv_h[sl] = _shrink_cov(beta[sl], x, y[sl], size[sl], off[sl], prior_no_shrink_scale, prior_scale,
+                                    shrink_index)
         for i in np.flatnonzero(~conv):          # the rare hard cases: PyDESeq2's own optimiser
             beta[i], inv_h[i], conv[i] = utils.nbinomGLM(x, y[i], size[i], off[i], prior_no_shrink_scale,
                                                          prior_scale, optimizer, shrink_index)
@@ -531,12 +523,17 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
         conv[gi[done]] = True
         active[gi[done]] = False
     conv &= ~failed
+    return beta, _shrink_cov(beta, x, y, size, off, s0, s1, k), conv
+
+
+def _shrink_cov(beta, x, y, size, off, s0, s1, k):
+    """Inverse Hessian of the shrinkage objective at ``beta`` (NaN where not finite)."""
     h_unscaled = _shrink_parts(beta, x, y, size, off, s0, s1, k)[2]
-    inv_h = np.full((g, p, p), np.nan)
+    inv_h = np.full(h_unscaled.shape, np.nan)
     okh = np.isfinite(h_unscaled).all(axis=(1, 2))
     with np.errstate(all="ignore"):
         inv_h[okh] = np.linalg.inv(h_unscaled[okh])
-    return beta, inv_h, conv
+    return inv_h
 
 
 def _vst_subset(base_mean: np.ndarray, nsub: int) -> np.ndarray | None:

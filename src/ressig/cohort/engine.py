@@ -113,7 +113,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
                           scoring_sigs, min_coverage=0.0, null_draws=draws, seed=opts.null_seed,
                           gene_levels=levels)
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
-                        mapping_report(ids, mapped, how))
+                        mapping_report(ids, mapped, how, source))
 
 
 
@@ -166,7 +166,7 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
     check_coverage(cov, ids, source)
     draws = null_draws_for(opts, cells=opts.pseudobulk is None)  # what iter_cell_scores / pseudobulk draw
-    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how),
+    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source),
                     null_levels(sigs, table, opts, draws))
 
 
