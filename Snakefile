@@ -7,6 +7,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"
+
+
 # The bundled demo applies only when no --configfile is given: a user config is complete on its
 # own, every key it leaves out is taken from the schema defaults (workflow/schemas), never from the demo.
 if not workflow.overwrite_configfiles:
@@ -23,6 +26,8 @@ include: "workflow/rules/efflux.smk"
 include: "workflow/rules/signature.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/outcome.smk"
+# last: the summary page takes every output registered above as input
+include: "workflow/rules/summary.smk"
 
 
 check_config_paths()

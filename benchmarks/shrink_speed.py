@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""LFC shrinkage speed: R apeglm's iterates (``ressig.apeglm``, engine default) vs the exact-MAP Newton.
+"""LFC shrinkage speed: R apeglm's iterates (``ressig.de.apeglm``, engine default) vs the exact-MAP Newton.
 
 Both run on the same simulated genes (negative binomial, two groups, per-gene dispersion and
 effect), through ``VectorizedInference.lfc_shrink_nbinom_glm`` with ``shrink_method`` "apeglm" and
@@ -33,7 +33,7 @@ def simulate(n_genes: int, n_samples: int, seed: int = 1):
 
 
 def main() -> None:
-    from ressig.engine import VectorizedInference
+    from ressig.de.inference import VectorizedInference
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--genes", type=int, default=20_000)

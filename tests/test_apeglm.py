@@ -1,4 +1,4 @@
-"""ressig.apeglm: R apeglm's MAP iterations, against R's ``lfcShrink(type = "apeglm")``.
+"""ressig.de.apeglm: R apeglm's MAP iterations, against R's ``lfcShrink(type = "apeglm")``.
 
 Reference: PyDESeq2 0.5.4's ``large_counts`` case (``tests/pydeseq2_suite/data/large_counts``, R DESeq2 +
 apeglm output made by PyDESeq2's authors; MIT). Five genes, 4 vs 4, one with ~490,000 reads per sample,
@@ -30,7 +30,7 @@ def _inputs():
 
 
 def test_apeglm_iterates_reproduce_r():
-    from ressig.apeglm import nbinom_map, nbinom_map_block
+    from ressig.de.apeglm import nbinom_map, nbinom_map_block
 
     x, sf, disp, r_shrunk = _inputs()
     off = np.tile(np.log(sf), (5, 1))
@@ -44,7 +44,7 @@ def test_apeglm_iterates_reproduce_r():
 
 def test_r_stops_before_the_exact_map_on_very_large_counts():
     """The exact MAP (Newton) is 2.5 % from R on the 490,000-count gene; R's iterates are not."""
-    from ressig.engine import _shrink_block
+    from ressig.de.inference import _shrink_block
 
     x, sf, disp, r_shrunk = _inputs()
     off = np.tile(np.log(sf), (5, 1))
@@ -56,7 +56,7 @@ def test_r_stops_before_the_exact_map_on_very_large_counts():
 
 
 def test_engine_shrink_method_is_checked():
-    from ressig.engine import VectorizedInference
+    from ressig.de.inference import VectorizedInference
 
     assert VectorizedInference().shrink_method == "apeglm"
     with pytest.raises(ValueError, match="shrink_method must be 'apeglm' or 'newton', not 'bfgs'"):

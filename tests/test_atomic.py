@@ -197,7 +197,7 @@ def test_concordance_outputs_all_or_nothing(step_inputs, tmp_path):
 
 
 def test_efflux_outputs_all_or_nothing(step_inputs, tmp_path):
-    from ressig.efflux import run_efflux
+    from ressig.gsea import run_efflux
 
     d, _ = step_inputs
     (tmp_path / "enrichment").mkdir()

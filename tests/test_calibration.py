@@ -15,10 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from ressig import scoring
+from ressig import scoring, stats
 from ressig.errors import RessigError
 from ressig.genesets import read_gmt
 from ressig.scoring import GeneSignature, null_draws, score_frame, score_matrix
+from ressig.scoring.null import PosBins
 from test_scoring import FAST, problems
 
 FIXTURE = Path(__file__).parent / "fixtures" / "humangender"
@@ -61,7 +62,7 @@ def naive_pvalues(X: np.ndarray, genes, samples, sigs, draws: int, seed: int, le
                 drawn = null_draws(len(up), len(down), n_all, draws, seed)
             else:
                 counts = [tuple(np.bincount(bins[part], minlength=n_bins).tolist()) for part in (up, down)]
-                drawn = scoring.matched_null_draws(*counts, scoring._PosBins(bins[measured], n_bins), draws, seed)
+                drawn = scoring.matched_null_draws(*counts, PosBins(bins[measured], n_bins), draws, seed)
             up_m, down_m = (m.tocsc() for m in drawn)
             null = []
             for b in range(draws):
@@ -212,7 +213,7 @@ def test_matched_pvalue_independent_of_cohort_and_gene_order(problem, data):
 
 def test_matched_draws_keep_the_level_profile():
     bins = np.repeat(np.arange(4), [10, 20, 30, 40])  # positions' level bins
-    pos = scoring._PosBins(np.random.default_rng(0).permutation(bins), 4)
+    pos = PosBins(np.random.default_rng(0).permutation(bins), 4)
     up, down = scoring.matched_null_draws((2, 0, 3, 0), (0, 1, 0, 4), pos, 5000, 9)
     assert (up + down).max() == 1  # distinct positions within a draw
     for member, want in ((up, [2, 0, 3, 0]), (down, [0, 1, 0, 4])):
@@ -369,7 +370,7 @@ def test_bh_and_calls_match_scipy():
     p = np.r_[rng.uniform(size=40), rng.uniform(0, 1e-3, size=10), np.nan]
     scores = pd.DataFrame({"signature": ["a"] * 51 + ["b"] * 51, "sample": [f"s{i}" for i in range(51)] * 2,
                            "pvalue": np.r_[p, p[::-1]], "pvalue_low": np.r_[1 - p, 1 - p[::-1]]})
-    out = scoring.cohort_calls(scores, alpha=0.05)
+    out = stats.cohort_calls(scores, alpha=0.05)
     want = false_discovery_control(p[:50], method="bh")
     np.testing.assert_allclose(out["cohort_qvalue"].to_numpy()[:50], want, rtol=1e-12)
     np.testing.assert_allclose(out["cohort_qvalue"].to_numpy()[52:], want[::-1], rtol=1e-12)
@@ -379,7 +380,7 @@ def test_bh_and_calls_match_scipy():
     assert a["call"].iloc[50] == "" and np.isnan(a["cohort_qvalue"].iloc[50])
     assert (a["call"].iloc[40:50] == "high").all()
     with pytest.raises(RessigError, match="alpha must be between 0 and 1, got 1.5"):
-        scoring.cohort_calls(scores, alpha=1.5)
+        stats.cohort_calls(scores, alpha=1.5)
 
 
 def _toy_population(n: int, seed: int) -> pd.DataFrame:
@@ -395,7 +396,8 @@ def _toy_population(n: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture
 def with_reference(tmp_path: Path):
-    from ressig.signature import attach_reference_cohort, build_signature, freeze_signature
+    from ressig.cohort.reference import attach_reference_cohort
+    from ressig.signature import build_signature, freeze_signature
     from test_signature import toy_de, toy_training
 
     de = toy_de()
@@ -593,8 +595,8 @@ def test_bh_from_distinct_values_equals_bh_on_the_vector(rng):
 
     p = (rng.integers(0, 200, size=5000) + 1) / 201.0  # empirical p-values: many ties
     values, counts = np.unique(p, return_counts=True)
-    q = scoring.bh_distinct(values, counts)[np.searchsorted(values, p)]
-    np.testing.assert_array_equal(q, scoring.bh_adjust(p))
+    q = stats.bh_distinct(values, counts)[np.searchsorted(values, p)]
+    np.testing.assert_array_equal(q, stats.bh_adjust(p))
     np.testing.assert_allclose(q, false_discovery_control(p, method="bh"), rtol=1e-12)
 
 
@@ -657,7 +659,7 @@ def test_parquet_and_tl_score_carry_the_same_calls(tmp_path):
     assert list(pq.columns) == ["sample", "RES", "RES_pvalue", "RES_cohort_qvalue", "RES_pvalue_low", "RES_call",
                                 "RES_zscore"]
     assert list(tsv["RES_call"]) == list(pq["RES_call"])
-    np.testing.assert_allclose(pq["RES_cohort_qvalue"], scoring.bh_adjust(pq["RES_pvalue"]), rtol=1e-12)
+    np.testing.assert_allclose(pq["RES_cohort_qvalue"], stats.bh_adjust(pq["RES_pvalue"]), rtol=1e-12)
     a = ad.AnnData(X=sp.csr_matrix(X), var=pd.DataFrame(index=list(GENES)))
     a.obs_names = [f"c{i}" for i in range(X.shape[0])]
     ressig.tl.score(a, sig, key_added="scores_only", chunk_size=64)

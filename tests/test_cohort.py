@@ -208,12 +208,12 @@ def test_h5ad_chunked_equals_in_memory_for_csr_csc_dense_and_layer(sig_path, tmp
 def test_csc_rows_read_in_column_blocks_match(tmp_path):
     import h5py
 
-    from ressig.cohort import _Matrix
+    from ressig.cohort.h5 import BackedMatrix
 
     X = sc_matrix(90)
     path = write_h5ad(tmp_path / "csc.h5ad", sp.csc_matrix(X))
     with h5py.File(path, "r") as f:
-        m = _Matrix(f, "X", path)
+        m = BackedMatrix(f, "X", path)
         assert m.format == "csc"
         for start, stop in ((0, 90), (13, 40), (89, 90)):
             got = m._csc_rows(start, stop, block_nnz=50)

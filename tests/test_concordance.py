@@ -17,6 +17,7 @@ from scipy import stats
 from conftest import REPO, copy_workflow, run_snakemake
 from ressig import concordance as C
 from ressig import protein as P
+from ressig import stats as S
 from ressig.cli import main
 from ressig.de import read_de, run_de
 from ressig.errors import RessigError
@@ -100,10 +101,10 @@ def test_demo_statistics_match_independent_computation(demo_run: Path) -> None:
 @pytest.mark.parametrize("est,se,m", [(0.0, 0.17, 0.5), (0.3, 0.1, 0.5), (-0.45, 0.05, 0.5), (1.2, 0.4, 0.7)])
 def test_tost_matches_ci_inclusion(est: float, se: float, m: float) -> None:
     """TOST p < alpha exactly when the (1 - 2 alpha) CI lies inside (-m, m)."""
-    p = C.tost_p(est, se, m)
+    p = S.tost_p(est, se, m)
     lo, hi = est - stats.norm.ppf(0.95) * se, est + stats.norm.ppf(0.95) * se
     assert (p < 0.05) == (lo > -m and hi < m)
-    p_t = C.tost_p(est, se, m, df=4)
+    p_t = S.tost_p(est, se, m, df=4)
     assert p_t == pytest.approx(max(stats.t.sf((est + m) / se, 4), stats.t.cdf((est - m) / se, 4)))
     if p < 0.5:
         assert p_t >= p  # heavier tails: never more optimistic than the z test
@@ -120,16 +121,16 @@ def test_protein_models_match_scipy_and_statsmodels(rng: np.random.Generator) ->
     sheet["passage"] = [3.0, 5.0, 4.0, 8.0, 6.0, 9.0, 7.0, 12.0]
     y = pd.Series(rng.normal(10, 0.3, 8) + np.r_[np.zeros(4), np.full(4, -1.0)], index=sheet.index)
     a, b = y[sheet.condition == "resistant"].to_numpy(), y[sheet.condition == "parental"].to_numpy()
-    w = C.protein_effect(y, sheet, "condition", "parental", "resistant", model="welch")
+    w = P.protein_effect(y, sheet, "condition", "parental", "resistant", model="welch")
     ref = stats.ttest_ind(a, b, equal_var=False)
     assert w.p == pytest.approx(ref.pvalue, rel=1e-6) and w.df == pytest.approx(ref.df, rel=1e-6)
     ci = ref.confidence_interval(0.95)
     assert (w.ci_low, w.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-6)
-    lm0 = C.protein_effect(y, sheet, "condition", "parental", "resistant", model="linear")
+    lm0 = P.protein_effect(y, sheet, "condition", "parental", "resistant", model="linear")
     assert lm0.p == pytest.approx(stats.ttest_ind(a, b).pvalue, rel=1e-6) and lm0.df == 6
     import statsmodels.formula.api as smf
 
-    lm = C.protein_effect(y, sheet, "condition", "parental", "resistant", covariates=["batch", "passage"],
+    lm = P.protein_effect(y, sheet, "condition", "parental", "resistant", covariates=["batch", "passage"],
                           continuous=["passage"], model="linear")
     fit = smf.ols("y ~ batch + passage + condition", data=sheet.assign(y=y)).fit()  # strings: sorted levels
     term = "condition[T.resistant]"
@@ -298,8 +299,8 @@ def test_delta_ci_coverage(welch: bool, n: int, sd: float, mrna_se: float) -> No
     est_m = rng.normal(true_m, mrna_se, reps)
     covered = tost_covered = 0
     for i in range(reps):
-        m = C._fill(C.Effect(log2fc=float(est_m[i]), se=mrna_se, df=math.inf), 0.5, 0.05)
-        p = C._fill(C.Effect(log2fc=float(est_p[i]), se=float(se_p[i]), df=float(df_p[i])), 0.5, 0.05)
+        m = S.fill_effect(S.Effect(log2fc=float(est_m[i]), se=mrna_se, df=math.inf), 0.5, 0.05)
+        p = S.fill_effect(S.Effect(log2fc=float(est_p[i]), se=float(se_p[i]), df=float(df_p[i])), 0.5, 0.05)
         d = C.delta_effect(m, p, 0.5, 0.05)
         covered += d.ci_low <= true_p - true_m <= d.ci_high
         tost_covered += d.tost_ci_low <= true_p - true_m <= d.tost_ci_high

@@ -136,14 +136,15 @@ def test_unconverged_map_dispersions_keep_the_prior(small_experiment):
     gene-wise dispersion, machine-dependently): ressig re-estimates such genes with the prior."""
     from pydeseq2.dds import DeseqDataSet
 
-    from ressig.de import _deseq2_r_parity, _refit_unconverged_map, design_matrix
+    from ressig.de import deseq2_r_parity, design_matrix
+    from ressig.de.fit import refit_unconverged_map
 
     s = small_experiment.samples.set_index("sample")
     meta = build_metadata(s, "condition", "parental", "resistant", ["batch"])
     counts = small_experiment.counts.loc[:, meta.index].iloc[:400]
     counts = counts[(counts >= 10).sum(axis=1) >= 3]
     dds = DeseqDataSet(counts=counts.T, metadata=meta, design="~batch + condition", quiet=True, n_cpus=1)
-    _deseq2_r_parity(dds)
+    deseq2_r_parity(dds)
     var = dds.var
     # the genes furthest below their trend: where dropping the prior changes the dispersion most
     far = (np.log(var["fitted_dispersions"]) - np.log(var["genewise_dispersions"])).nlargest(3).index
@@ -152,7 +153,7 @@ def test_unconverged_map_dispersions_keep_the_prior(small_experiment):
     var.loc[far, "_MAP_converged"] = False
     var.loc[far, "MAP_dispersions"] = var.loc[far, "genewise_dispersions"]
     var.loc[far, "dispersions"] = var.loc[far, "genewise_dispersions"]
-    assert _refit_unconverged_map(dds) == 3
+    assert refit_unconverged_map(dds) == 3
     X = design_matrix(meta, "condition", ["batch"])
     sf = dds.obs["size_factors"].to_numpy()
     prior = float(dds.uns["prior_disp_var"])
@@ -228,7 +229,7 @@ def test_engine_irls_matches_statsmodels():
     """The IRLS the LRT uses (the engine's, DESeq2's ridge 1e-6) is the NB GLM maximum likelihood fit."""
     import statsmodels.api as sm
 
-    from ressig.engine import VectorizedInference
+    from ressig.de.inference import VectorizedInference
 
     rng = np.random.default_rng(3)
     x = np.column_stack([np.ones(8), np.repeat([0.0, 1.0], 4), np.tile([0.0, 1.0], 4)])
@@ -281,7 +282,7 @@ def test_contrast_matrix(three_groups_de):
 
 def test_contrast_overview_bars_count_the_call_patterns(three_groups_de):
     from ressig.de import contrast_matrix
-    from ressig.plots import contrast_overview
+    from ressig.pl.de import contrast_overview
 
     lfc, calls = contrast_matrix(three_groups_de.tables, ["G001", "G000"])
     fig = contrast_overview(lfc, calls)

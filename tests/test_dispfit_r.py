@@ -64,7 +64,7 @@ def _agreement(tab: pd.DataFrame, r_res: pd.DataFrame) -> dict[str, float]:
 # ------------------------------------------------------------------------------ locfit itself
 def test_locfit_reproduces_r_locfit_vertices_and_predictions():
     """R ``locfit(logDisps ~ logMeans, weights = means)`` + ``predict()``, inside and outside the data."""
-    from ressig.locfit import local_dispersion_fit, locfit_1d
+    from ressig.de.locfit import local_dispersion_fit, locfit_1d
 
     inp = _tsv(MARIONI / "locfit_input.tsv.gz")
     grid = _tsv(MARIONI / "locfit_grid.tsv")
@@ -82,7 +82,7 @@ def test_locfit_reproduces_r_locfit_vertices_and_predictions():
 
 def test_locfit_extrapolation_keeps_the_global_curvature():
     """Outside the data locfit adds the global quadratic to the linearly extrapolated residual."""
-    from ressig.locfit import locfit_1d
+    from ressig.de.locfit import locfit_1d
 
     x = np.linspace(0.0, 10.0, 200)
     y = 0.3 * x**2 - x + 2.0                    # a quadratic is reproduced exactly, everywhere
@@ -93,7 +93,7 @@ def test_locfit_extrapolation_keeps_the_global_curvature():
 
 
 def test_locfit_refuses_degenerate_input():
-    from ressig.locfit import locfit_1d
+    from ressig.de.locfit import locfit_1d
 
     with pytest.raises(ValueError, match="all x values are equal"):
         locfit_1d(np.ones(5), np.arange(5.0))
@@ -104,14 +104,14 @@ def test_locfit_refuses_degenerate_input():
 # ------------------------------------------------------------------------------ R's trend choice
 def test_parametric_failure_switches_to_local_like_r():
     """On R's own gene-wise estimates: R's parametric fit fails, the local fit gives R's dispFit."""
-    from ressig.de import _parametric_trend_r
-    from ressig.dispfit import estimate_dispersions_fit
+    from ressig.de.dispfit import estimate_dispersions_fit
+    from ressig.de.rparity import parametric_trend_r
 
     r_res = _tsv(MARIONI / "deseq2_nofilter.tsv.gz", index_col=0)
     assert _params()["nofilter_fitType_used"] == "local" and _params()["nofilter_substituted"] == "TRUE"
     nz = r_res["baseMean"] > 0
     trend = estimate_dispersions_fit(r_res.loc[nz, "baseMean"].to_numpy(), r_res.loc[nz, "dispGeneEst"].to_numpy(),
-                                     "parametric", 1e-8, _parametric_trend_r)
+                                     "parametric", 1e-8, parametric_trend_r)
     assert (trend.fit_type, trend.requested, trend.substituted) == ("local", "parametric", True)
     fitted = trend.function(r_res.loc[nz, "baseMean"].to_numpy())
     # R's table carries 8 significant digits
@@ -119,7 +119,7 @@ def test_parametric_failure_switches_to_local_like_r():
 
 
 def test_mean_trend_matches_r():
-    from ressig.dispfit import estimate_dispersions_fit
+    from ressig.de.dispfit import estimate_dispersions_fit
 
     r_res = _tsv(MARIONI / "deseq2_nofilter_mean.tsv.gz", index_col=0)
     nz = r_res["baseMean"] > 0
@@ -130,7 +130,7 @@ def test_mean_trend_matches_r():
 
 
 def test_trend_needs_dispersions_above_the_floor():
-    from ressig.dispfit import estimate_dispersions_fit
+    from ressig.de.dispfit import estimate_dispersions_fit
     from ressig.errors import RessigError
 
     with pytest.raises(RessigError, match="within 2 orders of magnitude from the minimum"):
@@ -222,7 +222,7 @@ def test_every_contrast_of_four_groups_matches_r(case, treatment, reference):
 
 
 def test_all_zero_rule_unit():
-    from ressig.contrast_zero import contrast_all_zero
+    from ressig.de.contrast_zero import contrast_all_zero
 
     counts = np.array([[0, 5, 0, 0], [0, 3, 1, 0], [0, 0, 0, 0], [7, 0, 0, 0]])   # samples x genes
     levels = np.array(["A", "A", "B", "C"])

@@ -14,6 +14,7 @@ from conftest import REPO
 from ressig import doseresponse as D
 from ressig.cli import main
 from ressig.errors import RessigError
+from ressig.evidence import evidence_table
 from ressig.simulate import DYE_TRUTH, PLATE_DOSES, PLATE_TRUTH, simulate_dye, simulate_plate
 
 BAR_TRUTH = {("parental", "none"): 0.1, ("resistant", "none"): 4.0, ("resistant", "zosuquidar"): 0.2}
@@ -526,7 +527,7 @@ def test_several_arms_fold_resistance_and_per_arm_evidence(tmp_path: Path) -> No
     assert {c for e, c in shift.index if e == "reversal"} == {"resistant", "resistant_cns"}
     de = pd.DataFrame({"log2FoldChange": [3.0], "lfcSE": [0.3], "padj": [1e-9], "baseMean": [100.0]}, index=["ABCB1"])
     for arm, other in (("resistant", "resistant_cns"), ("resistant_cns", "resistant")):
-        ev = D.evidence_table(de, shift=shift.reset_index(), treatment=arm)
+        ev = evidence_table(de, shift=shift.reset_index(), treatment=arm)
         assert ev["evidence"].str.contains(f"({arm} / parental", regex=False).any()
         assert not ev["evidence"].str.contains(f"{other} /|in {other}$", regex=True).any()
         assert list(ev.loc[ev["evidence"] == f"reversal of PVEK by zosuquidar in {arm}", "supports"]) == ["yes"]

@@ -13,9 +13,9 @@ import pytest
 from ressig._log import logger
 from ressig.cli import main as ressig_main
 from ressig.de import read_de
-from ressig.efflux import GSEA_COLUMNS, ranking_from_de, run_prerank
 from ressig.errors import RessigError
 from ressig.genesets import parse_gmt, read_gmt
+from ressig.gsea import GSEA_COLUMNS, ranking_from_de, run_prerank
 from ressig.io import read_matrix_tsv
 from ressig.scoring import score_frame, signatures_from_genesets
 

@@ -14,7 +14,8 @@ from pydeseq2.default_inference import DefaultInference
 from pydeseq2.utils import nbinomFn
 
 from ressig.de import build_metadata, design_formula, filter_counts, run_de
-from ressig.engine import VectorizedInference, _DispProblem, _vst_subset
+from ressig.de.inference import DispProblem, VectorizedInference
+from ressig.de.vst import vst_subset
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,7 +66,7 @@ def test_irls_matches_default():
     assert mu.shape == y.shape and hat.shape == y.shape and beta.shape == (y.shape[1], x.shape[1])
 
 
-def _dense_grid_optimum(prob: _DispProblem, n: int, lo: float = np.log(1e-8), hi: float = np.log(10.0)):
+def _dense_grid_optimum(prob: DispProblem, n: int, lo: float = np.log(1e-8), hi: float = np.log(10.0)):
     """Independent check: argmax of the log posterior on a 4000-point grid in log alpha."""
     grid = np.linspace(lo, hi, 4000)
     rows = np.arange(n)
@@ -77,7 +78,7 @@ def test_gene_wise_dispersion_is_the_cox_reid_maximum():
     y, sf, x, mom = _demo_problem()
     mu = VEC.irls(y, sf, x, mom, 0.5, 1e-8)[1]
     disp, conv = VEC.alpha_mle(y, x, mu, mom, 1e-8, 10.0)
-    prob = _DispProblem(y.T, mu.T, x, None, None, True)
+    prob = DispProblem(y.T, mu.T, x, None, None, True)
     best, best_lp = _dense_grid_optimum(prob, y.shape[1])
     interior = (best > np.log(1e-6)) & (mom > 1e-7)
     ours_lp = prob.logpost(np.log(disp), np.arange(y.shape[1]))
@@ -108,13 +109,13 @@ def test_map_dispersion_and_grid_fallback():
     assert conv.mean() > 0.99
     d_def, _ = DEF.alpha_mle(y, x, mu, trend, 1e-8, 10.0, prior_disp_var=0.5, prior_reg=True)
     assert np.max(np.abs(np.log(disp / d_def))) < 0.05
-    prob = _DispProblem(y.T, mu.T, x, np.log(trend), 0.5, True)
+    prob = DispProblem(y.T, mu.T, x, np.log(trend), 0.5, True)
     best, _ = _dense_grid_optimum(prob, y.shape[1])
     assert np.max(np.abs(np.log(disp) - best)) < 0.01
     # the grid fallback (R's fitDispGrid) alone lands within one fine-grid step of the optimum
-    from ressig.engine import _fit_disp_grid
+    from ressig.de.inference import fit_disp_grid
 
-    grid = _fit_disp_grid(prob, np.arange(y.shape[1]), 1e-8, 10.0)
+    grid = fit_disp_grid(prob, np.arange(y.shape[1]), 1e-8, 10.0)
     step = (np.log(10.0) - np.log(1e-8)) / 19 * 2 / 19
     assert np.max(np.abs(grid - best)) < step
 
@@ -171,11 +172,11 @@ def test_lfc_shrinkage_matches_default_and_hessian_is_exact():
 
 def test_vst_subset_is_r_rule():
     means = np.r_[np.linspace(0, 5, 50), np.linspace(6, 1000, 2000)]
-    rows = _vst_subset(means, 1000)
+    rows = vst_subset(means, 1000)
     assert len(rows) == 1000 and np.all(means[rows] > 5)
     assert rows[0] == 50 and rows[-1] == 2049           # smallest and largest mean > 5
     assert np.all(np.diff(means[rows]) > 0)
-    assert _vst_subset(means, 3000) is None
+    assert vst_subset(means, 3000) is None
 
 
 # ------------------------------------------------------------------------------------------------

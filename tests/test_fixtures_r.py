@@ -12,9 +12,9 @@ What is compared, and why:
   ``log2FoldChange_shrunk`` is PyDESeq2's apeGLM-like shrinkage, a different estimator from any
   R default, so it is not compared);
 * ``padj < 0.05`` calls (Jaccard) and ``-log10 p`` correlation: these depend on the dispersion
-  estimates. ressig's default engine (:mod:`ressig.engine`) runs R's dispersion line search and
+  estimates. ressig's default engine (:mod:`ressig.de.inference`) runs R's dispersion line search and
   its rules, and ressig fits the trend and the (small-df) prior variance the R way
-  (:func:`ressig.de._deseq2_r_parity`); PyDESeq2's L-BFGS-B (``engine="pydeseq2"``) differs for
+  (:func:`ressig.de.deseq2_r_parity`); PyDESeq2's L-BFGS-B (``engine="pydeseq2"``) differs for
   near-Poisson genes and flips a handful of calls at the threshold.
 """
 
@@ -32,7 +32,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # dataset -> (min r of log2FC, max |ΔLFC|, min Jaccard of padj<0.05 calls, min r of log10 p,
 #             min number of R calls)   -- sex differences in LCLs give only ~10 calls
-# Measured with the default engine (ressig.engine): Jaccard 1.0 and r(log10 p) >= 0.99998 on all
+# Measured with the default engine (ressig.de.inference): Jaccard 1.0 and r(log10 p) >= 0.99998 on all
 # five; max |ΔLFC| 1.6e-5, 5.4e-4, 4.0e-3, 5.9e-5, 3.9e-5 (sultan, humangender_2v2, marioni_small,
 # marioni, humangender). With PyDESeq2's DefaultInference the bounds were 0.95-0.97 for Jaccard
 # and 0.1 for |ΔLFC| (marioni: one Cook-refit gene at 0.06).
@@ -131,13 +131,13 @@ def test_de_matches_r_deseq2_without_prefilter():
 @pytest.mark.parametrize("ds", ["humangender_2v2", "sultan", "marioni_small"])
 def test_small_df_prior_variance_matches_r(ds):
     """R's Monte-Carlo estimator, reproduced deterministically, on R's own dispersion residuals."""
-    from ressig.de import _small_df_prior_var
+    from ressig.de.rparity import small_df_prior_var
 
     _, _, r_res, _, params = _fixture(ds)
     assert int(params["residual_df"]) <= 3
     above = r_res["dispGeneEst"] >= 1e-6
     resid = np.log(r_res.loc[above, "dispGeneEst"]) - np.log(r_res.loc[above, "dispFit"])
-    ours = _small_df_prior_var(resid.to_numpy(), int(params["residual_df"]))
+    ours = small_df_prior_var(resid.to_numpy(), int(params["residual_df"]))
     # R's value carries Monte-Carlo noise (1e4 draws per grid point); 0.025 = 3 fine-grid steps
     assert ours == pytest.approx(float(params["dispPriorVar"]), abs=0.025)
 
@@ -160,11 +160,11 @@ def test_r_trend_fit_reproduces_r_dispfit(ds, tol):
     Exact on three fixtures; on ``humangender`` the slope differs by 0.7 % (open: probably a gene
     at the curve-outlier boundary or an R ``glm`` non-convergence round), hence the looser bound.
     """
-    from ressig.de import _parametric_trend_r
+    from ressig.de.rparity import parametric_trend_r
 
     _, _, r_res, _, _ = _fixture(ds)
     use = r_res["dispGeneEst"] > 1e-6
-    a0, a1 = _parametric_trend_r(r_res.loc[use, "baseMean"].to_numpy(), r_res.loc[use, "dispGeneEst"].to_numpy())
+    a0, a1 = parametric_trend_r(r_res.loc[use, "baseMean"].to_numpy(), r_res.loc[use, "dispGeneEst"].to_numpy())
     fitted = a0 + a1 / r_res["baseMean"]
     assert np.max(np.abs(np.log(fitted / r_res["dispFit"]))) < tol
 

@@ -94,7 +94,7 @@ def test_signature_loader_refuses_deep_nesting_and_huge_files(tmp_path, monkeypa
     deep.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(RessigError, match="nested too deeply"):
         load_signature(deep)
-    import ressig.signature as S
+    import ressig.signature.artefact as S
 
     monkeypatch.setattr(S, "MAX_ARTEFACT_BYTES", 1000)
     big = tmp_path / "big.ressig.json"

@@ -1,4 +1,4 @@
-"""tximport normalisation factors (ressig.normfactors): R parity of the factors and the lengths, plumbing.
+"""tximport normalisation factors (ressig.de.normfactors): R parity of the factors and the lengths, plumbing.
 
 R references: ``tests/fixtures/tximport_salmon`` (R tximport 1.26 + DESeq2 1.38 on six GEUVADIS
 salmon quantifications; see ``tests/fixtures/README.md``). The DE bar (r(LFC), genes differing by
@@ -39,7 +39,7 @@ def _mapped(mapping: Path, genes: pd.Index) -> pd.Index:
 
 def test_norm_factors_equal_r_estimate_norm_factors():
     """R's txi counts and lengths of the tested genes -> DESeq2's normalizationFactors(dds)."""
-    from ressig.normfactors import length_size_factors, norm_factors
+    from ressig.de.normfactors import length_size_factors, norm_factors
 
     r_nf = _read("deseq2_normalization_factors.tsv.gz")
     counts = _read("tximport_counts.tsv.gz").loc[r_nf.index, r_nf.columns].round()
@@ -101,8 +101,8 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
     from pydeseq2.dds import DeseqDataSet
 
     from ressig import de
-    from ressig.engine import vst
-    from ressig.normfactors import NormFactorDataSet
+    from ressig.de.normfactors import NormFactorDataSet
+    from ressig.de.vst import vst
 
     counts = _read("tximport_counts.tsv.gz").round().astype("int64").iloc[::4]
     samples = pd.read_csv(TXI / "samples.tsv", sep="\t", index_col=0)
@@ -115,7 +115,7 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         nf = NormFactorDataSet(lengths=pd.DataFrame(1500.0, index=counts.columns, columns=counts.index), **kwargs())
-        de._deseq2_r_parity(nf)
+        de.deseq2_r_parity(nf)
         plain = DeseqDataSet(**kwargs())
         plain.fit_size_factors()
         scale = float(np.exp(np.log(plain.obs["size_factors"]).mean()))
@@ -124,12 +124,12 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
         plain.layers["normed_counts"] *= scale
         plain.var["_normed_means"] = plain.layers["normed_counts"].mean(axis=0)
         plain.fit_size_factors = lambda **kw: None                     # keep the centred factors
-        de._deseq2_r_parity(plain)
+        de.deseq2_r_parity(plain)
         assert np.allclose(nf.layers["norm_factors"], plain.obs["size_factors"].to_numpy()[:, None], rtol=1e-12)
         for col in ["genewise_dispersions", "fitted_dispersions", "dispersions"]:
             assert np.allclose(nf.var[col], plain.var[col], rtol=1e-5), col   # measured 9e-7 (line-search stops)
         assert np.allclose(nf.varm["LFC"], plain.varm["LFC"], rtol=1e-8, atol=1e-10)
-        got, want = (de._contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
+        got, want = (de.fit.contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
                      for d in (nf, plain))
         shrunk = ["log2FoldChange_shrunk", "lfcSE_shrunk"]
         assert np.allclose(got.drop(columns=shrunk), want.drop(columns=shrunk), rtol=1e-6, atol=1e-6,
@@ -164,7 +164,7 @@ def test_pydeseq2_engine_refuses_lengths():
 
 
 def test_engine_refuses_factors_of_the_wrong_shape():
-    from ressig.engine import VectorizedInference
+    from ressig.de.inference import VectorizedInference
 
     inf = VectorizedInference()
     counts = np.ones((4, 3))
@@ -181,7 +181,7 @@ def test_engine_refuses_factors_of_the_wrong_shape():
                "together with its counts.tsv"),
 ])
 def test_read_lengths_errors(tmp_path, cell, message):
-    from ressig.normfactors import read_lengths
+    from ressig.de.normfactors import read_lengths
 
     table = {"gene": "gene_id\tA\tB\nG1\t1000\t900\n", "zero": "gene_id\tA\tB\nG1\t1000\t900\nG2\t10\t0\n",
              "sample": "gene_id\tA\nG1\t1000\nG2\t10\n"}[cell]
@@ -230,7 +230,7 @@ def test_cooks_replacement_and_refit_with_factors_match_r():
     import warnings
 
     from ressig import de
-    from ressig.normfactors import NormFactorDataSet
+    from ressig.de.normfactors import NormFactorDataSet
 
     fx = TXI.parent / "tximport_refit"
     counts = pd.read_csv(fx / "counts.tsv.gz", sep="\t", index_col=0)
@@ -253,7 +253,7 @@ def test_cooks_replacement_and_refit_with_factors_match_r():
         warnings.simplefilter("ignore")
         dds = NormFactorDataSet(lengths=lengths.loc[keep].T, counts=counts.loc[keep].T, metadata=meta,
                                 design="~condition", quiet=True, inference=de.make_inference())
-        de._deseq2_r_parity(dds)
+        de.deseq2_r_parity(dds)
     assert (dds.var.loc[r_res.index, "refitted"].astype(bool) == replaced).all()
     assert np.allclose(dds.var.loc[r_res.index[replaced], "_normed_means"], r_res["baseMean"][replaced], rtol=1e-10)
 

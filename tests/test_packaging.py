@@ -123,13 +123,13 @@ def test_plots_leave_the_callers_matplotlib_alone(tmp_path):
 import sys, matplotlib
 matplotlib.use("svg")
 import pandas as pd
-from ressig import plots, efflux
+from ressig import pl
 from ressig._atomic import save_figure
 qc = pd.DataFrame({{"library_size": [1e6, 2e6], "condition": ["parental", "resistant"]}}, index=["a", "b"])
-save_figure(plots.library_sizes(qc), {str(tmp_path / "lib.png")!r})
+save_figure(pl.library_sizes(qc), {str(tmp_path / "lib.png")!r})
 scores = pd.DataFrame({{"signature": ["S", "S"], "sample": ["a", "b"], "score": [0.1, 0.2],
                         "condition": ["parental", "resistant"]}})
-fig = efflux.plot_scores(scores, ["S"], "condition", ["parental", "resistant"])
+fig = pl.plot_scores(scores, ["S"], "condition", ["parental", "resistant"])
 assert type(fig).__name__ == "Figure", type(fig)
 assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
 assert "matplotlib.pyplot" not in sys.modules

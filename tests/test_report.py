@@ -70,8 +70,9 @@ def declared_report_outputs() -> list[Declared]:
         text = smk.read_text()
         for m in re.finditer(r"\breport\(", text):
             call = ast.parse("report" + _balanced(text, m.end() - 1), mode="eval").body
-            # a function (e.g. subcategory=contrast_label) is resolved per job: None here
-            kw = {k.arg: None if isinstance(k.value, ast.Name) else ast.literal_eval(k.value)
+            # a function (e.g. subcategory=contrast_label, labels=report_labels(...)) is resolved
+            # per job: None here
+            kw = {k.arg: None if isinstance(k.value, (ast.Name, ast.Call)) else ast.literal_eval(k.value)
                   for k in call.keywords}
             glob = _as_glob(call.args[0])
             if isinstance(call.args[0], ast.Call):  # directory output: files matching patterns
@@ -179,6 +180,27 @@ def test_every_declared_output_and_figure_is_embedded(report):
         assert filed[path][0] == d.category, f"{path} filed under {filed[path]}, declared {d}"
         if d.subcategory and "{" not in d.subcategory:
             assert filed[path][1] == d.subcategory
+
+
+def test_every_output_has_labels_and_the_summary_opens_the_report(report):
+    """Labels name each output and, where it has one, its contrast, cohort and signature; the
+    landing page (workflow/report/workflow.rst) shows results/summary.html."""
+    workdir, raw, results, _ = report
+    for path, item in results.items():
+        labels = item.get("labels") or {}
+        assert labels.get("output"), f"{path} has no labels: {labels}"
+        if path.startswith(("results/concordance/", "results/efflux/", "results/de/plots/")):
+            assert labels.get("contrast") == "resistant vs parental", (path, labels)
+        if path.startswith("results/scores/"):
+            assert labels.get("cohort") == path.split("/")[2], (path, labels)
+            assert labels.get("signature") == "GEN22_RESISTANCE", (path, labels)
+    assert results["results/signature/GEN22_RESISTANCE_genes.tsv"]["labels"]["signature"] == "GEN22_RESISTANCE"
+    assert "results/summary.html" in results
+    # the landing page: the summary page itself, in an iframe (escaped into the report's JSON)
+    desc = json.loads(re.search(r"var workflow_desc = (.*?);\n", raw).group(1))
+    frame = re.search(r'<iframe title="ressig run summary"[^>]*srcdoc="([^"]*)"', desc)
+    assert frame, desc[:500]
+    assert html.unescape(frame.group(1)) == (workdir / "results/summary.html").read_text()
 
 
 def test_captions_grouped_by_step(report):

@@ -16,7 +16,15 @@ from scipy.stats import rankdata
 
 from ressig import scoring
 from ressig.errors import RessigError
-from ressig.scoring import SCORE_COLUMNS, GeneSignature, rank_dense, score_frame, score_matrix
+from ressig.scoring import (
+    SCORE_COLUMNS,
+    GeneSignature,
+    rank_dense,
+    score_frame,
+    score_matrix,
+    singscore,
+)
+from ressig.scoring.singscore import block_rows
 
 NUM = ["score", "up_score", "down_score", "dispersion", "n_genes_used", "n_genes_missing"]
 
@@ -190,8 +198,8 @@ def test_blocks_do_not_change_results(monkeypatch, rng):
     sigs = [GeneSignature("a", tuple(genes[:10]), tuple(genes[10:15])), GeneSignature("b", tuple(genes[20:40]))]
     one_block = score_matrix(X, genes, samples, sigs)
     with_null = score_matrix(X, genes, samples, sigs, null_draws=200)  # the per-sample p-values too
-    monkeypatch.setattr(scoring, "BLOCK_CELLS", 200)  # 4 rows per block
-    assert scoring._block_rows(37, 50) == 4
+    monkeypatch.setattr(singscore, "BLOCK_CELLS", 200)  # 4 rows per block
+    assert block_rows(37, 50) == 4
     pd.testing.assert_frame_equal(score_matrix(X, genes, samples, sigs), one_block, check_exact=True)
     pd.testing.assert_frame_equal(score_matrix(X, genes, samples, sigs, null_draws=200), with_null, check_exact=True)
     pd.testing.assert_frame_equal(score_matrix(sp.csr_matrix(np.nan_to_num(X)), genes, samples, sigs),

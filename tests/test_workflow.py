@@ -87,7 +87,7 @@ _PATH_FIX = "Fix the path (relative paths are relative to the directory snakemak
     ({"de": {"shrink": "maybe"}}, f"bad.yaml: config key de.shrink: 'maybe' is not of type 'boolean' {_DOCS}"),
     ({"counts": {"path": "resources/demo/counts.tsv", "format": "excel"}},
      "bad.yaml: config key counts.format: 'excel' is not one of ['auto', 'matrix', 'featurecounts', 'salmon', "
-     f"'kallisto', 'h5ad'] {_DOCS}"),
+     f"'kallisto', 'rsem', 'h5ad'] {_DOCS}"),
     ({"de": {"alpah": 0.1}},  # unknown (misspelt) key
      "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine, "
      "fit_type. "
@@ -197,7 +197,12 @@ def test_real_data_creates_no_demo_artefact(real_run):
     for path in ("results/cohorts", "results/scores", "results/concordance", "logs/simulate_cohorts.log",
                  "logs/concordance.log", "logs/score", "results/signature/GEN22_RESISTANCE.ressig.json"):
         assert not (real_run / path).exists(), path
-    assert sorted(p.name for p in (real_run / "results").iterdir()) == ["counts", "de", "efflux", "qc", "signature"]
+    assert sorted(p.name for p in (real_run / "results").iterdir()) == [
+        "counts", "de", "efflux", "qc", "signature", "summary.html", "summary_landing.html"]
+    # the summary page says which steps are off instead of failing on them
+    page = (real_run / "results/summary.html").read_text()
+    for title in ("mRNA vs protein: ", "Functional evidence", "Cohort scores", "Outcome association"):
+        assert re.search(re.escape(title) + r"[^<]*<span class=\"badge not-configured\">not configured</span>", page), title
     proc = run_snakemake(real_run, "-n", "--configfile", "my.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
 

@@ -81,29 +81,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from ._atomic import atomic_group
 from ._log import logger
-from .de import design_matrix
 from .errors import RessigError
 from .protein import (
     per_sample_protein,
+    protein_effect,
     read_fcs_table,
     read_protein_table,
     summarise_fcs,
     well_signals,
 )
+from .stats import Effect, fill_effect
 
 CALLS = ("post-transcriptional loss", "post-transcriptional gain", "post-transcriptional buffering",
          "concordant loss", "concordant gain", "no change", "inconclusive")
 DEFAULT_PAIRS: dict[str, str] = {"CD123": "IL3RA", "P-gp": "ABCB1"}
-PROTEIN_MODELS = ("linear", "welch")
 RESULT_COLUMNS = [
     "marker", "gene", "call", "reason",
     "mrna_log2fc", "mrna_se", "mrna_ci_low", "mrna_ci_high", "mrna_pvalue", "mrna_padj", "mrna_tost_p",
@@ -117,63 +115,6 @@ RESULT_COLUMNS = [
 ]
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-@dataclass
-class Effect:
-    """A log2 fold change with its uncertainty and tests."""
-
-    log2fc: float = math.nan
-    se: float = math.nan
-    df: float = math.inf  # inf = z-based
-    ci_low: float = math.nan
-    ci_high: float = math.nan
-    p: float = math.nan  # difference test (two-sided)
-    tost_p: float = math.nan
-    tost_ci_low: float = math.nan  # (1 - 2 alpha) CI: TOST p < alpha <=> it lies inside (-margin, margin)
-    tost_ci_high: float = math.nan
-    n_reference: int = 0
-    n_treatment: int = 0
-    note: str = ""
-
-    @property
-    def usable(self) -> bool:
-        return bool(np.isfinite(self.log2fc) and np.isfinite(self.se) and self.se > 0 and self.df >= 1)
-
-
-def _cdf(x: float, df: float) -> float:
-    """CDF of the t distribution with ``df`` degrees of freedom (standard normal if ``df`` is inf)."""
-    return float(special.ndtr(x) if not np.isfinite(df) else special.stdtr(df, x))
-
-
-def _ppf(q: float, df: float) -> float:
-    """Quantile function matching :func:`_cdf`."""
-    return float(special.ndtri(q) if not np.isfinite(df) else special.stdtrit(df, q))
-
-
-def tost_p(est: float, se: float, margin: float, df: float = math.inf) -> float:
-    """Two one-sided tests p-value for ``-margin < effect < margin`` (z-based if ``df`` is inf)."""
-    if not (np.isfinite(est) and np.isfinite(se) and se > 0):
-        return math.nan
-    p_lower = _cdf(-(est + margin) / se, df)  # H0: effect <= -margin
-    p_upper = _cdf((est - margin) / se, df)   # H0: effect >= +margin
-    return max(p_lower, p_upper)
-
-
-def _fill(e: Effect, margin: float, alpha: float) -> Effect:
-    if not e.usable:
-        return e
-    q = _ppf(1 - alpha / 2, e.df)
-    e.ci_low, e.ci_high = e.log2fc - q * e.se, e.log2fc + q * e.se
-    q2 = _ppf(1 - alpha, e.df)
-    e.tost_ci_low, e.tost_ci_high = e.log2fc - q2 * e.se, e.log2fc + q2 * e.se
-    if not np.isfinite(e.p):
-        e.p = 2 * _cdf(-abs(e.log2fc) / e.se, e.df)
-    e.tost_p = tost_p(e.log2fc, e.se, margin, e.df)
-    return e
-
-
 def mrna_effect(de_row: pd.Series, margin: float, alpha: float) -> Effect:
     """mRNA effect from one DE-table row: unshrunk log2FC ± lfcSE, Wald CI, z-based TOST."""
     e = Effect(log2fc=float(de_row["log2FoldChange"]), se=float(de_row["lfcSE"]), df=math.inf,
@@ -182,79 +123,11 @@ def mrna_effect(de_row: pd.Series, margin: float, alpha: float) -> Effect:
         e.note = "gene removed by the DE count filter (not tested)"
     elif not e.usable:
         e.note = "no finite log2FoldChange/lfcSE in the DE table"
-    return _fill(e, margin, alpha)
-
-
-def _design_matrix(meta: pd.DataFrame, condition: str, reference: str, treatment: str,
-                   covariates: Sequence[str], continuous: Sequence[str]) -> np.ndarray:
-    """The DE design (:func:`ressig.de.design_matrix`) on the protein samples."""
-    enc = pd.DataFrame(index=meta.index)
-    for cov in covariates:
-        enc[cov] = pd.to_numeric(meta[cov], errors="coerce") if cov in continuous else meta[cov].astype(str)
-    enc[condition] = pd.Categorical(meta[condition], categories=[reference, treatment])
-    return design_matrix(enc, condition, covariates)
-
-
-def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, reference: str, treatment: str,
-                   covariates: Sequence[str] = (), continuous: Sequence[str] = (), model: str = "linear",
-                   margin: float = 0.5, alpha: float = 0.05) -> Effect:
-    """Protein log2FC (treatment − reference) from per-sample mean log2 signals.
-
-    Parameters
-    ----------
-    y
-        Per-sample protein log2 signal indexed by sample.
-    samples
-        Sample sheet (indexed by sample) with the condition and covariate columns.
-    model
-        ``"linear"``: OLS ``y ~ covariates + condition`` (t-based inference on the condition
-        coefficient, ``n - p`` residual df); ``"welch"``: Welch two-sample t-test.
-    margin, alpha
-        Equivalence margin (log2) and test level; the CI has level ``1 - alpha``.
-    """
-    if model not in PROTEIN_MODELS:
-        raise RessigError(f"protein model must be one of {', '.join(PROTEIN_MODELS)}, not {model!r}")
-    meta = samples.loc[y.index]
-    cond = meta[condition]
-    other = sorted(set(cond) - {reference, treatment})
-    if other:
-        raise RessigError(f"protein sample(s) with condition {', '.join(map(repr, other))} are neither "
-                          f"{reference!r} nor {treatment!r}")
-    e = Effect(n_reference=int((cond == reference).sum()), n_treatment=int((cond == treatment).sum()))
-    if min(e.n_reference, e.n_treatment) < 2:
-        e.note = "fewer than 2 biological protein replicates in a condition"
-        return e
-    if model == "welch":
-        a = y[cond == treatment].to_numpy(dtype=float)
-        b = y[cond == reference].to_numpy(dtype=float)
-        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-        e.log2fc, e.se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
-        e.df = float((va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))) if va + vb > 0 else math.nan
-    else:
-        x = _design_matrix(meta, condition, reference, treatment, covariates, continuous)
-        n, p = x.shape
-        if np.linalg.matrix_rank(x) < p:
-            e.note = (f"protein design ~{' + '.join([*covariates, condition])} is not estimable on the protein "
-                      "samples (a covariate is confounded with the condition); use protein_model: welch")
-            return e
-        if n - p < 1:
-            e.note = f"protein linear model has no residual degrees of freedom ({n} samples, {p} coefficients)"
-            return e
-        yy = y.to_numpy(dtype=float)
-        beta, *_ = np.linalg.lstsq(x, yy, rcond=None)
-        resid = yy - x @ beta
-        sigma2 = float(resid @ resid) / (n - p)
-        cov = sigma2 * np.linalg.inv(x.T @ x)
-        e.log2fc, e.se, e.df = float(beta[-1]), float(np.sqrt(cov[-1, -1])), float(n - p)
-    if not e.usable:
-        e.note = "protein replicates have zero variance (standard error 0); cannot test"
-        e.se = math.nan if e.se == 0 else e.se
-        return e
-    return _fill(e, margin, alpha)
+    return fill_effect(e, margin, alpha)
 
 
 def delta_effect(mrna: Effect, protein: Effect, margin: float = 0.5, alpha: float = 0.05) -> Effect:
-    """Discordance Δ = protein log2FC − mRNA log2FC, with the tests of :func:`_fill`.
+    """Discordance Δ = protein log2FC − mRNA log2FC, with the tests of :func:`ressig.stats.fill_effect`.
 
     The two estimates come from independent data (counts vs cytometry), so
     ``se = sqrt(se_protein² + se_mRNA²)``. Degrees of freedom by Welch–Satterthwaite,
@@ -280,7 +153,7 @@ def delta_effect(mrna: Effect, protein: Effect, margin: float = 0.5, alpha: floa
     denom = (var_p ** 2 / protein.df if np.isfinite(protein.df) else 0.0) + \
             (var_m ** 2 / mrna.df if np.isfinite(mrna.df) else 0.0)
     e.df = (var_p + var_m) ** 2 / denom if denom > 0 else math.inf
-    return _fill(e, margin, alpha)
+    return fill_effect(e, margin, alpha)
 
 
 def _delta_state(d: Effect, margin: float, alpha: float) -> str:
@@ -525,10 +398,10 @@ def run_concordance(
     log2 signal, origin), ``protein_samples.tsv`` (per sample protein and mRNA),
     ``lfc_mrna_vs_protein.png`` and ``per_sample.png``. ``kwargs`` go to :func:`concordance`.
     """
-    from . import plots
     from ._atomic import save_figure, write_table
     from .de import read_de
     from .io import read_matrix_tsv, read_sample_sheet
+    from .pl.concordance import concordance_lfc, concordance_samples
 
     if (protein_path is None) == (fcs_table_path is None):
         raise RessigError("give exactly one protein input: a protein table or an FCS table "
@@ -548,8 +421,8 @@ def run_concordance(
     normalized = read_matrix_tsv(normalized_path, "normalised counts")
     genes = dict(zip(result["marker"], result["gene"], strict=True))
     per_sample = per_sample_table(protein, normalized, samples, genes, kwargs.get("condition", "condition"))
-    fig_lfc = plots.concordance_lfc(result)
-    fig_samples = plots.concordance_samples(per_sample, result, kwargs.get("condition", "condition"))
+    fig_lfc = concordance_lfc(result)
+    fig_samples = concordance_samples(per_sample, result, kwargs.get("condition", "condition"))
     outdir = Path(outdir)
     wells_out = wells.sort_values(["marker", "sample", "replicate"], kind="stable")
     paths = [

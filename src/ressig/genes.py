@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._files import read_text
 from ._log import logger
 from .errors import FILE_ERRORS, input_error
 
@@ -277,9 +278,7 @@ def load_gene_table(path: str | Path | None = None) -> GeneTable:
     if not p.exists():
         raise input_error(p, "gene table not found",
                           f"Reinstall ressig, re-create it with resources/genes/make_gene_table.py or set ${GENE_TABLE_ENV}")
-    from .io import _read_text  # io imports this module
-
-    text = _read_text(p)
+    text = read_text(p)
     body = "".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith("#"))
     try:
         table = pd.read_csv(io.StringIO(body), sep="\t", dtype=str, keep_default_na=False)

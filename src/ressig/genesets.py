@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._files import read_text
 from ._log import logger
 from .errors import RessigError, input_error
 
@@ -143,10 +144,8 @@ def _log_mangled_genes(sets: Mapping[str, GeneSet], source: str | Path | None) -
 
 def read_gmt(path: str | Path) -> dict[str, GeneSet]:
     """Read one GMT file (optionally gzip-compressed) into ``{name: GeneSet}``."""
-    from .io import _read_text
-
     path = Path(path)
-    return parse_gmt(_read_text(path), source=path)
+    return parse_gmt(read_text(path), source=path)
 
 
 def read_gmts(paths: Iterable[str | Path]) -> dict[str, GeneSet]:

@@ -17,7 +17,6 @@ Supported count inputs (genes × samples, first column = gene id):
 from __future__ import annotations
 
 import csv
-import gzip
 import io as _io
 import re
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._files import delimiter_for, read_text
 from ._log import logger
 from .errors import FILE_ERRORS, RessigError, input_error
 from .genes import harmonise_gene_ids
@@ -41,38 +41,6 @@ PER_SAMPLE_FORMATS = ("salmon", "kallisto", "rsem")
 COUNTS_FROM_ABUNDANCE = ("none", "length_scaled_tpm")
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _FEATURECOUNTS_ANNOT = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _read_text(path: Path) -> str:
-    """Read a (possibly gzip-compressed) text file, dropping a UTF-8 BOM."""
-    if not path.exists():
-        raise input_error(path, "file not found", "Check the path in your config or command line")
-    if path.is_dir():
-        raise input_error(path, "is a directory, expected a file")
-    raw = path.read_bytes()
-    if path.suffix == ".gz" or raw[:2] == _GZIP_MAGIC:
-        if raw[:2] != _GZIP_MAGIC:
-            raise input_error(path, "has a .gz suffix but is not gzip-compressed",
-                              "Rename it without .gz or compress it with gzip")
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise input_error(path, f"corrupt gzip stream ({exc})", "Re-create the file") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise input_error(path, f"is not UTF-8 text (byte {exc.start})",
-                          "Save it as UTF-8 (or plain ASCII) text") from None
-    if not text.strip():
-        raise input_error(path, "is empty", "Provide a table with a header row and data rows")
-    return text
-
-
-def delimiter_for(path: Path) -> str:
-    """Field separator by file name: ``,`` for ``.csv`` (optionally ``.gz``), otherwise tab."""
-    return "," if path.name.removesuffix(".gz").endswith(".csv") else "\t"
-
 
 def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
     """Read a delimited text table with string cells and a clear error on any parse problem.
@@ -88,7 +56,7 @@ def read_table(path: str | Path, what: str = "table") -> pd.DataFrame:
         What the table is (used in messages), e.g. ``"sample sheet"``.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     sep = delimiter_for(path)
     # comments are whole lines whose first character is '#'; a '#' anywhere else is data
     numbered = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if not ln.startswith("#")]
@@ -188,7 +156,7 @@ def _detect_format(path: Path) -> str:
     if name.endswith(".h5ad"):
         return "h5ad"
     if name.endswith((".tsv", ".txt", ".csv", ".tab")):
-        text = _read_text(path)
+        text = read_text(path)
         head = text.lstrip().splitlines()[0:2]
         if head and head[0].startswith("# Program:featureCounts"):
             return "featurecounts"

@@ -22,6 +22,7 @@ over its technical replicate wells (:func:`well_signals`, :func:`per_sample_prot
 from __future__ import annotations
 
 import io as _io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ._log import logger
+from .de.design import design_matrix
 from .errors import FILE_ERRORS, RessigError, input_error
+from .stats import Effect, fill_effect, ols_last_coefficient, welch_difference
 
 NONPOSITIVE = ("error", "clip")
 #: Value a non-positive background-subtracted signal is raised to with ``nonpositive="clip"``.
@@ -366,3 +369,66 @@ def summarise_fcs(fcs_table: pd.DataFrame, channels: Mapping[str, str],
         raise input_error(source, f"sample {d['sample']!r}, marker {d['marker']!r}, replicate {d['replicate']!r} "
                           "comes from more than one FCS file", "Give technical replicates distinct 'replicate' ids")
     return out
+
+
+PROTEIN_MODELS = ("linear", "welch")
+
+
+def _protein_design(meta: pd.DataFrame, condition: str, reference: str, treatment: str,
+                   covariates: Sequence[str], continuous: Sequence[str]) -> np.ndarray:
+    """The DE design (:func:`ressig.de.design_matrix`) on the protein samples."""
+    enc = pd.DataFrame(index=meta.index)
+    for cov in covariates:
+        enc[cov] = pd.to_numeric(meta[cov], errors="coerce") if cov in continuous else meta[cov].astype(str)
+    enc[condition] = pd.Categorical(meta[condition], categories=[reference, treatment])
+    return design_matrix(enc, condition, covariates)
+
+
+def protein_effect(y: pd.Series, samples: pd.DataFrame, condition: str, reference: str, treatment: str,
+                   covariates: Sequence[str] = (), continuous: Sequence[str] = (), model: str = "linear",
+                   margin: float = 0.5, alpha: float = 0.05) -> Effect:
+    """Protein log2FC (treatment − reference) from per-sample mean log2 signals.
+
+    Parameters
+    ----------
+    y
+        Per-sample protein log2 signal indexed by sample.
+    samples
+        Sample sheet (indexed by sample) with the condition and covariate columns.
+    model
+        ``"linear"``: OLS ``y ~ covariates + condition`` (t-based inference on the condition
+        coefficient, ``n - p`` residual df); ``"welch"``: Welch two-sample t-test.
+    margin, alpha
+        Equivalence margin (log2) and test level; the CI has level ``1 - alpha``.
+    """
+    if model not in PROTEIN_MODELS:
+        raise RessigError(f"protein model must be one of {', '.join(PROTEIN_MODELS)}, not {model!r}")
+    meta = samples.loc[y.index]
+    cond = meta[condition]
+    other = sorted(set(cond) - {reference, treatment})
+    if other:
+        raise RessigError(f"protein sample(s) with condition {', '.join(map(repr, other))} are neither "
+                          f"{reference!r} nor {treatment!r}")
+    e = Effect(n_reference=int((cond == reference).sum()), n_treatment=int((cond == treatment).sum()))
+    if min(e.n_reference, e.n_treatment) < 2:
+        e.note = "fewer than 2 biological protein replicates in a condition"
+        return e
+    if model == "welch":
+        e.log2fc, e.se, e.df = welch_difference(y[cond == treatment].to_numpy(dtype=float),
+                                                y[cond == reference].to_numpy(dtype=float))
+    else:
+        x = _protein_design(meta, condition, reference, treatment, covariates, continuous)
+        n, p = x.shape
+        if np.linalg.matrix_rank(x) < p:
+            e.note = (f"protein design ~{' + '.join([*covariates, condition])} is not estimable on the protein "
+                      "samples (a covariate is confounded with the condition); use protein_model: welch")
+            return e
+        if n - p < 1:
+            e.note = f"protein linear model has no residual degrees of freedom ({n} samples, {p} coefficients)"
+            return e
+        e.log2fc, e.se, e.df = ols_last_coefficient(x, y.to_numpy(dtype=float))
+    if not e.usable:
+        e.note = "protein replicates have zero variance (standard error 0); cannot test"
+        e.se = math.nan if e.se == 0 else e.se
+        return e
+    return fill_effect(e, margin, alpha)

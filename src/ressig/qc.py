@@ -76,9 +76,9 @@ def run_qc(counts_path, vst_path, samples_path, outdir, condition: str = "condit
     """Compute :func:`qc_table` from files and write ``qc.tsv`` and the three QC plots."""
     from pathlib import Path
 
-    from . import plots
     from ._atomic import save_figure, write_table
     from .io import read_matrix_tsv, read_sample_sheet
+    from .pl.qc import correlation_heatmap, library_sizes, pca_plot
 
     outdir = Path(outdir)
     counts = read_matrix_tsv(counts_path, "counts")
@@ -88,8 +88,8 @@ def run_qc(counts_path, vst_path, samples_path, outdir, condition: str = "condit
     coords, explained = pca(vst.loc[:, samples.index])
     return [
         write_table(table, outdir / "qc.tsv"),
-        save_figure(plots.library_sizes(table, condition), outdir / "library_sizes.png"),
-        save_figure(plots.pca_plot(coords, explained, samples[condition]), outdir / "pca.png"),
-        save_figure(plots.correlation_heatmap(sample_correlation(vst.loc[:, samples.index])),
+        save_figure(library_sizes(table, condition), outdir / "library_sizes.png"),
+        save_figure(pca_plot(coords, explained, samples[condition]), outdir / "pca.png"),
+        save_figure(correlation_heatmap(sample_correlation(vst.loc[:, samples.index])),
                     outdir / "sample_correlation.png"),
     ]

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cohort.calls import needs_pvalues, wide_columns_for, with_call_placeholders
+from .cohort.calls import with_call_placeholders
 from .cohort.engine import cells_from_adata, iter_cell_scores, plan_genes
-from .cohort.options import CALL_COLUMNS, CELL_NULL_DRAWS, CELL_PVALUE_DRAWS, CohortOptions
+from .cohort.options import CALL_COLUMNS, CohortOptions
+from .cohort.plan import decide_plan
 from .cohort.sinks import extra_columns, to_wide
 from .errors import RessigError
-from .scoring import bh_adjust, call_labels
 from .signature import FrozenSignature, load_signatures
+from .stats import bh_adjust, call_labels
 
 __all__ = ["score"]
 
@@ -116,14 +117,11 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         if getattr(adata, "isbacked", False):
             raise RessigError("copy=True needs an in-memory AnnData; use adata.to_memory() or copy=False")
         adata = adata.copy()
-    if null_draws is None:
-        null_draws = CELL_PVALUE_DRAWS if needs_pvalues("wide", columns or ()) else CELL_NULL_DRAWS
-    null_draws = int(null_draws)
-    columns = wide_columns_for(columns, null_draws)
-    opts = CohortOptions(kind="h5ad", layer=layer, chunk_size=chunk_size, min_coverage=min_coverage,
-                         gene_table=gene_table, progress=progress, layout="wide", columns=columns,
-                         null_draws=null_draws if needs_pvalues("wide", columns) else 0, null_seed=null_seed,
-                         alpha=alpha, null=null, null_reference=null_reference)
+    opts = decide_plan("h5ad", CohortOptions(
+        kind="h5ad", layer=layer, chunk_size=chunk_size, min_coverage=min_coverage, gene_table=gene_table,
+        progress=progress, layout="wide", columns=tuple(columns or ()),
+        null_draws=None if null_draws is None else int(null_draws), null_seed=null_seed, alpha=alpha, null=null,
+        null_reference=null_reference)).opts  # the cells of adata, wide: the plan of `ressig score`
     cells = cells_from_adata(adata, layer)
     plan = plan_genes(cells.var_names, sigs, opts, "AnnData")
     names = [s.name for s in sigs]

@@ -5,7 +5,7 @@ verbatim (MIT, ``LICENSE``; see ``README.md``). This file is the only addition. 
 things and nothing else:
 
 * every ``DeseqDataSet``/``DeseqStats`` built without an explicit ``inference=`` uses
-  :class:`ressig.engine.VectorizedInference` instead of PyDESeq2's ``DefaultInference``
+  :class:`ressig.de.inference.VectorizedInference` instead of PyDESeq2's ``DefaultInference``
   (the names ``pydeseq2.dds.DefaultInference`` and ``pydeseq2.ds.DefaultInference`` are
   patched for the tests of this directory only, then restored);
 * the suite's ``import tests`` (used to locate ``data/``) resolves to this directory;
@@ -26,7 +26,7 @@ import pydeseq2.ds
 import pydeseq2.utils
 import pytest
 
-from ressig.engine import VectorizedInference
+from ressig.de.inference import VectorizedInference
 
 HERE = Path(__file__).resolve().parent
 

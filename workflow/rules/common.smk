@@ -142,6 +142,25 @@ def contrast_label(wildcards):
     return wildcards.get("contrast")
 
 
+def report_labels(name, contrast=False, cohort=False, signature=False, gene_set=False):
+    """Report labels of an output: its name plus, as asked, the job's contrast, cohort, signature
+    and gene set (a function of the wildcards, resolved when `snakemake --report` runs)."""
+
+    def labels(wildcards):
+        out = {"output": name}
+        if contrast:
+            out["contrast"] = contrast_of(wildcards).replace("_vs_", " vs ")
+        if cohort:
+            out["cohort"] = wildcards.cohort
+        if signature:
+            out["signature"] = config["signature"]["name"]
+        if gene_set:
+            out["gene set"] = wildcards.name
+        return out
+
+    return labels
+
+
 def check_config_paths():
     """Stop before any job if a configured input file neither exists nor is made by a rule.
 

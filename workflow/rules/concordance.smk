@@ -57,6 +57,7 @@ if CONC_ENABLED:
                 caption="../report/concordance_table.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
+                labels=report_labels("concordance table", contrast=True),
             ),
             wells=f"results/concordance/{CONTRAST_DIR}protein_wells.tsv",
             per_sample=f"results/concordance/{CONTRAST_DIR}protein_samples.tsv",
@@ -65,12 +66,14 @@ if CONC_ENABLED:
                 caption="../report/concordance_lfc.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
+                labels=report_labels("mRNA vs protein log2FC", contrast=True),
             ),
             samples_plot=report(
                 f"results/concordance/{CONTRAST_DIR}per_sample.png",
                 caption="../report/concordance_samples.rst",
                 category="mRNA vs protein",
                 subcategory=contrast_label,
+                labels=report_labels("per-sample mRNA and protein", contrast=True),
             ),
         params:
             source=CONC_SOURCE,

@@ -88,11 +88,13 @@ rule de_plots:
             "results/de/plots/{contrast}_volcano.png",
             caption="../report/volcano.rst",
             category="Differential expression",
+            labels=report_labels("volcano plot", contrast=True),
         ),
         ma=report(
             "results/de/plots/{contrast}_ma.png",
             caption="../report/ma.rst",
             category="Differential expression",
+            labels=report_labels("MA plot", contrast=True),
         ),
     params:
         alpha=DE_CFG.get("alpha", 0.05),
@@ -133,6 +135,7 @@ if MULTI_CONTRAST:
                 "results/de/plots/contrasts.png",
                 caption="../report/contrasts.rst",
                 category="Differential expression",
+                labels=report_labels("all contrasts", signature=True),
             ),
         params:
             alpha=DE_CFG.get("alpha", 0.05),

@@ -17,6 +17,7 @@ rule efflux:
             caption="../report/efflux_scores_table.rst",
             category="Efflux",
             subcategory=contrast_label,
+            labels=report_labels("gene-set scores table", contrast=True),
         ),
         separation=f"results/efflux/{CONTRAST_DIR}separation.tsv",
         gsea=report(
@@ -24,18 +25,21 @@ rule efflux:
             caption="../report/efflux_gsea_table.rst",
             category="Efflux",
             subcategory=contrast_label,
+            labels=report_labels("GSEA table", contrast=True),
         ),
         scores_plot=report(
             f"results/efflux/{CONTRAST_DIR}scores.png",
             caption="../report/efflux_scores.rst",
             category="Efflux",
             subcategory=contrast_label,
+            labels=report_labels("gene-set scores", contrast=True),
         ),
         nes_plot=report(
             f"results/efflux/{CONTRAST_DIR}gsea_nes.png",
             caption="../report/efflux_nes.rst",
             category="Efflux",
             subcategory=contrast_label,
+            labels=report_labels("GSEA NES", contrast=True),
         ),
         enrichment=report(
             directory(f"results/efflux/{CONTRAST_DIR}enrichment"),
@@ -43,6 +47,7 @@ rule efflux:
             caption="../report/efflux_enrichment.rst",
             category="Efflux",
             subcategory=contrast_label,
+            labels=report_labels("GSEA enrichment", contrast=True, gene_set=True),
         ),
     params:
         design=lambda wc: pair_args(contrast_of(wc)),

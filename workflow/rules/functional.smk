@@ -48,11 +48,13 @@ if FUNC_ENABLED:
                 "results/functional/ic50.tsv",
                 caption="../report/functional_ic50.rst",
                 category="Functional evidence",
+                labels=report_labels("IC50 table"),
             ),
             shift=report(
                 "results/functional/shift.tsv",
                 caption="../report/functional_shift.rst",
                 category="Functional evidence",
+                labels=report_labels("fold resistance and reversal"),
             ),
             viability="results/functional/viability.tsv",
             dye=["results/functional/dye.tsv"] if FUNC_DYE_INPUT else [],
@@ -60,6 +62,7 @@ if FUNC_ENABLED:
                 "results/functional/curves.png",
                 caption="../report/functional_curves.rst",
                 category="Functional evidence",
+                labels=report_labels("dose-response curves"),
             ),
         params:
             normalisation=FUNC.get("normalisation", "controls"),
@@ -104,6 +107,7 @@ if FUNC_ENABLED:
                 caption="../report/functional_evidence.rst",
                 category="Functional evidence",
                 subcategory=contrast_label,
+                labels=report_labels("evidence table", contrast=True),
             ),
         params:
             concordance=lambda wc, input: opt("--concordance", input.concordance),

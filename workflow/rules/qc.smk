@@ -9,13 +9,15 @@ rule qc:
     output:
         table="results/qc/qc.tsv",
         libsizes=report(
-            "results/qc/library_sizes.png", caption="../report/library_sizes.rst", category="QC"
+            "results/qc/library_sizes.png", caption="../report/library_sizes.rst", category="QC",
+            labels=report_labels("library sizes"),
         ),
-        pca=report("results/qc/pca.png", caption="../report/pca.rst", category="QC"),
+        pca=report("results/qc/pca.png", caption="../report/pca.rst", category="QC", labels=report_labels("PCA")),
         corr=report(
             "results/qc/sample_correlation.png",
             caption="../report/sample_correlation.rst",
             category="QC",
+            labels=report_labels("sample correlation"),
         ),
     params:
         condition=DESIGN["condition"],

@@ -69,6 +69,7 @@ rule score_gather:
             caption="../report/cohort_scores_table.rst",
             category="Cohort scores",
             subcategory="{cohort}",
+            labels=report_labels("scores table", cohort=True, signature=True),
         ),
         coverage="results/scores/{cohort}/coverage.tsv",
         mapping="results/scores/{cohort}/gene_mapping.tsv",
@@ -77,6 +78,7 @@ rule score_gather:
             caption="../report/cohort_score_distribution.rst",
             category="Cohort scores",
             subcategory="{cohort}",
+            labels=report_labels("score distribution", cohort=True, signature=True),
         ),
     params:
         name="{cohort}",
@@ -109,12 +111,14 @@ rule score_h5ad:
             caption="../report/cohort_score_embedding.rst",
             category="Cohort scores",
             subcategory="{cohort}",
+            labels=report_labels("score embedding", cohort=True, signature=True),
         ),
         groups=report(
             "results/scores/{cohort}/score_groups.png",
             caption="../report/cohort_score_groups.rst",
             category="Cohort scores",
             subcategory="{cohort}",
+            labels=report_labels("scores per group", cohort=True, signature=True),
         ),
     params:
         pseudobulk=lambda wc: opt("--pseudobulk", COHORTS[wc.cohort].get("pseudobulk")),

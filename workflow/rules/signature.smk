@@ -39,6 +39,7 @@ rule signature:
             f"results/signature/{SIG_NAME}_genes.tsv",
             caption="../report/signature_genes.rst",
             category="Signature",
+            labels=report_labels("signature genes", signature=True),
         ),
     params:
         name=SIG_NAME,

@@ -60,9 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from .._log import logger
     from ..de import parse_contrast, run_de, write_de
+    from ..de.normfactors import read_lengths
     from ..errors import RessigError
     from ..io import read_counts_matrix, read_sample_sheet
-    from ..normfactors import read_lengths
     from ..quantfiles import default_lengths_path
 
     counts = read_counts_matrix(args.counts).astype("int64")

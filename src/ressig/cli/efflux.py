@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..efflux import run_efflux
+    from ..gsea import run_efflux
 
     files = run_efflux(args.de, args.expression, args.samples, args.genesets, args.outdir,
                        condition=args.condition, reference=args.reference, treatment=args.treatment,

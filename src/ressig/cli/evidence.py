@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..doseresponse import run_evidence
+    from ..evidence import run_evidence
 
     print(run_evidence(args.de, args.out, args.concordance, args.shift, args.dye, treatment=args.treatment,
                        alpha=args.alpha, efflux_gene=args.efflux_gene, efflux_marker=args.efflux_marker,

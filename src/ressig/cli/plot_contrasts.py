@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> None:
     from .._atomic import save_figure
     from ..de import contrast_matrix, read_de
     from ..io import read_table
-    from ..plots import contrast_overview
+    from ..pl.de import contrast_overview
 
     genes = list(args.genes)
     if args.genes_file:

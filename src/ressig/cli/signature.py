@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
                           min_coverage=args.min_coverage, de_source=de_source, created=args.created)
     if args.reference_cohort:
         from ..cohort import CohortOptions
-        from ..signature import attach_reference_cohort
+        from ..cohort.reference import attach_reference_cohort
 
         attach_reference_cohort(sig, args.reference_cohort,
                                 CohortOptions(orientation=args.reference_orientation,

@@ -49,17 +49,18 @@ Sharding: ``shard=(i, n)`` scores only the ``i``-th of ``n`` contiguous blocks o
 an unsharded run writes (cohort-level columns included: shard tables leave them empty and the
 gather fills them from the gathered table).
 
-Modules: :mod:`.options` (options, constants), :mod:`.readers` (dense matrices, probe maps),
+Modules: :mod:`.options` (options, constants), :mod:`.plan` (the scoring plan: kind, layout, null draws
+and columns, decided once per run), :mod:`.readers` (dense matrices, probe maps),
 :mod:`.idmap` (gene ids, collapsing, coverage), :mod:`.h5` (backed ``.h5ad`` access),
 :mod:`.engine` (driving the scoring engine), :mod:`.calls` (cohort-level calls), :mod:`.writers` (score table, all-or-nothing
-outputs), :mod:`.gather` (shards), :mod:`.plots`, :mod:`.annotate` (``.h5ad`` ``obs``).
+outputs), :mod:`.gather` (shards), :mod:`.reference` (reference cohorts frozen into an artefact), :mod:`ressig.pl.cohort` (figures), :mod:`.annotate` (``.h5ad`` ``obs``).
 """
 
+from ..pl.cohort import plot_score_distribution
 from .annotate import annotate_h5ad
 from .calls import fill_calls
 from .engine import add_percentiles, read_and_score, score_dense, score_h5ad, shard_bounds
 from .gather import gather_scores
-from .h5 import _Matrix
 from .idmap import check_coverage, collapse_dense, coverage_report, map_signatures
 from .options import (
     CALL_COLUMNS,
@@ -74,8 +75,9 @@ from .options import (
     CohortOptions,
     CohortScores,
 )
-from .plots import plot_score_distribution
+from .plan import ScoringPlan, plan_scoring, resolve_kind
 from .readers import read_expression, read_probe_map
+from .reference import attach_reference_cohort
 from .writers import (
     ScoreOutputs,
     add_calls_text,
@@ -87,9 +89,9 @@ from .writers import (
 
 __all__ = [
     "CALL_COLUMNS", "COLLAPSE_RULES", "DEFAULT_MIN_COVERAGE", "INPUT_KINDS", "LAYOUTS", "NULL_COLUMNS", "OBS_COLUMNS",
-    "ORIENTATIONS", "SCORE_COLUMNS", "CohortOptions", "CohortScores", "ScoreOutputs", "_Matrix", "add_calls_text",
-    "add_percentiles", "annotate_h5ad", "check_coverage", "collapse_dense", "coverage_report", "fill_calls",
+    "ORIENTATIONS", "SCORE_COLUMNS", "CohortOptions", "CohortScores", "ScoreOutputs", "ScoringPlan", "add_calls_text",
+    "add_percentiles", "annotate_h5ad", "attach_reference_cohort", "check_coverage", "collapse_dense", "coverage_report", "fill_calls",
     "format_scores", "gather_scores", "map_signatures",
-    "parse_scores", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map",
+    "parse_scores", "plan_scoring", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map", "resolve_kind",
     "score_cohort", "score_dense", "score_h5ad", "shard_bounds", "write_outputs",
 ]

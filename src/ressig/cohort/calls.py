@@ -2,12 +2,12 @@
 
 ``cohort_qvalue``/``cohort_qvalue_low`` are the Benjamini-Hochberg adjusted ``pvalue``/``pvalue_low``
 across all samples (cells) of one signature in the table, and ``call`` is ``high``/``low``/``ns``
-(:func:`ressig.scoring.cohort_calls`). They need every p-value of a signature, so they are filled
+(:func:`ressig.stats.cohort_calls`). They need every p-value of a signature, so they are filled
 in a second pass over the table once it is complete (:func:`fill_calls`): the first pass counts
 how often each distinct p-value occurs per signature (empirical p-values take at most
 ``null_draws + 1`` values, so the tally is O(signatures × null_draws) whatever the number of
 cells), the second rewrites the table chunk by chunk with the q-values
-(:func:`ressig.scoring.bh_distinct`). Shard tables leave these columns empty; the gather fills
+(:func:`ressig.stats.bh_distinct`). Shard tables leave these columns empty; the gather fills
 them from the gathered table, so sharded and unsharded runs write the same bytes (both read the
 p-values back from the written text).
 """
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import FLOAT_FORMAT
+from .._files import is_parquet
 from ..errors import RessigError
 from .options import CALL_COLUMNS, DEFAULT_WIDE_COLUMNS, NULL_COLUMNS
 
@@ -100,8 +101,6 @@ def _floats(values: pd.Series) -> np.ndarray:
 
 def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
     """The table chunk by chunk: TSV as text (every cell verbatim), parquet with its types."""
-    from .sinks import is_parquet
-
     if is_parquet(path):
         import pyarrow.parquet as pq
 
@@ -113,8 +112,6 @@ def _chunks(path: Path, n_columns: int) -> Iterator[pd.DataFrame]:
 
 
 def _columns(path: Path) -> list[str]:
-    from .sinks import is_parquet
-
     if is_parquet(path):
         import pyarrow.parquet as pq
 
@@ -139,7 +136,7 @@ class PvalueTally:
 
     def qvalues(self, sig: str, column: str, p: np.ndarray) -> np.ndarray:
         """BH q-value of each of ``p`` (NaN stays NaN) over everything added for ``(sig, column)``."""
-        from ..scoring import bh_distinct
+        from ..stats import bh_distinct
 
         d = self._counts.get((sig, column), {})
         out = np.full(p.shape, np.nan)
@@ -174,7 +171,7 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
 
     Every other cell is written back verbatim (TSV) or with its type (parquet).
     """
-    from ..scoring import call_labels
+    from ..stats import call_labels
 
     if not 0 < float(alpha) < 1:
         raise RessigError(f"alpha must be between 0 and 1, got {alpha}")
@@ -183,8 +180,6 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
     targets = _targets(columns, sig_names)
     if not targets:
         return False
-    from .sinks import is_parquet
-
     if not is_parquet(path) and not _has_quotes(path):
         return _fill_text(path, columns, targets, alpha)
     tally = PvalueTally()
@@ -245,7 +240,7 @@ def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: fl
     """:func:`fill_calls` for an unquoted TSV: both passes work on the p-values' text (first pass:
     counts of each distinct text per signature, with pandas; second pass: each line split, its
     cohort-level fields looked up from its p-value fields, joined). Nothing else is touched."""
-    from ..scoring import bh_distinct
+    from ..stats import bh_distinct
 
     long = targets[0].sig is None
     p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))

@@ -15,15 +15,15 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
-from ..signature import FrozenSignature
-from .h5 import _h5_open, _Matrix, _read_elem
+from ..signature.artefact import FrozenSignature
+from .h5 import BackedMatrix, h5_open, read_h5_elem
 from .idmap import (
-    _aggregation_matrix,
-    _collapse_plan,
-    _gene_table,
+    aggregation_matrix,
     check_coverage,
     collapse_dense,
+    collapse_plan,
     coverage_report,
+    gene_table_for,
     map_signatures,
     mapping_report,
     null_levels,
@@ -36,6 +36,7 @@ from .options import (
     CohortScores,
     null_draws_for,
 )
+from .plan import is_tenx_path, resolve_kind
 from .readers import read_expression, read_probe_map
 
 # scoring
@@ -53,7 +54,7 @@ def add_percentiles(scores: pd.DataFrame, sigs: Sequence[FrozenSignature]) -> pd
     """Add ``percentile``, ``zscore`` and ``reference``: each score against the signature's reference
     distribution (:meth:`ressig.signature.FrozenSignature.reference_distribution`: the frozen
     reference cohort if any, else the training samples)."""
-    from ..signature import percentile_zscore
+    from ..stats import percentile_zscore
 
     pct = np.full(len(scores), np.nan)
     z = np.full(len(scores), np.nan)
@@ -92,7 +93,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
             logger.info("%s: dropped %d probe(s) absent from the probe map", source, n_drop)
         data = data.loc[:, keep]
         ids = pd.Index(probe_map.reindex(ids[keep]).to_numpy())
-    table = _gene_table(opts)
+    table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
     mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
     logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
@@ -148,11 +149,11 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     """Map the input's gene ids, plan the collapse of duplicates (mean, sum or first, applied to
     each chunk as a sparse product) and check the signatures' coverage."""
     ids = pd.Index(map(str, var_names))
-    table = _gene_table(opts)
+    table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
     mapping = {k: int(v) for k, v in how.value_counts().sort_index().items()}
     logger.info("%s: gene ids mapped: %s", source, ", ".join(f"{k} {v}" for k, v in mapping.items()))
-    genes, groups = _collapse_plan(mapped)
+    genes, groups = collapse_plan(mapped)
     agg = None
     if len(genes) < len(ids):
         dups = [str(genes[k]) for k, g in enumerate(groups) if len(g) > 1]
@@ -160,7 +161,7 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
             raise input_error(source, f"{len(dups)} gene(s) occur more than once after id mapping (e.g. "
                               f"{', '.join(dups[:5])}); .h5ad input collapses them by mean, sum or first",
                               "Set --collapse mean|sum|first")
-        agg = _aggregation_matrix(len(ids), groups, opts.collapse)
+        agg = aggregation_matrix(len(ids), groups, opts.collapse)
         logger.info("%s: collapsing %d duplicated gene id(s) by %s", source, len(dups), opts.collapse)
     scoring_sigs = map_signatures(sigs, table)
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
@@ -205,12 +206,6 @@ def cells_from_adata(adata, layer: str | None = None, source: str = "AnnData") -
                  source, "X" if layer is None else f"layers/{layer}", list(adata.layers))
 
 
-def _tenx_path(path: Path) -> bool:
-    if path.is_dir():
-        return any((path / f).exists() for f in ("matrix.mtx", "matrix.mtx.gz"))
-    return path.suffix == ".h5" and not path.name.endswith(".h5ad")
-
-
 def read_10x(path: str | Path):
     """Read Cell Ranger output with scanpy: ``filtered_feature_bc_matrix.h5`` or the ``matrix.mtx``
     directory (gene symbols as var names, made unique later by the id mapping's collapse)."""
@@ -235,16 +230,16 @@ def read_10x(path: str | Path):
 def open_cells(path: str | Path, opts: CohortOptions) -> Iterator[Cells]:
     """Cells of an ``.h5ad`` (backed, read chunk by chunk) or a 10x output (in memory)."""
     path = Path(path)
-    if _tenx_path(path):
+    if is_tenx_path(path):
         adata = read_10x(path)
         logger.info("%s: read 10x output, %d cells x %d genes", path, adata.n_obs, adata.n_vars)
         yield cells_from_adata(adata, opts.layer, str(path))
         return
-    with _h5_open(path) as f:
-        var = _read_elem(f, "var", path)
-        obs = _read_elem(f, "obs", path)
+    with h5_open(path) as f:
+        var = read_h5_elem(f, "var", path)
+        obs = read_h5_elem(f, "obs", path)
         key = "X" if opts.layer is None else f"layers/{opts.layer}"
-        mat = _Matrix(f, key, path)
+        mat = BackedMatrix(f, key, path)
         n_cells, n_vars = mat.shape
         if (n_cells, n_vars) != (len(obs), len(var)):
             raise input_error(path, f"matrix is {n_cells} x {n_vars} but obs/var have {len(obs)}/{len(var)} rows",
@@ -380,27 +375,8 @@ def _merge_chunks(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     return df.iloc[np.argsort(df["signature"].map(rank).to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def resolve_kind(input_path: str | Path, opts: CohortOptions) -> str:
-    """``auto`` → ``h5ad`` (``.h5ad``), ``10x`` (``.h5`` or a ``matrix.mtx`` directory),
-    ``microarray`` (a probe map given) or ``bulk``."""
-    if opts.kind != "auto":
-        return opts.kind
-    p = Path(input_path)
-    if p.name.endswith(".h5ad"):
-        return "h5ad"
-    if _tenx_path(p):
-        return "10x"
-    return "microarray" if opts.probe_map else "bulk"
-
-
-def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
-                   opts: CohortOptions | None = None) -> CohortScores:
-    """Read any supported cohort input and score it (no files written)."""
-    opts = opts or CohortOptions()
-    input_path = Path(input_path)
-    kind = resolve_kind(input_path, opts)
-    if kind in ("h5ad", "10x"):
-        return score_h5ad(input_path, sigs, opts)
+def read_dense(input_path: Path, kind: str, opts: CohortOptions) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The samples × ids matrix of a ``bulk``/``microarray`` input and, for microarrays, its probe map."""
     if opts.pseudobulk:
         raise RessigError("--pseudobulk applies to .h5ad input only")
     probe_map = None
@@ -411,6 +387,19 @@ def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
     data = read_expression(input_path, opts.orientation)
     logger.info("%s: read %d samples x %d %s", input_path, data.shape[0], data.shape[1],
                 "probes" if probe_map is not None else "genes")
+    return data, probe_map
+
+
+def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
+                   opts: CohortOptions | None = None, kind: str | None = None) -> CohortScores:
+    """Read any supported cohort input and score it (no files written); ``kind`` as planned, else
+    resolved from the path (:func:`ressig.cohort.plan.resolve_kind`)."""
+    opts = opts or CohortOptions()
+    input_path = Path(input_path)
+    kind = kind or resolve_kind(input_path, opts)
+    if kind in ("h5ad", "10x"):
+        return score_h5ad(input_path, sigs, opts)
+    data, probe_map = read_dense(input_path, kind, opts)
     return score_dense(data, sigs, opts, source=input_path, probe_map=probe_map)
 
 

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._files import is_parquet
 from ..errors import RessigError, input_error
-from ..signature import load_signatures
-from .engine import open_cells, resolve_kind, shard_bounds
+from ..signature.artefact import load_signatures
+from .engine import open_cells, shard_bounds
 from .options import CohortOptions
+from .plan import resolve_kind
 from .readers import read_expression
-from .sinks import ScoreSink, is_parquet
-from .writers import ScoreOutputs, _p, write_outputs
+from .sinks import ScoreSink
+from .writers import ScoreOutputs, optional_path, write_outputs
 
 
 def _shard_lines(p: Path) -> list[str]:
@@ -145,8 +147,8 @@ def gather_scores(shards: Sequence[str | Path], signature: str | Path, out: str 
     map_df = None
     if mapping is not None:
         map_df = pd.read_csv(mapping, sep="\t", dtype=str, keep_default_na=False)
-    outputs = ScoreOutputs(_p(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out), _p(embedding_out),
-                           _p(groups_out), group_by)
+    outputs = ScoreOutputs(optional_path(out), optional_path(coverage_out), optional_path(h5ad_out), optional_path(plot_out), optional_path(mapping_out), optional_path(embedding_out),
+                           optional_path(groups_out), group_by)
     written = write_outputs(scores, cov_text, sigs, outputs, input_path, pseudobulk, cohort, map_df,
                             alpha if isinstance(scores, ScoreSink) else None)
     return written

@@ -16,7 +16,8 @@ from ..errors import FILE_ERRORS, input_error
 # ---------------------------------------------------------------------------------------------
 
 
-def _h5_open(path: Path):
+def h5_open(path: Path):
+    """Open an ``.h5ad`` file read-only with h5py, turning a missing or unreadable file into one input error."""
     import h5py
 
     if not path.exists():
@@ -33,7 +34,7 @@ def _h5_open(path: Path):
     return f
 
 
-class _Matrix:
+class BackedMatrix:
     """Row-sliceable handle on X or a layer of an open .h5ad (dense or sparse)."""
 
     def __init__(self, f, key: str, path: Path):
@@ -103,7 +104,8 @@ class _Matrix:
         return np.asarray(block, dtype=float)
 
 
-def _read_elem(f, key: str, path: Path) -> pd.DataFrame:
+def read_h5_elem(f, key: str, path: Path) -> pd.DataFrame:
+    """Read the AnnData element ``key`` (``obs``/``var``) of an open ``.h5ad`` with a clear error."""
     from anndata.io import read_elem
 
     try:

@@ -12,14 +12,15 @@ import scipy.sparse as sp
 from .._log import logger
 from ..errors import input_error
 from ..genes import GeneTable, load_gene_table
-from ..signature import FrozenSignature
+from ..signature.artefact import FrozenSignature
 from .options import CohortOptions
 
 # gene ids
 # ---------------------------------------------------------------------------------------------
 
 
-def _gene_table(opts: CohortOptions) -> GeneTable:
+def gene_table_for(opts: CohortOptions) -> GeneTable:
+    """The offline gene table a cohort scoring run maps ids with (``opts.gene_table``, else the packaged one)."""
     return load_gene_table(opts.gene_table)
 
 
@@ -66,8 +67,7 @@ def null_levels(sigs: Sequence[FrozenSignature], table, opts: CohortOptions,
 
 
 def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[str, float]:
-    """:func:`ressig.scoring.reference_levels` of a dense expression file (``--null-reference``)."""
-    from ..scoring import reference_levels
+    """:func:`matrix_levels` of a dense expression file (``--null-reference``)."""
     from .readers import read_expression
 
     if not Path(path).exists():
@@ -76,16 +76,23 @@ def reference_file_levels(path: str | Path, table, opts: CohortOptions) -> dict[
     if str(path).endswith((".h5ad", ".h5")) or Path(path).is_dir():
         raise input_error(path, "a null reference is a dense expression matrix (TSV/CSV/parquet, genes x samples)",
                           "Give a bulk matrix, or sum the cells of each sample first (scanpy.get.aggregate)")
-    data = read_expression(path, opts.orientation)  # samples x ids
+    return matrix_levels(read_expression(path, opts.orientation), table, opts, path)
+
+
+def matrix_levels(data: pd.DataFrame, table, opts: CohortOptions, source: str | Path) -> dict[str, float]:
+    """:func:`ressig.scoring.reference_levels` of a samples × ids matrix, ids mapped and duplicates collapsed
+    (``opts.collapse``, ``mean`` for ``error``) as the cohort's own are."""
+    from ..scoring import reference_levels
+
     ids, _ = table.map_ids(pd.Index(map(str, data.columns)))
-    data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, path)
+    data = collapse_dense(data, ids, "mean" if opts.collapse == "error" else opts.collapse, source)
     levels = reference_levels(data.T)
-    logger.info("%s: reference levels of %d genes over %d samples for the matched null", path, len(levels),
+    logger.info("%s: reference levels of %d genes over %d samples for the matched null", source, len(levels),
                 data.shape[0])
     return levels
 
 
-def _collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
+def collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
     """Unique ids (first-occurrence order) and, for each, the input column positions."""
     codes, uniques = pd.factorize(ids, sort=False)
     order = np.argsort(codes, kind="stable")
@@ -96,7 +103,7 @@ def _collapse_plan(ids: pd.Index) -> tuple[pd.Index, list[np.ndarray]]:
 
 def collapse_dense(df: pd.DataFrame, ids: pd.Index, rule: str, source: str | Path | None = None) -> pd.DataFrame:
     """Collapse columns of a samples × ids frame that share a mapped gene id (see module doc)."""
-    uniq, groups = _collapse_plan(ids)
+    uniq, groups = collapse_plan(ids)
     if len(uniq) == len(ids):
         return df.set_axis(uniq, axis=1)
     dups = [str(uniq[k]) for k, g in enumerate(groups) if len(g) > 1]
@@ -140,7 +147,8 @@ class _quiet_nan:
         return self._w.__exit__(*exc)
 
 
-def _aggregation_matrix(n_in: int, groups: list[np.ndarray], rule: str) -> sp.csr_matrix:
+def aggregation_matrix(n_in: int, groups: list[np.ndarray], rule: str) -> sp.csr_matrix:
+    """Input columns × collapsed genes matrix: sums (``sum``), averages (``mean``) or keeps the first (``first``) of each group."""
     rows = np.concatenate(groups)
     cols = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
     if rule == "first":

@@ -18,7 +18,7 @@ SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "disp
 OBS_COLUMNS = SCORE_COLUMNS[2:]
 #: Per-sample p-value columns (:data:`ressig.scoring.NULL_COLUMNS`; empty with ``null_draws = 0``).
 NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
-#: Cohort-level columns (:data:`ressig.scoring.CALL_COLUMNS`): filled over the whole table once it
+#: Cohort-level columns (:data:`ressig.stats.CALL_COLUMNS`): filled over the whole table once it
 #: is complete (:mod:`.calls`), left empty in shard tables until they are gathered.
 CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
 #: Text columns of a score table (everything else is numeric).

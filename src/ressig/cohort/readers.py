@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._files import delimiter_for, is_parquet, open_text
 from .._log import logger
 from ..errors import FILE_ERRORS, RessigError, input_error
-from ..io import delimiter_for
 from .options import ORIENTATIONS
 
 # ---------------------------------------------------------------------------------------------
@@ -19,19 +18,11 @@ from .options import ORIENTATIONS
 # ---------------------------------------------------------------------------------------------
 
 
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
-
-
 def _header(path: Path, sep: str) -> tuple[list[str], int]:
     """The header fields and the number of lines before it (blank lines and whole-line ``#``
     comments at the top of the file; a ``#`` anywhere else is data)."""
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for n, line in enumerate(fh):
                 if line.strip() and not line.startswith("#"):
                     return next(csv.reader([line.rstrip("\r\n")], delimiter=sep)), n
@@ -85,8 +76,8 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
         raise input_error(path, "file not found", "Check the --input path")
     if orientation not in ORIENTATIONS:
         raise RessigError(f"unknown orientation {orientation!r}; use one of {', '.join(ORIENTATIONS)}")
-    is_parquet = path.suffix in (".parquet", ".pq")
-    if is_parquet:
+    parquet = is_parquet(path)
+    if parquet:
         try:
             df = pd.read_parquet(path)
         except FILE_ERRORS as exc:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
@@ -101,7 +92,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
         fields, skip = _header(path, sep)
         header = [h.strip() for h in fields][1:]
         try:
-            with _open_text(path) as fh:
+            with open_text(path) as fh:
                 df = pd.read_csv(fh, sep=sep, index_col=0, skiprows=skip, low_memory=False, dtype=str,
                                  keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
@@ -116,7 +107,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
     if df.shape[1] == 0 or df.shape[0] == 0:
         raise input_error(path, "matrix has no data", f"Expected an id column and at least one {cols} column")
     df.index = pd.Index([str(i).strip() for i in df.index])
-    if not is_parquet and len(header) == df.shape[1]:
+    if not parquet and len(header) == df.shape[1]:
         df.columns = header
     if orientation == "samples-x-genes":
         dup = df.index[df.index.duplicated()]

@@ -29,16 +29,10 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import FLOAT_FORMAT, atomic_path
+from .._files import is_parquet
 from ..errors import RessigError
 from .calls import fill_calls, with_call_placeholders
 from .options import SCORE_COLUMNS, TEXT_COLUMNS
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def is_parquet(path: str | Path) -> bool:
-    """True when ``path`` names a parquet file (by its suffix)."""
-    return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
 def wide_columns(sig_names: Sequence[str], extra: Sequence[str]) -> list[str]:

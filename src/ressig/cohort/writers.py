@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io as _io
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -12,12 +12,12 @@ import pandas as pd
 from .._atomic import FLOAT_FORMAT, save_figure, write_table, write_text
 from .._log import logger
 from ..errors import RessigError
-from ..signature import FrozenSignature, load_signatures
+from ..pl.cohort import plot_embedding, plot_group_scores, plot_score_distribution
+from ..signature.artefact import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
-from .calls import needs_pvalues, wide_columns_for
-from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score, resolve_kind
-from .options import SCORE_COLUMNS, CohortOptions, null_draws_for
-from .plots import plot_embedding, plot_group_scores, plot_score_distribution
+from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score
+from .options import SCORE_COLUMNS, CohortOptions
+from .plan import plan_scoring
 from .sinks import ScoreSink, read_scores
 
 
@@ -38,7 +38,7 @@ def parse_scores(text: str) -> pd.DataFrame:
 def add_calls_text(text: str, alpha: float = 0.05) -> str:
     """Long score-table text with the cohort-level columns (re)computed over all its rows, from the
     p-values as written (what :func:`ressig.cohort.calls.fill_calls` does to a file)."""
-    from ..scoring import cohort_calls
+    from ..stats import cohort_calls
 
     return format_scores(cohort_calls(parse_scores(text), alpha))
 
@@ -147,37 +147,26 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     sharded = opts.shard[1] > 1
     if opts.shard[1] > 1 and (h5ad_out or plot_out):
         raise RessigError("with --shard, write the .h5ad and the plot when gathering (ressig score-gather)")
-    kind = resolve_kind(input_path, opts)
-    cells = kind in ("h5ad", "10x") and opts.pseudobulk is None
-    layout = opts.layout if opts.layout != "auto" else ("wide" if cells else "long")
-    if opts.columns and layout == "long":
-        raise RessigError("--columns applies to the wide layout (the long layout has every column)")
-    draws = null_draws_for(opts, cells)
-    columns = wide_columns_for(opts.columns, draws) if layout == "wide" else ()
-    if not draws and opts.null_draws is None and opts.columns and needs_pvalues(layout, columns):
-        draws = null_draws_for(opts, cells, wants_pvalues=True)  # cells: a p-value/call column asked for
-    if draws and not needs_pvalues(layout, columns):
-        logger.info("no p-value column asked for (--columns): random gene sets not drawn")
-        draws = 0
-    opts = replace(opts, columns=columns, null_draws=draws)
+    plan = plan_scoring(input_path, opts)  # kind, layout, null draws and columns: decided here, once
+    opts, layout = plan.opts, plan.layout
     alpha = None if sharded else opts.alpha  # shard tables: cohort-level columns filled by the gather
     names = [s.name for s in sigs]
-    outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
-    if cells:
+    outputs = ScoreOutputs(Path(out), optional_path(coverage_out), optional_path(h5ad_out), optional_path(plot_out), optional_path(mapping_out))
+    if plan.cells:
         with open_cells(input_path, opts) as data:
-            plan = plan_genes(data.var_names, sigs, opts, input_path)
+            genes = plan_genes(data.var_names, sigs, opts, input_path)
             sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
             try:
                 dispersion = layout == "long" or "dispersion" in opts.columns
-                for chunk in iter_cell_scores(data, plan, sigs, opts, dispersion=dispersion):
+                for chunk in iter_cell_scores(data, genes, sigs, opts, dispersion=dispersion):
                     sink.write(chunk)
             except BaseException:
                 sink.abort()
                 raise
         logger.info("%s: %d rows of scores written (%s layout)", out, sink.n_rows, layout)
-        return write_outputs(sink, plan.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, plan.report,
+        return write_outputs(sink, genes.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, genes.report,
                              alpha)
-    res = read_and_score(input_path, sigs, opts)
+    res = read_and_score(input_path, sigs, opts, kind=plan.kind)
     sink = ScoreSink(out, layout, names, opts.columns)
     try:
         sink.write(res.scores)
@@ -188,5 +177,6 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
                          alpha)
 
 
-def _p(x: str | Path | None) -> Path | None:
+def optional_path(x: str | Path | None) -> Path | None:
+    """``Path(x)``, or ``None`` for an output that was not asked for."""
     return Path(x) if x is not None else None

@@ -14,13 +14,12 @@ from .runner import (
     SURVIVAL_COLUMNS,
     OutcomeSpec,
     associate,
-    bh,
     read_score_tables,
 )
 from .survival import MIN_EVENTS, cox_row, harrell_c, logrank
 
 __all__ = [
-    "MIN_EVENTS", "RESPONSE_COLUMNS", "SURVIVAL_COLUMNS", "OutcomeSpec", "associate", "auc_delong", "bh",
+    "MIN_EVENTS", "RESPONSE_COLUMNS", "SURVIVAL_COLUMNS", "OutcomeSpec", "associate", "auc_delong",
     "cox_row", "harrell_c", "logistic_row", "logrank", "match_samples", "parse_covariates", "parse_event",
     "read_clinical", "read_score_tables", "read_scores",
 ]

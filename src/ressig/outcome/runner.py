@@ -16,6 +16,7 @@ import pandas as pd
 from .._atomic import atomic_group, save_figure, write_table
 from .._log import logger
 from ..errors import RessigError
+from ..stats import bh_adjust
 from . import clinical as cl
 from .response import logistic_row
 from .survival import MIN_EVENTS, cox_row
@@ -58,17 +59,6 @@ class OutcomeSpec:
     def columns(self) -> list[str]:
         cols = [self.time, self.event, *self.covariates, self.strata, self.response]
         return [c for c in dict.fromkeys(cols) if c is not None]
-
-
-def bh(p: pd.Series) -> pd.Series:
-    """Benjamini–Hochberg q-values; NaN p-values stay NaN and are not counted."""
-    from statsmodels.stats.multitest import multipletests
-
-    out = pd.Series(np.nan, index=p.index, dtype=float)
-    ok = p.notna()
-    if ok.any():
-        out[ok] = multipletests(p[ok].to_numpy(float), method="fdr_bh")[1]
-    return out
 
 
 def _order(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -114,7 +104,7 @@ def _survival(scores: pd.DataFrame, clin: pd.DataFrame, spec: OutcomeSpec, cov: 
                                              for k, v in row.items() if k in ("n", "events", "hr_per_sd",
                                                                             "p_wald", "logrank_p", "reason") and v != ""))
     table = _order(rows, SURVIVAL_COLUMNS)
-    table["qvalue"] = bh(table["p_wald"])
+    table["qvalue"] = bh_adjust(table["p_wald"].to_numpy(float))
     return table, panels
 
 
@@ -137,7 +127,7 @@ def _response(scores: pd.DataFrame, clin: pd.DataFrame, spec: OutcomeSpec, other
                        "auc": row.get("auc"), "auc_ci_low": row.get("auc_ci_low"),
                        "auc_ci_high": row.get("auc_ci_high")})
     table = _order(rows, RESPONSE_COLUMNS)
-    table["qvalue"] = bh(table["p"])
+    table["qvalue"] = bh_adjust(table["p"].to_numpy(float))
     return table, panels
 
 

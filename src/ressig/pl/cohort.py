@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..signature import FrozenSignature
-from .sinks import score_vectors
+from ..signature.artefact import FrozenSignature
+from .base import new_figure
 
 
 def _column(scores: pd.DataFrame, name: str, col: str) -> np.ndarray | None:
@@ -28,7 +28,7 @@ def _band(scores: pd.DataFrame, s: FrozenSignature) -> np.ndarray:
     (:func:`ressig.scoring.null_band`; needs the table's ``n_genes_used``/``n_genes_measured``).
     None (NaN) for a signature with frozen gene levels: its matched null depends on each sample's
     ranks of the level-matched genes, so no band is common to the samples."""
-    from ..scoring import null_band
+    from ..scoring.null import null_band
 
     used, measured = _column(scores, s.name, "n_genes_used"), _column(scores, s.name, "n_genes_measured")
     if used is None or measured is None or not (s.up or s.down) or s.gene_levels:
@@ -51,7 +51,7 @@ def plot_score_distribution(scores: pd.DataFrame, sigs: Sequence[FrozenSignature
     frozen reference cohort, if any), the cohort's distribution coloured by ``call`` and the
     random-gene-set null band (2.5-97.5% for the cohort's median gene counts; drawn when the
     table has ``n_genes_used`` and ``n_genes_measured`` and the signature uses the uniform null). ``scores``: a long or a wide table."""
-    from ..plots import new_figure
+    from ..cohort.sinks import score_vectors  # the cohort package draws with this module
 
     vectors = score_vectors(scores, [s.name for s in sigs])
     shown = [s for s in sigs if s.name in vectors][:8]
@@ -113,7 +113,7 @@ def _obs_with_scores(h5ad_path: str | Path, scores: pd.DataFrame, pseudobulk: st
     import h5py
     from anndata.io import read_elem
 
-    from .annotate import obs_columns
+    from ..cohort.annotate import obs_columns
 
     with h5py.File(h5ad_path, "r") as f:
         obs = read_elem(f["obs"])
@@ -129,8 +129,6 @@ def plot_embedding(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Seque
                    pseudobulk: str | None = None):
     """The cohort's UMAP (else t-SNE) coloured by each signature's score, with scanpy's
     :func:`scanpy.pl.embedding`; a figure saying so when the file has neither embedding."""
-    from ..plots import new_figure
-
     adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
     basis = next((b for b in ("X_umap", "X_tsne") if b in adata.obsm), None)
     shown = [s for s in sig_names if s in adata.obs.columns][:8]
@@ -154,8 +152,6 @@ AUTO_GROUP_KEYS = ("patient", "donor", "sample", "cluster", "leiden", "louvain",
 def plot_group_scores(h5ad_path: str | Path, scores: pd.DataFrame, sig_names: Sequence[str], group_by: str,
                       pseudobulk: str | None = None):
     """Per-group (patient, cluster ...: ``obs[group_by]``) distribution of each signature's score."""
-    from ..plots import new_figure
-
     adata, _ = _obs_with_scores(h5ad_path, scores, pseudobulk)
     from ..errors import input_error
 

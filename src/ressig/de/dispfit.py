@@ -6,7 +6,7 @@
   that fit fails (a coefficient not positive, or no convergence in 10 rounds) R prints
   :data:`SUBSTITUTION_MESSAGE` and uses the local fit instead; so does this module;
 * ``"local"``: R's ``localDispersionFit``, a locfit of log dispersion on log mean with weights =
-  means (:func:`ressig.locfit.local_dispersion_fit`);
+  means (:func:`ressig.de.locfit.local_dispersion_fit`);
 * ``"mean"``: the 0.1 %-trimmed mean of the gene-wise dispersions above ``10 * minDisp``.
 
 All fits use the genes R uses: not all-zero, gene-wise dispersion ``> 100 * minDisp``. The
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import RessigError
+from ..errors import RessigError
 from .locfit import local_dispersion_fit
 
 FIT_TYPES = ("parametric", "local", "mean")
@@ -92,7 +92,7 @@ def estimate_dispersions_fit(means: np.ndarray, gene_disps: np.ndarray, fit_type
     parametric_fit
         R's ``parametricDispersionFit`` on ``(means, disps)`` of the genes used, returning
         ``(a0, a1)`` or ``None`` where R stops with an error (ressig's is
-        ``ressig.de._parametric_trend_r``; passed in so that this module does not depend on
+        ``ressig.de.rparity.parametric_trend_r``; passed in so that this module does not depend on
         the DE module).
 
     Raises

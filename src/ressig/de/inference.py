@@ -14,7 +14,7 @@ convergence rules:
   Cox-Reid adjusted log likelihood, ``kappa_0 = 1``, ``tol = 1e-6``, ``maxit = 100``), then R's
   post-processing: gene-wise estimates keep their start when the posterior did not increase, and
   estimates that did not converge are refitted on R's two-stage grid (``fitDispGrid``);
-* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (default; :mod:`ressig.apeglm`, R's values)
+* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (default; :mod:`ressig.de.apeglm`, R's values)
   or, with ``shrink_method="newton"``, the exact MAP of PyDESeq2's ``nbinomGLM`` objective by damped
   Newton; genes that do not converge go to PyDESeq2's per-gene optimiser;
 * ``wald_test``: the covariance of DESeq2's ``fitBeta``, whose weights use the fitted means floored
@@ -24,7 +24,7 @@ convergence rules:
 
 Offsets: every fit takes the per-sample ``size_factors`` (``offset`` = their log); the internal
 helpers work on a genes × samples ``nf`` array (``_as_nf``). Per-gene-and-sample normalisation
-factors (DESeq2 ``normalizationFactors``, :mod:`ressig.normfactors`) are set for the genes of a
+factors (DESeq2 ``normalizationFactors``, :mod:`ressig.de.normfactors`) are set for the genes of a
 call with :meth:`VectorizedInference.offsets`; while set, ``lin_reg_mu``, ``irls``, ``wald_test``
 (means from the coefficients) and ``lfc_shrink_nbinom_glm`` (offset) use them instead of the size
 factors PyDESeq2 passes (a matrix whose shape does not match the counts is refused).
@@ -41,6 +41,8 @@ import pandas as pd
 from pydeseq2 import utils
 from pydeseq2.inference import Inference
 from scipy.special import digamma, gammaln, ndtr
+
+from .rparity import gamma_identity_glm, nb_loglik
 
 #: DESeq2 ``fitDisp`` constants (estimateDispersionsGeneEst / MAP defaults).
 DISP_KAPPA0 = 1.0
@@ -71,14 +73,7 @@ def _xtwx(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (w @ outer).reshape(w.shape[0], p, p)
 
 
-def _nb_loglik(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Full NB log likelihood per gene (rows), ``alpha`` one per gene."""
-    ainv = (1.0 / alpha)[:, None]
-    return np.sum(gammaln(y + ainv) - gammaln(ainv) - gammaln(y + 1.0)
-                  + ainv * np.log(ainv / (ainv + mu)) + y * np.log(mu / (ainv + mu)), axis=1)
-
-
-class _DispProblem:
+class DispProblem:
     """DESeq2's log posterior of log dispersion (``log_posterior``/``dlog_posterior`` in DESeq2.cpp)."""
 
     def __init__(self, y: np.ndarray, mu: np.ndarray, x: np.ndarray, prior_mean: np.ndarray | None,
@@ -117,7 +112,7 @@ class _DispProblem:
         return out
 
 
-def _fit_disp(prob: _DispProblem, a0: np.ndarray, min_log_alpha: float, kappa0: float = DISP_KAPPA0,
+def fit_disp(prob: DispProblem, a0: np.ndarray, min_log_alpha: float, kappa0: float = DISP_KAPPA0,
               tol: float = DISP_TOL, maxit: int = DISP_MAXIT) -> tuple[np.ndarray, ...]:
     """DESeq2 ``fitDisp`` for all genes at once: returns log alpha, iterations, initial and last lp."""
     n = len(a0)
@@ -168,7 +163,7 @@ def _fit_disp(prob: _DispProblem, a0: np.ndarray, min_log_alpha: float, kappa0: 
     return a, iters, initial_lp, lp
 
 
-def _fit_disp_grid(prob: _DispProblem, rows: np.ndarray, min_disp: float, max_disp: float,
+def fit_disp_grid(prob: DispProblem, rows: np.ndarray, min_disp: float, max_disp: float,
                    n_grid: int = 20) -> np.ndarray:
     """DESeq2 ``fitDispGrid``: coarse grid in log alpha, then a fine grid around the best point."""
     grid = np.linspace(np.log(min_disp), np.log(max_disp), n_grid)
@@ -202,7 +197,7 @@ class VectorizedInference(Inference):
     """
 
     #: unconverged MAP dispersions are re-fitted by grid search *with* the prior (R's fitDispGrid),
-    #: so :func:`ressig.de._refit_unconverged_map` (the PyDESeq2 fallback fix) is not needed
+    #: so :func:`ressig.de.fit.refit_unconverged_map` (the PyDESeq2 fallback fix) is not needed
     map_grid_with_prior = True
 
     def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5,
@@ -294,7 +289,7 @@ class VectorizedInference(Inference):
             idx, new = idx[ok], new[ok]
             beta[idx] = new
             mu[idx] = np.maximum(nf[idx] * np.exp(new @ x.T), min_mu)
-            dev = -2.0 * _nb_loglik(y[idx], mu[idx], disp[idx])
+            dev = -2.0 * nb_loglik(y[idx], mu[idx], disp[idx])
             with np.errstate(invalid="ignore"):
                 conv = np.abs(dev - dev_old[idx]) / (np.abs(dev) + 0.1) < beta_tol
             if it == 0:
@@ -346,8 +341,8 @@ class VectorizedInference(Inference):
     @staticmethod
     def _alpha_block(y, mu, x, alpha_hat, min_disp, max_disp, prior_var, cr_reg, prior_reg):
         log_init = np.log(alpha_hat)
-        prob = _DispProblem(y, mu, x, log_init if prior_reg else None, prior_var, cr_reg)
-        a, iters, initial_lp, last_lp = _fit_disp(prob, log_init, np.log(min_disp / 10.0))
+        prob = DispProblem(y, mu, x, log_init if prior_reg else None, prior_var, cr_reg)
+        a, iters, initial_lp, last_lp = fit_disp(prob, log_init, np.log(min_disp / 10.0))
         alpha = np.minimum(np.exp(a), max_disp)
         if prior_reg:
             conv = iters < DISP_MAXIT
@@ -359,16 +354,14 @@ class VectorizedInference(Inference):
             refit = ~conv & (alpha > min_disp * 10)
         if refit.any():
             rows = np.flatnonzero(refit)
-            alpha[rows] = np.exp(_fit_disp_grid(prob, rows, min_disp, max_disp))
+            alpha[rows] = np.exp(fit_disp_grid(prob, rows, min_disp, max_disp))
         return alpha, conv
 
     def dispersion_trend_gamma_glm(self, covariates: pd.Series, targets: pd.Series,
                                    ) -> tuple[np.ndarray, np.ndarray, bool]:  # noqa: D102
-        from .de import _gamma_identity_glm
-
         xv = np.asarray(covariates, dtype=float)
         yv = np.asarray(targets, dtype=float)
-        coef, conv = _gamma_identity_glm(xv, yv, np.array([1.0, 1.0]))
+        coef, conv = gamma_identity_glm(xv, yv, np.array([1.0, 1.0]))
         return coef, coef[0] + coef[1] * xv, bool(conv)
 
     # ------------------------------------------------------------------ tests and shrinkage
@@ -433,7 +426,7 @@ class VectorizedInference(Inference):
                 beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
                                                               prior_scale, shrink_index)
                 continue
-            # issue 32: R apeglm's iterates (ressig.apeglm), covariance from the Hessian at them
+            # issue 32: R apeglm's iterates (ressig.de.apeglm), covariance from the Hessian at them
             from .apeglm import nbinom_map_block
 
             beta[sl], conv[sl] = nbinom_map_block(x, y[sl], size[sl], np.asarray(off[sl]), prior_no_shrink_scale,
@@ -536,64 +529,3 @@ def _shrink_cov(beta, x, y, size, off, s0, s1, k):
     return inv_h
 
 
-def _vst_subset(base_mean: np.ndarray, nsub: int) -> np.ndarray | None:
-    """R ``vst()``'s gene subset: ``nsub`` genes evenly spaced in rank of mean among means > 5."""
-    pool = np.flatnonzero(base_mean > 5)
-    if len(base_mean) < nsub or len(pool) < nsub:
-        return None
-    order = pool[np.argsort(base_mean[pool], kind="stable")]
-    pick = np.round(np.linspace(1, len(order), nsub)).astype(int) - 1
-    return order[pick]
-
-
-def vst(dds, blind: bool = True, nsub: int = 1000) -> np.ndarray:
-    """Variance-stabilising transformation the way R DESeq2's ``vst()`` does it.
-
-    ``blind=True`` (R's default, and what ``ressig de`` writes): gene-wise dispersions of an
-    intercept-only model on a subset of ``nsub`` genes with mean normalised count > 5, evenly
-    spaced in rank of mean, then R's parametric trend ``a0 + a1/mean`` on them. When fewer than
-    ``nsub`` genes qualify (R stops and points to ``varianceStabilizingTransformation``), every
-    non-zero gene is used, which is what that function does. ``blind=False`` reuses the trend
-    already fitted with the full design (``dds.uns["trend_coeffs"]``), as R does when dispersions
-    exist. If R's parametric fit fails, PyDESeq2's own blind VST (its trend, with its mean-trend
-    fallback) is used.
-
-    Returns
-    -------
-    numpy.ndarray
-        Samples × genes ``log2``-scale values of ``dds`` (all its genes).
-    """
-    from .de import _parametric_trend_r
-
-    normed = np.asarray(dds.layers["normed_counts"], dtype=float)
-    base_mean = normed.mean(axis=0)
-    coefs = None
-    if not blind and dds.uns.get("disp_function_type") == "parametric":
-        coefs = np.asarray(dds.uns["trend_coeffs"], dtype=float)
-    elif blind:
-        from .normfactors import offsets
-
-        inf = dds.inference
-        sf = np.asarray(dds.obs["size_factors"], dtype=float)
-        rows = _vst_subset(base_mean, nsub)
-        if rows is None:
-            rows = np.flatnonzero(base_mean > 0)
-        if "norm_factors" in dds.layers:     # R: colMeans of the subset's normalizationFactors
-            sf = np.asarray(dds.layers["norm_factors"], dtype=float)[:, rows].mean(axis=1)
-        counts = np.asarray(dds.X, dtype=float)[:, rows]
-        x = np.ones((dds.n_obs, 1))
-        nc = normed[:, rows]
-        init = np.clip(np.minimum(inf.fit_rough_dispersions(nc, x), inf.fit_moments_dispersions(nc, sf)),
-                       dds.min_disp, dds.max_disp)
-        with offsets(dds, rows):
-            mu = inf.lin_reg_mu(counts, sf, x, dds.min_mu)
-        disp, _ = inf.alpha_mle(counts, x, mu, init, dds.min_disp, dds.max_disp)
-        disp = np.clip(disp, dds.min_disp, dds.max_disp)
-        use = disp > 100 * dds.min_disp
-        coefs = _parametric_trend_r(base_mean[rows][use], disp[use]) if use.sum() >= 2 else None
-    if coefs is None:
-        dds.vst(use_design=not blind)
-        return np.asarray(dds.layers["vst_counts"])
-    dds.vst_fit_type = "parametric"
-    dds.uns["vst_trend_coeffs"] = pd.Series(coefs, index=["a0", "a1"])
-    return dds.vst_transform()

@@ -12,7 +12,7 @@ keeps these lengths (``avgTxLength``) and ``estimateSizeFactors`` turns them int
 They replace the size factors everywhere: normalised counts are ``counts / nf``, and every GLM
 fit uses ``log(nf)`` as offset. :class:`NormFactorDataSet` is PyDESeq2's ``DeseqDataSet`` with the
 factors in ``layers["norm_factors"]``: it computes them in place of the size factors and hands
-each fit's columns to :meth:`ressig.engine.VectorizedInference.offsets` (gene-wise and MAP
+each fit's columns to :meth:`ressig.de.inference.VectorizedInference.offsets` (gene-wise and MAP
 dispersions, coefficients, Cook's replacement and refit); :func:`ressig.de.run_de` does the same
 for the Wald test, shrinkage, LRT and VST. ``obs["size_factors"]`` holds ``colMeans(nf)``, the
 per-sample summary R's moments dispersion estimate uses (``momentsDispEstimate``).
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydeseq2.dds import DeseqDataSet
 
-from .errors import RessigError, input_error
+from ..errors import RessigError, input_error
 
 #: ``normalization`` column of ``size_factors.tsv``: how the DE step normalised
 METHOD_SIZE_FACTORS = "size_factors"
@@ -71,7 +71,7 @@ def read_lengths(path: str | Path, genes: pd.Index, samples: pd.Index) -> pd.Dat
         A gene or sample of the counts missing from the table, or a length that is not a
         positive finite number (R ``DESeqDataSetFromTximport`` requires ``all(lengths > 0)``).
     """
-    from .io import read_matrix_tsv
+    from ..io import read_matrix_tsv
 
     lengths = read_matrix_tsv(path, "transcript lengths")
     missing = [s for s in samples if s not in lengths.columns]
@@ -105,11 +105,11 @@ class NormFactorDataSet(DeseqDataSet):
         Samples × genes average transcript lengths (same axes as ``counts``).
     **kwargs
         As :class:`pydeseq2.dds.DeseqDataSet`; ``inference`` must be a
-        :class:`ressig.engine.VectorizedInference`.
+        :class:`ressig.de.inference.VectorizedInference`.
     """
 
     def __init__(self, *, lengths: pd.DataFrame, **kwargs):
-        from .engine import VectorizedInference
+        from .inference import VectorizedInference
 
         super().__init__(**kwargs)
         if not isinstance(self.inference, VectorizedInference):
