@@ -47,7 +47,8 @@ def test_minimal_config_gets_every_nested_default(schema):
     assert cfg["design"] == {"reference": "Kidney", "treatment": "Liver", "condition": "condition",
                              "covariates": [], "continuous": [], "contrasts": []}
     assert cfg["de"] == {"min_count": 10, "min_samples": None, "alpha": 0.05, "shrink": True,
-                         "label_genes": ["ABCB1", "IL3RA"], "lrt": False, "engine": "ressig"}
+                         "label_genes": ["ABCB1", "IL3RA"], "lrt": False, "engine": "ressig",
+                         "fit_type": "parametric"}
     assert cfg["counts"] == {"path": "c.tsv", "format": "auto", "tx2gene": None, "layer": None,
                              "duplicates": "error", "counts_from_abundance": "none"}
     # optional steps are off by default ...
@@ -100,7 +101,8 @@ def test_sanctuary_config_is_valid_and_names_every_arm(schema, monkeypatch):
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"de": {"alpah": 0.1}},
-     "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine. "
+     "my.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine, "
+     "fit_type. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
     ({"cohort": {}},
      "my.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, functional, genesets, "

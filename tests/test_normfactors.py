@@ -131,7 +131,12 @@ def test_constant_lengths_reproduce_the_size_factor_fit_everywhere():
         assert np.allclose(nf.varm["LFC"], plain.varm["LFC"], rtol=1e-8, atol=1e-10)
         got, want = (de.fit.contrast_stats(d, meta, "condition", [], "B", "A", 0.05, True, d.inference)
                      for d in (nf, plain))
-        assert np.allclose(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)        # measured max 2e-8
+        shrunk = ["log2FoldChange_shrunk", "lfcSE_shrunk"]
+        assert np.allclose(got.drop(columns=shrunk), want.drop(columns=shrunk), rtol=1e-6, atol=1e-6,
+                           equal_nan=True)                                     # measured max 2e-8
+        # shrinkage runs R apeglm's L-BFGS, whose relative stopping rule lets 1e-16 input differences
+        # move where it stops: measured 6.7e-5 on one near-zero shrunk LFC (prior scale 1e-3), 2 of 1869 > 1e-6
+        assert np.allclose(got[shrunk], want[shrunk], rtol=1e-3, atol=2e-4, equal_nan=True)
         assert np.allclose(de.lrt(nf, np.ones((6, 1))), de.lrt(plain, np.ones((6, 1))), rtol=1e-6, atol=1e-8,
                            equal_nan=True)
         assert np.allclose(vst(nf), vst(plain), rtol=1e-8)

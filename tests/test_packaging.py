@@ -56,6 +56,8 @@ def _third_party_imports(root) -> dict[str, set[str]]:
             for name in names:
                 top = name.split(".")[0]
                 local = (path.parent / f"{top}.py").exists()  # a sibling module (e.g. one test file importing another)
+                # pydeseq2's verbatim suite imports its own test package as ``tests`` (its conftest maps it)
+                local = local or (top == "tests" and (path.parent / "__init__.py").exists())
                 if not local and top not in sys.stdlib_module_names and top not in ("ressig", "conftest", "__future__"):
                     found.setdefault(top, set()).add(path.name)
     return found

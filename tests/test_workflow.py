@@ -89,7 +89,8 @@ _PATH_FIX = "Fix the path (relative paths are relative to the directory snakemak
      "bad.yaml: config key counts.format: 'excel' is not one of ['auto', 'matrix', 'featurecounts', 'salmon', "
      f"'kallisto', 'rsem', 'h5ad'] {_DOCS}"),
     ({"de": {"alpah": 0.1}},  # unknown (misspelt) key
-     "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine. "
+     "bad.yaml: unknown config key de.alpah; known keys here: min_count, min_samples, alpha, shrink, label_genes, lrt, engine, "
+     "fit_type. "
      "Fix the spelling or remove it (every key is documented in config/README.md)"),
     ({"cohort": {"x": {"path": "x.tsv"}}},  # unknown top-level key
      "bad.yaml: unknown config key cohort; known keys here: samples, counts, design, de, concordance, functional, genesets, "

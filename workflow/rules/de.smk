@@ -57,6 +57,7 @@ rule de:
         alpha=DE_CFG.get("alpha", 0.05),
         shrink="" if DE_CFG.get("shrink", True) else "--no-shrink",
         engine=DE_CFG.get("engine", "ressig"),
+        fit_type=DE_CFG.get("fit_type", "parametric"),
         lengths=opt("--lengths", LENGTHS),
     log:
         "logs/de.log",
@@ -72,7 +73,7 @@ rule de:
     shell:
         "ressig de --counts {input.counts} --samples {input.samples} {params.design} "
         "{params.contrasts} {params.lrt} --min-count {params.min_count} {params.min_samples} --alpha {params.alpha} {params.shrink} "
-        "--engine {params.engine} {params.lengths} --threads {threads} --outdir results/de > {log} 2>&1"
+        "--engine {params.engine} --fit-type {params.fit_type} {params.lengths} --threads {threads} --outdir results/de > {log} 2>&1"
 
 
 wildcard_constraints:

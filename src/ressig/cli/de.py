@@ -6,10 +6,11 @@ log2FoldChange, lfcSE, stat, pvalue, padj, log2FoldChange_shrunk, lfcSE_shrunk, 
 (likelihood-ratio test against the design without the condition: baseMean, stat, df, pvalue,
 padj, tested). With ``--lengths`` (salmon/kallisto/rsem average transcript lengths) the model uses
 DESeq2's per-gene, per-sample normalisation factors; ``size_factors.tsv`` column
-``normalization`` records which was used (``size_factors`` or ``avgTxLength``). Without
-``--lengths``, the lengths ``ressig prepare`` wrote beside the counts (``counts.tsv`` →
-``counts.lengths.tsv``) are used when present, with a log line saying so; ``--no-lengths`` uses
-size factors instead.
+``normalization`` records which was used (``size_factors`` or ``avgTxLength``), column ``fit_type``
+the dispersion trend actually fitted (``--fit-type``; ``local`` when a requested parametric fit
+failed, as in R). Without ``--lengths``, the lengths ``ressig prepare`` wrote beside the counts
+(``counts.tsv`` → ``counts.lengths.tsv``) are used when present, with a log line saying so;
+``--no-lengths`` uses size factors instead.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=["ressig", "pydeseq2"], default="ressig",
                    help="inference engine: ressig (vectorised, R DESeq2's algorithms; default) or pydeseq2 "
                         "(its DefaultInference, one optimisation per gene; for cross-checks)")
+    p.add_argument("--fit-type", choices=["parametric", "local", "mean"], default="parametric",
+                   help="dispersion trend (R DESeq2 fitType): parametric a0 + a1/mean (default; when it fails "
+                        "the local fit is used, as R does), local (locfit of log dispersion on log mean) or "
+                        "mean; the fit used is column fit_type of size_factors.tsv")
     p.add_argument("--lengths", default=None,
                    help="genes x samples average transcript lengths TSV (from 'ressig prepare --out-lengths', "
                         "salmon/kallisto/rsem): normalise with DESeq2's per-gene, per-sample normalisation factors "
@@ -83,6 +88,6 @@ def run(args: argparse.Namespace) -> None:
                     treatment=treatment, covariates=args.covariates, continuous=args.continuous,
                     min_count=args.min_count, min_samples=args.min_samples, alpha=args.alpha,
                     shrink=args.shrink, n_cpus=args.threads, engine=args.engine, contrasts=contrasts,
-                    lrt_test=args.lrt, lengths=lengths)
+                    lrt_test=args.lrt, lengths=lengths, fit_type=args.fit_type)
     for f in write_de(result, args.outdir):
         print(f)

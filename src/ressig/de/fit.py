@@ -72,15 +72,17 @@ def refit_unconverged_map(dds) -> int:
     return len(failed)
 
 
-def deseq2_r_parity(dds) -> None:
+def deseq2_r_parity(dds, fit_type: str = "parametric") -> None:
     """Run PyDESeq2's ``deseq2()`` steps with R DESeq2's trend fit and dispersion prior.
 
     Two steps differ from PyDESeq2 0.5 and are done the R way, through PyDESeq2's own objects:
 
-    * the parametric trend ``a0 + a1/mean`` is fitted like R's ``parametricDispersionFit``
-      (genes with gene-wise dispersion > 100 * min_disp; gamma GLM by IRLS to R's tolerance;
-      the curve outlier set recomputed from all those genes each round). PyDESeq2's own fit
-      (and its mean-trend fallback) is kept when R's would fail (R then switches to a local fit);
+    * the trend is chosen and fitted like R's ``estimateDispersionsFit``
+      (:func:`ressig.de.dispfit.estimate_dispersions_fit`; ``fit_type`` parametric / local / mean):
+      the parametric ``a0 + a1/mean`` like R's ``parametricDispersionFit`` (genes with gene-wise
+      dispersion > 100 * min_disp; gamma GLM by IRLS to R's tolerance; the curve outlier set
+      recomputed from all those genes each round) and, where R's would fail, R's switch to the
+      local (locfit) fit, :mod:`ressig.de.locfit`; the fit used is ``dds.uns["disp_function_type"]``;
     * the dispersion prior variance: for residual df <= 3 R's simulation-matching estimator
       (:func:`small_df_prior_var`) replaces PyDESeq2's MAD-based one (which it warns about).
 
@@ -95,17 +97,14 @@ def deseq2_r_parity(dds) -> None:
     nz = var["non_zero"].to_numpy(dtype=bool)
     gene_disp = var["genewise_dispersions"].to_numpy(dtype=float)
     means = var["_normed_means"].to_numpy(dtype=float)
-    use = nz & (gene_disp > 100 * dds.min_disp)
-    coefs = parametric_trend_r(means[use], gene_disp[use]) if dds.fit_type == "parametric" and use.any() \
-        else None
-    if coefs is None:
-        dds.fit_dispersion_trend()
-    else:
-        dds.uns["trend_coeffs"] = pd.Series(coefs, index=["a0", "a1"])
-        dds.uns["disp_function_type"] = "parametric"
-        fitted = np.full(dds.n_vars, np.nan)
-        fitted[nz] = dds.disp_function(means[nz])
-        dds.var["fitted_dispersions"] = fitted
+    # issue 32: R's estimateDispersionsFit (parametric with R's switch to locfit, local, mean)
+    from .dispfit import SUBSTITUTION_MESSAGE, estimate_dispersions_fit, set_trend, trend_for_refit
+
+    trend = estimate_dispersions_fit(means[nz], gene_disp[nz], fit_type, dds.min_disp, parametric_trend_r)
+    if trend.substituted:
+        logger.warning("note: %s", SUBSTITUTION_MESSAGE)
+    logger.info("dispersion trend: %s fit", trend.fit_type)
+    set_trend(dds, trend)
     n_samples, n_coef = dds.obsm["design_matrix"].shape
     df = n_samples - n_coef
     resid = np.log(gene_disp[nz]) - np.log(dds.var["fitted_dispersions"].to_numpy(dtype=float)[nz])
@@ -126,7 +125,8 @@ def deseq2_r_parity(dds) -> None:
     dds.fit_LFC()
     dds.calculate_cooks()
     if dds.refit_cooks:
-        dds.refit()
+        with trend_for_refit(trend):   # issue 32: the refit evaluates the trend actually fitted
+            dds.refit()
     dds.cooks_outlier()
 
 
@@ -204,13 +204,21 @@ def contrast_stats(dds, meta: pd.DataFrame, condition: str, covariates: Sequence
     """
     from pydeseq2.ds import DeseqStats
 
+    from .contrast_zero import contrast_all_zero, zero_wald_statistics
     from .normfactors import offsets
 
     ds = DeseqStats(dds, contrast=[condition, treatment, reference], alpha=alpha, quiet=True,
                     inference=inference)
     with offsets(dds):
+        ds.run_wald_test()
+        # issue 32: R's results() gives LFC 0, stat 0, p 1 where both levels are all zero
+        zero = contrast_all_zero(np.asarray(dds.X), meta[condition].astype(str).to_numpy(), treatment, reference)
+        if zero_wald_statistics(ds, zero):
+            logger.info("%s vs %s: %d gene(s) with all-zero counts in both levels: log2FC 0, p = 1 (as R)",
+                        treatment, reference, int(zero.sum()))
         ds.summary()
     res = ds.results_df.copy()
+    res.loc[zero, "log2FoldChange"] = 0.0
     if not shrink:
         res["log2FoldChange_shrunk"] = res["log2FoldChange"]
         res["lfcSE_shrunk"] = res["lfcSE"]
@@ -268,6 +276,7 @@ def run_de(
     contrasts: Sequence[tuple[str, str]] | None = None,
     lrt_test: bool = False,
     lengths: pd.DataFrame | None = None,
+    fit_type: str = "parametric",
 ) -> DEResult:
     """Fit one PyDESeq2 model over all condition levels and test each contrast.
 
@@ -307,6 +316,9 @@ def run_de(
         normalise with DESeq2's per-gene, per-sample normalisation factors
         (``DESeqDataSetFromTximport``; :mod:`ressig.de.normfactors`) instead of size factors.
         Needs ``engine="ressig"``.
+    fit_type
+        Dispersion trend, R's ``fitType``: ``"parametric"`` (with R's automatic switch to the
+        local fit when it fails), ``"local"`` or ``"mean"`` (:mod:`ressig.de.dispfit`).
     """
     from pydeseq2.dds import DeseqDataSet
 
@@ -345,7 +357,7 @@ def run_de(
         dds = DeseqDataSet(**kwargs) if lengths is None else \
             NormFactorDataSet(lengths=lengths.loc[counts.index[keep], meta.index].T, **kwargs)
         logger.info("fitting size factors, dispersions and log fold changes")
-        deseq2_r_parity(dds)
+        deseq2_r_parity(dds, fit_type)
         results = {contrast_name(t, r): contrast_stats(dds, meta, condition, covariates, t, r, alpha, shrink,
                                                         inference)
                    for t, r in contrasts}
@@ -380,6 +392,7 @@ def run_de(
         logger.info("LRT: %d genes with padj < %g", int((lrt_table["padj"] < alpha).sum()), alpha)
     first = next(iter(tables))
     return DEResult(table=tables[first], normalized=normalized, vst=vst_table, size_factors=size_factors,
-                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table, normalization=method)
+                    contrast=(condition, *contrasts[0]), tables=tables, lrt=lrt_table, normalization=method,
+                    fit_type=str(dds.uns["disp_function_type"]))
 
 

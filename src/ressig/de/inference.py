@@ -14,9 +14,9 @@ convergence rules:
   Cox-Reid adjusted log likelihood, ``kappa_0 = 1``, ``tol = 1e-6``, ``maxit = 100``), then R's
   post-processing: gene-wise estimates keep their start when the posterior did not increase, and
   estimates that did not converge are refitted on R's two-stage grid (``fitDispGrid``);
-* ``lfc_shrink_nbinom_glm``: the apeGLM-style MAP by damped Newton with a backtracking line search
-  on the same objective as PyDESeq2's ``nbinomGLM``; genes whose Hessian is not positive definite
-  or which do not converge go to PyDESeq2's per-gene optimiser;
+* ``lfc_shrink_nbinom_glm``: R apeglm's own iterations (default; :mod:`ressig.de.apeglm`, R's values)
+  or, with ``shrink_method="newton"``, the exact MAP of PyDESeq2's ``nbinomGLM`` objective by damped
+  Newton; genes that do not converge go to PyDESeq2's per-gene optimiser;
 * ``wald_test``: the covariance of DESeq2's ``fitBeta``, whose weights use the fitted means floored
   at ``minmu = 0.5`` (PyDESeq2 uses the unfloored means, which inflates the standard error of
   genes with an all-zero group: the cause of most R disagreement without a count pre-filter);
@@ -192,16 +192,22 @@ class VectorizedInference(Inference):
     wald_min_mu
         Floor of the fitted means in the Wald covariance (DESeq2's ``minmu``; ``0`` = PyDESeq2's
         unfloored means).
+    shrink_method
+        ``"apeglm"`` (R's iterates, default) or ``"newton"`` (exact MAP) for LFC shrinkage.
     """
 
     #: unconverged MAP dispersions are re-fitted by grid search *with* the prior (R's fitDispGrid),
     #: so :func:`ressig.de.fit.refit_unconverged_map` (the PyDESeq2 fallback fix) is not needed
     map_grid_with_prior = True
 
-    def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5):
+    def __init__(self, n_cpus: int | None = None, block: int = BLOCK, wald_min_mu: float = 0.5,
+                 shrink_method: Literal["apeglm", "newton"] = "apeglm"):
         self.n_cpus = n_cpus or 1
         self.block = int(block)
         self.wald_min_mu = float(wald_min_mu)
+        if shrink_method not in ("apeglm", "newton"):
+            raise ValueError(f"shrink_method must be 'apeglm' or 'newton', not {shrink_method!r}")
+        self.shrink_method = shrink_method
         #: samples × genes normalisation factors of the current call (see :meth:`offsets`)
         self.norm_factors: np.ndarray | None = None
 
@@ -416,8 +422,17 @@ class VectorizedInference(Inference):
         conv = np.empty(g, dtype=bool)
         for s in range(0, g, self.block):
             sl = slice(s, s + self.block)
-            beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
-                                                          prior_scale, shrink_index)
+            if self.shrink_method == "newton":
+                beta[sl], inv_h[sl], conv[sl] = _shrink_block(x, y[sl], size[sl], off[sl], prior_no_shrink_scale,
+                                                              prior_scale, shrink_index)
+                continue
+            # issue 32: R apeglm's iterates (ressig.de.apeglm), covariance from the Hessian at them
+            from .apeglm import nbinom_map_block
+
+            beta[sl], conv[sl] = nbinom_map_block(x, y[sl], size[sl], np.asarray(off[sl]), prior_no_shrink_scale,
+                                                  prior_scale, shrink_index)
+            inv_h[sl] = _shrink_cov(beta[sl], x, y[sl], size[sl], off[sl], prior_no_shrink_scale, prior_scale,
+                                    shrink_index)
         for i in np.flatnonzero(~conv):          # the rare hard cases: PyDESeq2's own optimiser
             beta[i], inv_h[i], conv[i] = utils.nbinomGLM(x, y[i], size[i], off[i], prior_no_shrink_scale,
                                                          prior_scale, optimizer, shrink_index)
@@ -501,11 +516,16 @@ def _shrink_block(x, y, size, off, s0, s1, k, maxit: int = 100, tol: float = 1e-
         conv[gi[done]] = True
         active[gi[done]] = False
     conv &= ~failed
+    return beta, _shrink_cov(beta, x, y, size, off, s0, s1, k), conv
+
+
+def _shrink_cov(beta, x, y, size, off, s0, s1, k):
+    """Inverse Hessian of the shrinkage objective at ``beta`` (NaN where not finite)."""
     h_unscaled = _shrink_parts(beta, x, y, size, off, s0, s1, k)[2]
-    inv_h = np.full((g, p, p), np.nan)
+    inv_h = np.full(h_unscaled.shape, np.nan)
     okh = np.isfinite(h_unscaled).all(axis=(1, 2))
     with np.errstate(all="ignore"):
         inv_h[okh] = np.linalg.inv(h_unscaled[okh])
-    return beta, inv_h, conv
+    return inv_h
 
 

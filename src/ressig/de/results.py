@@ -46,6 +46,9 @@ class DEResult:
         normalisation factors from tximport's average transcript lengths,
         :mod:`ressig.de.normfactors`; ``size_factors`` then holds the size factors of
         ``counts / lengths`` and ``normalized`` is ``counts / nf``).
+    fit_type
+        The dispersion trend actually fitted (``parametric``, ``local`` or ``mean``; R's
+        ``attr(dispersionFunction(dds), "fitType")``, :mod:`ressig.de.dispfit`).
     """
 
     table: pd.DataFrame
@@ -56,6 +59,7 @@ class DEResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     lrt: pd.DataFrame | None = None
     normalization: str = "size_factors"
+    fit_type: str = "parametric"
 
     @property
     def name(self) -> str:
@@ -107,7 +111,8 @@ def write_de(result: DEResult, outdir: str | Path) -> list[Path]:
         files += [
             write_table(result.normalized, outdir / "normalized_counts.tsv"),
             write_table(result.vst, outdir / "vst.tsv"),
-            write_table(result.size_factors.to_frame().assign(normalization=result.normalization),
+            write_table(result.size_factors.to_frame().assign(normalization=result.normalization,
+                                                              fit_type=result.fit_type),
                         outdir / "size_factors.tsv"),
         ]
         if result.lrt is not None:
