@@ -512,7 +512,9 @@ def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...],
     for b in np.flatnonzero(ku + kd):
         pool, nu, nd = pos_bins.pools[b], int(ku[b]), int(kd[b])
         if nu + nd > pool.size:
-            raise RessigError(f"cannot draw {nu + nd} genes among the {pool.size} of level bin {b}")
+            raise RessigError(f"matched null: the signature has {nu + nd} genes in expression-level bin {b + 1} of "
+                              f"{pos_bins.n_bins}, which holds only {pool.size} genes of the data: random sets "
+                              "cannot match it; score with the uniform null (--null uniform)")
         out = np.empty((draws, nu + nd), dtype=np.int64)
         _draw_positions(rng.random((draws, 2 * (nu + nd))), int(pool.size), out)
         out = pool[out]
@@ -765,7 +767,7 @@ def _block_rows(n_rows: int, n_genes: int) -> int:
 def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Sequence[GeneSignature], *,
                  min_coverage: float = 0.0, dispersion: bool = True, null_draws: int = 0,
                  seed: int = DEFAULT_NULL_SEED, gene_levels: Mapping[str, Mapping[str, float]] | None = None,
-                 level_bins: int = DEFAULT_LEVEL_BINS) -> pd.DataFrame:
+                 level_bins: int | Mapping[str, int] = DEFAULT_LEVEL_BINS) -> pd.DataFrame:
     """Score every sample against every signature (single-sample, rank-based).
 
     Parameters
@@ -798,7 +800,8 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
         **matched** null (random sets with the signature's profile over ``level_bins`` quantile
         bins of the reference level, :class:`LevelBins`); the others the uniform null.
     level_bins
-        Number of level bins of the matched null.
+        Number of level bins of the matched null, or ``{signature name: bins}``
+        (:data:`DEFAULT_LEVEL_BINS` for signatures it does not name).
 
     Returns
     -------
@@ -946,21 +949,23 @@ def reference_levels(data: pd.DataFrame, decimals: int = 4) -> dict[str, float]:
 
 
 def _matched_nulls(genes: list[str], signatures: Sequence[GeneSignature], parts: _Parts,
-                   gene_levels: Mapping[str, Mapping[str, float]] | None, level_bins: int,
+                   gene_levels: Mapping[str, Mapping[str, float]] | None, level_bins: int | Mapping[str, int],
                    gene_order: _GeneOrder) -> list[_Matched | None]:
     """Per signature, what its matched null needs (``None``: uniform null)."""
     out: list[_Matched | None] = []
-    bins_of: dict[int, tuple[LevelBins, _PosBins]] = {}  # one binning per distinct levels mapping
+    bins_of: dict[tuple[int, int], tuple[LevelBins, _PosBins]] = {}  # one binning per levels mapping and bins
     empty = np.empty(0, dtype=np.int64)
     for k, s in enumerate(signatures):
         levels = (gene_levels or {}).get(s.name)
         if not levels:
             out.append(None)
             continue
-        if id(levels) not in bins_of:
-            lb = LevelBins(genes, levels, level_bins)
-            bins_of[id(levels)] = lb, _PosBins(lb.by_column[gene_order.order], lb.n_bins)
-        lb, full = bins_of[id(levels)]
+        n_bins = (int(level_bins.get(s.name, DEFAULT_LEVEL_BINS)) if isinstance(level_bins, Mapping)
+                  else int(level_bins))
+        if (id(levels), n_bins) not in bins_of:
+            lb = LevelBins(genes, levels, n_bins)
+            bins_of[id(levels), n_bins] = lb, _PosBins(lb.by_column[gene_order.order], lb.n_bins)
+        lb, full = bins_of[id(levels), n_bins]
         cols = [parts.cols[parts.part_genes[p]] if p is not None else empty
                 for p in (parts.up_part[k], parts.down_part[k])]
         out.append(_Matched(lb.by_column, lb.n_bins, *cols, full))

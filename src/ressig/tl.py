@@ -125,7 +125,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
                          null_draws=null_draws if needs_pvalues("wide", columns) else 0, null_seed=null_seed,
                          alpha=alpha, null=null, null_reference=null_reference)
     cells = cells_from_adata(adata, layer)
-    plan = plan_genes(cells.var_names, sigs, opts, "AnnData")
+    plan = plan_genes(cells.var_names, sigs, opts, "AnnData", cells)
     names = [s.name for s in sigs]
     extra: list[str] | None = None
     parts = []
@@ -150,6 +150,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
             adata.obs[f"{keys[s]}_{c}"] = wide[f"{s}_{c}"].to_numpy()
         cov = plan.coverage.set_index("signature").loc[s]
         info[s] = {"key": keys[s], "version": next(x.version for x in sigs if x.name == s),
-                   "n_genes": int(cov["n_genes"]), "n_found": int(cov["n_found"])}
+                   "n_genes": int(cov["n_genes"]), "n_found": int(cov["n_found"]),
+                   "null_method": plan.null.method.get(s, "")}
     adata.uns["ressig"] = {**dict(adata.uns.get("ressig", {})), **info}
     return adata if copy else None

@@ -31,7 +31,7 @@ def format_scores(scores: pd.DataFrame) -> str:
 def parse_scores(text: str) -> pd.DataFrame:
     """Read score-table text back (sample names as strings)."""
     return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str, "call": str,
-                                                            "reference": str},
+                                                            "reference": str, "null_method": str},
                        keep_default_na=False, na_values=[""])
 
 
@@ -165,7 +165,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     outputs = ScoreOutputs(Path(out), _p(coverage_out), _p(h5ad_out), _p(plot_out), _p(mapping_out))
     if cells:
         with open_cells(input_path, opts) as data:
-            plan = plan_genes(data.var_names, sigs, opts, input_path)
+            plan = plan_genes(data.var_names, sigs, opts, input_path, data)
             sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
             try:
                 dispersion = layout == "long" or "dispersion" in opts.columns
