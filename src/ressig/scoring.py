@@ -512,9 +512,7 @@ def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...],
     for b in np.flatnonzero(ku + kd):
         pool, nu, nd = pos_bins.pools[b], int(ku[b]), int(kd[b])
         if nu + nd > pool.size:
-            raise RessigError(f"matched null: the signature has {nu + nd} genes in expression-level bin {b + 1} of "
-                              f"{pos_bins.n_bins}, which holds only {pool.size} genes of the data: random sets "
-                              "cannot match it; score with the uniform null (--null uniform)")
+            raise RessigError(f"cannot draw {nu + nd} genes among the {pool.size} of level bin {b}")
         out = np.empty((draws, nu + nd), dtype=np.int64)
         _draw_positions(rng.random((draws, 2 * (nu + nd))), int(pool.size), out)
         out = pool[out]
