@@ -159,3 +159,12 @@ def test_bulk_gmt_null_method_and_small_cohort_fallback(tmp_path, caplog):
                              CohortOptions(progress=False, null_draws=50, null="uniform")).scores
     pd.testing.assert_series_equal(uniform["pvalue"], small["pvalue"])  # the same null, labelled apart
     assert set(uniform["null_method"]) == {"uniform"}
+
+
+def test_level_rows_depend_on_names_not_file_order():
+    names = [f"S{i:04d}" for i in range(1000)]
+    rows = nullbins.level_rows(names, 250)
+    assert len(rows) == 250 and rows[0] == 0 and rows[-1] == 999 and (np.diff(rows) > 0).all()
+    shuffled = list(np.random.default_rng(0).permutation(names))
+    assert sorted(shuffled[i] for i in nullbins.level_rows(shuffled, 250)) == [names[i] for i in rows]
+    np.testing.assert_array_equal(nullbins.level_rows(names[:30], 250), np.arange(30))

@@ -67,6 +67,11 @@ MIN_BIN_GENES = 50
 #: own ranks weigh on the levels its p-value is matched on (one sample alone would be matched to
 #: itself and never be significant).
 MIN_COHORT_SAMPLES = 20
+#: Bulk cohort levels are estimated from at most this many samples, evenly spaced in sample-name
+#: order (names, not file positions, decide; a gene's mean rank fraction over 250 samples is within
+#: ~0.01 of the whole cohort's, a quarter of a bin's width): ranking a 2,000-sample cohort twice
+#: would cost as much as its scores.
+MAX_LEVEL_SAMPLES = 250
 #: Cells read at once by the first pass over a cohort (fixed, so the levels never depend on the
 #: scoring chunk size or the shard).
 LEVEL_CHUNK = 10_000
@@ -199,10 +204,20 @@ def cell_levels(rows: Callable[[int, int], object], n_cells: int, genes: Sequenc
     return levels
 
 
+def level_rows(samples: Sequence[str], max_samples: int = MAX_LEVEL_SAMPLES) -> np.ndarray:
+    """Rows of the samples whose levels stand for the cohort: all, or ``max_samples`` evenly spaced
+    in sample-name order (the same whatever the order of the file's samples), ascending."""
+    n = len(samples)
+    if n <= max_samples:
+        return np.arange(n)
+    order = np.argsort(np.asarray([str(s) for s in samples], dtype=object), kind="stable")
+    return np.sort(order[np.linspace(0, n - 1, int(max_samples)).round().astype(np.int64)])
+
+
 def rank_levels(X: np.ndarray, genes: Sequence[str], decimals: int = 4) -> dict[str, float]:
     """Each gene's mean within-sample rank fraction over the rows of ``X`` (samples × genes; NaN =
     not measured): :func:`ressig.scoring.reference_levels` of a matrix already in memory, ranked
-    in row blocks (no transposed copy)."""
+    in row blocks (no transposed copy). Pass the rows of :func:`level_rows` for a large cohort."""
     from .scoring import BLOCK_CELLS, rank_dense
 
     X = np.asarray(X, dtype=float)

@@ -565,6 +565,7 @@ class _RankBlock:
         self.n_measured = n_measured
         self.gene_order = gene_order
         self._stored = None
+        self._dense_t = None
         self.null_cache: dict[tuple, np.ndarray] = {}  # (sizes, parts, rows) -> null scores, shared by signatures
 
     def _dense(self) -> np.ndarray:
@@ -590,8 +591,13 @@ class _RankBlock:
                 out = np.zeros((rows.size, member.shape[1]))
                 _sparse_draw_sums(sub.indptr, sub.indices, sub.data, by_col.indptr, by_col.indices, out)
                 return out + zero_rank[rows].reshape(-1, 1) * n_part
-            dense = self.dense if rows.size == self.dense.shape[0] else self.dense[rows]
-            return np.asarray(by_col.T @ dense.T).T
+            if rows.size == self.dense.shape[0]:  # genes x rows, C-contiguous: made once per block, not per product
+                if self._dense_t is None:
+                    self._dense_t = np.ascontiguousarray(self.dense.T)
+                dense_t = self._dense_t
+            else:
+                dense_t = np.ascontiguousarray(self.dense[rows].T)
+            return np.asarray(by_col.T @ dense_t).T
         # rows with unmeasured genes: their measured genes in gene-id order
         block = self._dense()[rows][:, self.gene_order.order]
         block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])

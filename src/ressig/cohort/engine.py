@@ -15,7 +15,15 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
-from ..nullbins import COHORT_MEAN, COHORT_RANK, NullPlan, cell_levels, plan_null, rank_levels
+from ..nullbins import (
+    COHORT_MEAN,
+    COHORT_RANK,
+    NullPlan,
+    cell_levels,
+    level_rows,
+    plan_null,
+    rank_levels,
+)
 from ..signature import FrozenSignature
 from .h5 import _h5_open, _Matrix, _read_elem
 from .idmap import (
@@ -120,7 +128,9 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     draws = null_draws_for(opts, cells=False)
     nulls = null_plan(sigs, table, opts, draws)
     if nulls.pending:  # the whole cohort's levels (every shard computes the same)
-        nulls = nulls.resolve(rank_levels(data.to_numpy(dtype=float), list(data.columns)), COHORT_RANK, data.shape[0])
+        rows = level_rows(list(map(str, data.index)))
+        nulls = nulls.resolve(rank_levels(data.to_numpy(dtype=float)[rows], list(data.columns)), COHORT_RANK,
+                              data.shape[0])
     min_cov = _min_coverage(sigs, opts)
     cov = coverage_report(scoring_sigs, data.columns, min_cov)
     check_coverage(cov, ids, source)
@@ -374,8 +384,8 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
         if opts.shard[1] > 1:
             raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
         sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
-        nulls = (plan.null.resolve(rank_levels(sums, plan.genes), COHORT_RANK, len(levels)) if plan.null.pending
-                 else plan.null)
+        nulls = (plan.null.resolve(rank_levels(sums[level_rows(levels)], plan.genes), COHORT_RANK, len(levels))
+                 if plan.null.pending else plan.null)
         scores = score_matrix(sums, plan.genes, levels, plan.scoring_sigs, null_draws=null_draws_for(opts, cells=False),
                               seed=opts.null_seed, gene_levels=nulls.levels, level_bins=nulls.bins)
         scores = add_percentiles(with_null_method(scores, nulls, [s.name for s in plan.scoring_sigs]), sigs)
