@@ -79,9 +79,10 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         down to 1/201, about 3x the CPU), as ``ressig score`` on cells.
     null, null_reference
         ``"matched"`` (default): random sets matched to the signature genes' reference expression
-        levels (frozen in the artefact, or those of the ``null_reference`` expression matrix; plain
-        GMT sets without a reference use the uniform null); ``"uniform"``: singscore's random genes
-        of any level (anti-conservative in sparse cells). As ``ressig score --null``.
+        levels (frozen in the artefact, or those of the ``null_reference`` expression matrix, else
+        each gene's mean expression over the cells of ``adata``: :mod:`ressig.nullbins`);
+        ``"uniform"``: singscore's random genes of any level (anti-conservative in sparse cells).
+        As ``ressig score --null``. The null used is ``adata.uns["ressig"][name]["null_method"]``.
     alpha
         ``call`` is ``high``/``low`` when the Benjamini-Hochberg adjusted p-value across **the cells
         of** ``adata`` (``cohort_qvalue``/``cohort_qvalue_low``) is below ``alpha``, else ``ns``.

@@ -7,7 +7,8 @@ column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
 
 Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
 size drawn among its own measured genes (also single-sample; matched to the signature genes'
-reference expression levels when the artefact or --null-reference gives them), and a cohort-level ``call``
+expression levels: frozen in the artefact, of --null-reference, else the cohort's own levels, a
+cohort-level quantity, see :mod:`ressig.nullbins`; the null used is the ``null_method`` column), and a cohort-level ``call``
 (BH across the samples of the table at --alpha; this one depends on the batch).
 """
 
@@ -70,9 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
                         f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
     p.add_argument("--null", choices=NULL_METHODS, default=CohortOptions.null,
-                   help="random sets 'matched' to the signature genes' reference expression levels (levels frozen "
-                        "in the artefact, or --null-reference; plain GMT sets without a reference use uniform), or "
-                        "'uniform' over the measured genes (singscore)")
+                   help="random sets 'matched' to the signature genes' expression levels (levels frozen in the "
+                        "artefact, or --null-reference, else the cohort's own: mean expression of cells, mean rank "
+                        "fraction of bulk samples; recorded in the null_method column), or 'uniform' over the "
+                        "measured genes (singscore)")
     p.add_argument("--null-reference", default=None, metavar="FILE",
                    help="expression matrix (genes x samples, as --input) whose per-gene levels stratify the matched "
                         "null of every signature, GMT sets included (a fixed file: p-values stay single-sample)")
