@@ -168,3 +168,33 @@ def test_level_rows_depend_on_names_not_file_order():
     shuffled = list(np.random.default_rng(0).permutation(names))
     assert sorted(shuffled[i] for i in nullbins.level_rows(shuffled, 250)) == [names[i] for i in rows]
     np.testing.assert_array_equal(nullbins.level_rows(names[:30], 250), np.arange(30))
+
+
+def test_single_cell_null_reference(tmp_path, capsys):
+    """An .h5ad ``--null-reference``: its cells' mean expression, frozen for the cohort. With the
+    cohort itself as reference, the p-values equal the cohort-mean ones; the label says where
+    the levels came from."""
+    import anndata as ad
+
+    from ressig.cli import main
+    from ressig.cohort import parse_scores
+
+    X, genes = _cells()
+    path = tmp_path / "cells.h5ad"
+    ad.AnnData(X=sp.csr_matrix(X), obs=pd.DataFrame(index=[f"c{i}" for i in range(len(X))]),
+               var=pd.DataFrame(index=genes)).write_h5ad(path)
+    (tmp_path / "m.gmt").write_text("MARK\tm\t" + "\t".join(genes[:12]) + "\n")
+    args = ["-q", "score", "--signature", str(tmp_path / "m.gmt"), "--input", str(path), "--layout", "long",
+            "--null-draws", "100", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "own.tsv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "ref.tsv"), "--null-reference", str(path)]) == 0
+    own, ref = (parse_scores((tmp_path / f"{n}.tsv").read_text()) for n in ("own", "ref"))
+    assert set(own["null_method"]) == {"matched:cohort-mean"} and set(ref["null_method"]) == {"matched:reference"}
+    pd.testing.assert_series_equal(own["pvalue"], ref["pvalue"])
+    small = tmp_path / "small.h5ad"
+    ad.AnnData(X=sp.csr_matrix(X[:, :60]), obs=pd.DataFrame(index=[f"c{i}" for i in range(len(X))]),
+               var=pd.DataFrame(index=genes[:60])).write_h5ad(small)
+    assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null-reference", str(small)]) != 0
+    assert (f"{small}: the null reference holds 60 genes, too few for two expression-level bins of 50. Give a "
+            "reference with the cohort's genes, or --null uniform") in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()

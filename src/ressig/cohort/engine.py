@@ -16,8 +16,10 @@ import scipy.sparse as sp
 from .._log import logger
 from ..errors import RessigError, input_error
 from ..nullbins import (
+    COHORT_BINS,
     COHORT_MEAN,
     COHORT_RANK,
+    MIN_BIN_GENES,
     NullPlan,
     cell_levels,
     level_rows,
@@ -90,8 +92,36 @@ def null_plan(sigs: Sequence[FrozenSignature], table, opts: CohortOptions, draws
     ``--null-reference``) now, the cohort's own levels left ``pending`` until the data is read."""
     from ..scoring import DEFAULT_LEVEL_BINS
 
-    return plan_null([s.name for s in sigs], null_levels(sigs, table, opts, draws), null=opts.null, draws=draws,
-                     reference=opts.null_reference is not None, n_bins=DEFAULT_LEVEL_BINS)
+    names = [s.name for s in sigs]
+    ref = opts.null_reference
+    if draws and opts.null == "matched" and ref is not None and resolve_kind(ref, CohortOptions()) in ("h5ad", "10x"):
+        levels = reference_cell_levels(ref, table, opts)
+        n_bins = min(COHORT_BINS, len(levels) // MIN_BIN_GENES)
+        if n_bins < 2:
+            raise input_error(ref, f"the null reference holds {len(levels)} genes, too few for two expression-level "
+                              f"bins of {MIN_BIN_GENES}", "Give a reference with the cohort's genes, or --null uniform")
+        return plan_null(names, dict.fromkeys(names, levels), null=opts.null, draws=draws, reference=True,
+                         n_bins=n_bins)
+    return plan_null(names, null_levels(sigs, table, opts, draws), null=opts.null, draws=draws,
+                     reference=ref is not None, n_bins=DEFAULT_LEVEL_BINS)
+
+
+def reference_cell_levels(path: str | Path, table, opts: CohortOptions) -> dict[str, float]:
+    """Mean expression of each gene over the cells of a single-cell ``--null-reference`` (``.h5ad``
+    ``X`` or 10x output; ids mapped and duplicates collapsed by ``opts.collapse`` mean/sum/first):
+    :func:`ressig.nullbins.cell_levels`, frozen for every shard and cohort scored with it."""
+    path = Path(path)
+    if not path.exists():
+        raise input_error(path, "null reference file not found",
+                          "Check the --null-reference path (workflow: the cohort's null_reference)")
+    with open_cells(path, CohortOptions(progress=False)) as ref:
+        mapped, _ = table.map_ids(pd.Index(map(str, ref.var_names)))
+        genes, groups = _collapse_plan(mapped)
+        agg = None
+        if len(genes) < len(mapped):
+            agg = _aggregation_matrix(len(mapped), groups, opts.collapse if opts.collapse in ("sum", "first") else "mean")
+        logger.info("%s: null reference of %d cells", path, ref.n_cells)
+        return cell_levels(ref.rows, ref.n_cells, list(map(str, genes)), agg)
 
 
 def with_null_method(scores: pd.DataFrame, plan: NullPlan, names: Sequence[str]) -> pd.DataFrame:
