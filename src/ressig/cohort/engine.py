@@ -125,8 +125,10 @@ def reference_cell_levels(path: str | Path, table, opts: CohortOptions) -> dict[
 
 
 def with_null_method(scores: pd.DataFrame, plan: NullPlan, names: Sequence[str]) -> pd.DataFrame:
-    """Add the ``null_method`` column to a signature-major score frame of ``names``."""
-    return scores.assign(null_method=plan.column(names, len(scores) // max(1, len(names))))
+    """Add the ``null_method`` column to a signature-major score frame of ``names`` (in place: the
+    engine's fresh frame, not copied once more per chunk); returns it."""
+    scores["null_method"] = plan.column(names, len(scores) // max(1, len(names)))
+    return scores
 
 
 def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None,
