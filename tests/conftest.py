@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "environment.yml", "workflow", "config", "resources")
 
 
-def snakemake_exe() -> str:
-    """The real snakemake CLI of this Python environment."""
-    exe = Path(sys.executable).parent / "snakemake"
-    return str(exe) if exe.exists() else (shutil.which("snakemake") or "snakemake")
+def snakemake_cmd() -> list[str]:
+    """The real snakemake CLI of the Python running the tests (whatever ``snakemake`` PATH holds)."""
+    return [sys.executable, "-m", "snakemake"]
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -46,12 +46,31 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def decoy_path() -> str:
+    """``PATH`` with a folder of decoy ``ressig`` and ``snakemake`` commands (both exit 1) first.
+
+    Commands that tests and workflow rules start must come from the interpreter under test
+    (``sys.executable -m ...``), never from whatever ``PATH`` holds: under this ``PATH`` any command
+    that does fails loudly.
+    """
+    decoys = Path(tempfile.gettempdir()) / f"ressig-decoys-{os.getuid()}"
+    decoys.mkdir(exist_ok=True)
+    for name in ("ressig", "snakemake"):
+        exe = decoys / name
+        if not exe.exists():
+            tmp = decoys / f".{name}.{os.getpid()}"
+            tmp.write_text(f"#!/bin/sh\necho 'decoy {name} on PATH was run' >&2\nexit 1\n")
+            tmp.chmod(0o755)
+            os.replace(tmp, exe)
+    return f"{decoys}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 1200,
                   env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real ``snakemake`` CLI in ``workdir`` and return the completed process."""
-    cmd = [snakemake_exe(), "--cores", "2", *args]
+    """Run the real ``snakemake`` CLI in ``workdir`` (decoys first on PATH) and return the process."""
+    cmd = [*snakemake_cmd(), "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, "PATH": decoy_path(), **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
@@ -82,3 +101,13 @@ def small_experiment():
     from ressig.simulate import simulate_experiment
 
     return simulate_experiment(n_genes=2000, n_background_de=100, seed=7, genesets_dir=REPO / "resources/genesets")
+
+
+@pytest.fixture(autouse=True)
+def _ressig_log_propagates():
+    """``ressig.cli.main`` run in-process turns propagation off (its own handler prints once);
+    turn it back on so that later tests' ``caplog`` (a root handler) sees ressig's records."""
+    import logging
+
+    yield
+    logging.getLogger("ressig").propagate = True

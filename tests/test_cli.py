@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
+from conftest import decoy_path
 from ressig.cli import main
 
 
 def ressig(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ressig", *args], capture_output=True, text=True, timeout=120)
+    """The CLI of the interpreter under test, with decoy ``ressig``/``snakemake`` first on PATH."""
+    return subprocess.run([sys.executable, "-m", "ressig", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PATH": decoy_path()})
+
+
+def test_decoys_on_path_fail_loudly():
+    """The decoys are real commands that fail: a test passing under them did not run them."""
+    proc = subprocess.run(["ressig", "--version"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": decoy_path()})
+    assert proc.returncode == 1 and "decoy ressig on PATH was run" in proc.stderr
 
 
 def test_help_lists_subcommands():

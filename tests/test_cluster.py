@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_workflow, snakemake_exe
+from conftest import REPO, copy_workflow, snakemake_cmd
 
 pytestmark = [
     pytest.mark.slurm,
@@ -83,7 +83,7 @@ def slurm_run(cluster: str, tmp_path_factory: pytest.TempPathFactory,
     """
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm_run"))
     shutil.copytree(REPO / "profiles", workdir / "profiles", symlinks=True)
-    cmd = [snakemake_exe(), "--cores", "2", "--profile", "profiles/slurm", *SLURM_TEST_FLAGS]
+    cmd = [*snakemake_cmd(), "--cores", "2", "--profile", "profiles/slurm", *SLURM_TEST_FLAGS]
     log_path = workdir / "snakemake_slurm.log"
     with log_path.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)

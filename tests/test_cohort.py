@@ -421,7 +421,7 @@ def test_workflow_single_cell_cohorts(demo_run: Path):
     for cohort in ("demo_bulk", "demo_sc", "demo_sc_pseudobulk"):
         assert (demo_run / f"results/scores/{cohort}/score_distribution.png").stat().st_size > 5000
         mapping = pd.read_csv(demo_run / f"results/scores/{cohort}/gene_mapping.tsv", sep="\t", keep_default_na=False)
-        assert list(mapping.columns) == ["input_id", "gene", "how"] and (mapping["how"] == "symbol").any()
+        assert list(mapping.columns) == ["input_id", "gene", "how", "note"] and (mapping["how"] == "symbol").any()
     assert (demo_run / "results/scores/demo_sc/score_groups.png").stat().st_size > 5000
     assert (demo_run / "results/scores/demo_sc/score_embedding.png").exists()
 

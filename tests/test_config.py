@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,12 @@ def test_sets_matched_to_ensembl_ids_symbol_data_unchanged():
     assert out["S"].genes == ("ENSG00000085563", "ENSG00000118777", "NOTAGENE")
     assert out["S"].source == "x.gmt"
     assert match_ensembl_ids(sets, ["ABCB1", "ABCG2", "IL3RA"]) == sets
+
+
+def test_prefer_own_scripts_puts_the_interpreters_folder_first_once():
+    from ressig.config import prefer_own_scripts
+
+    own = os.path.dirname(sys.executable)
+    env = {"PATH": os.pathsep.join(["/decoys", own, "/usr/bin"])}
+    assert prefer_own_scripts(env) == os.pathsep.join([own, "/decoys", "/usr/bin"])
+    assert prefer_own_scripts(env) == env["PATH"]  # idempotent: a job re-reading the workflow adds nothing

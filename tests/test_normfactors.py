@@ -79,7 +79,7 @@ def test_prepare_length_scaled_tpm_equals_r_and_writes_no_lengths(tmp_path):
     with pytest.raises(RessigError) as exc:
         prepare_inputs(None, _sheet(tmp_path), out / "c.tsv", out / "s.tsv", out_lengths=out / "l.tsv", **kw)
     assert str(exc.value) == ("cannot write transcript lengths: counts_from_abundance is length_scaled_tpm; "
-                              "lengths come from salmon/kallisto quantifications with counts_from_abundance: none")
+                              "lengths come from salmon/kallisto/rsem quantifications with counts_from_abundance: none")
     assert not out.exists()
     counts, _ = prepare_inputs(None, _sheet(tmp_path), out / "c.tsv", out / "s.tsv", **kw)
     r_ls = _read("tximport_counts_length_scaled_tpm.tsv.gz")

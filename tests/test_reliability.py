@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_workflow, run_snakemake, snakemake_exe
+from conftest import copy_workflow, run_snakemake, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -43,7 +43,7 @@ def test_two_clean_runs_byte_identical(demo_run, tmp_path):
 
 def test_kill_mid_run_then_resume_gives_identical_results(demo_run, tmp_path):
     work = copy_workflow(tmp_path / "killed")
-    proc = subprocess.Popen([snakemake_exe(), "--cores", "2"], cwd=work, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*snakemake_cmd(), "--cores", "2"], cwd=work, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     de_log = work / "logs/de.log"
     deadline = time.time() + 600

@@ -265,21 +265,15 @@ SANCTUARY_ARMS = ["resistant", "resistant_spleen", "resistant_bm", "resistant_cn
 
 
 @pytest.fixture(scope="module")
-def sanctuary_run(tmp_path_factory) -> tuple[Path, float]:
-    """(run dir, CPU seconds of the snakemake process tree) of the sanctuary demo, end to end."""
-    import resource
-
+def sanctuary_run(tmp_path_factory) -> Path:
+    """Run dir of the sanctuary demo, end to end (its time: benchmarks/workflow_time.py)."""
     work = copy_workflow(tmp_path_factory.mktemp("sanctuary_run"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run_snakemake(work, "--configfile", "config/sanctuary.yaml", timeout=900)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return work, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return work
 
 
 def test_sanctuary_recovers_planted_truth_in_every_arm(sanctuary_run):
-    work, cpu = sanctuary_run
-    # 2 cores: under 2 minutes of wall time on an idle machine (CPU time does not depend on the load)
-    assert cpu < 240, cpu
+    work = sanctuary_run
     de = {arm: pd.read_csv(work / f"results/de/{arm}_vs_parental.tsv", sep="\t", index_col=0)
           for arm in SANCTUARY_ARMS}
     abcb1 = pd.DataFrame({arm: d.loc["ABCB1", ["log2FoldChange", "padj"]] for arm, d in de.items()}).T.astype(float)
@@ -323,7 +317,7 @@ def test_sanctuary_report_has_the_contrasts_figure(sanctuary_run, tmp_path):
     from test_report import read_report
 
     work = tmp_path / "run"
-    shutil.copytree(sanctuary_run[0], work, symlinks=True)
+    shutil.copytree(sanctuary_run, work, symlinks=True)
     run_snakemake(work, "--configfile", "config/sanctuary.yaml", "--report", "results/report.html", timeout=600)
     _, results, categories = read_report(work / "results/report.html")
     caption = " ".join(re.sub(r"<[^>]+>", "", results["results/de/plots/contrasts.png"]["caption"]).split())

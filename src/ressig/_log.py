@@ -1,9 +1,18 @@
-"""Package logger. The CLI attaches a stderr handler; library users configure logging themselves."""
+"""Package logger. The CLI attaches a stderr handler; library users configure logging themselves.
+
+Under the CLI (:func:`configure`) ressig's records go to its own handler only (``propagate`` off),
+so a dependency that gives the root logger a handler (``logging.warning(...)`` at module level
+runs ``logging.basicConfig``) cannot print them a second time. :func:`capture_root_records`
+keeps such root records out of the terminal while a dependency runs, so that the caller can
+report what matters in ressig's own words (:func:`relay_records` for the rest).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 logger = logging.getLogger("ressig")
 
@@ -27,6 +36,42 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("[ressig] %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
+    logger.propagate = False  # printed once, whatever handlers a dependency gives the root logger
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def capture_root_records(level: int = logging.WARNING) -> Iterator[list[logging.LogRecord]]:
+    """Collect the root logger's records of ``level`` and above while a dependency runs.
+
+    A handler on the root logger for the duration keeps ``logging.basicConfig`` (run by
+    ``logging.warning(...)`` at module level when the root logger has no handler) from installing
+    a stderr handler; records of other named loggers still propagate as usual. The caller reports
+    the records (:func:`relay_records`); nothing is printed in between.
+    """
+    root = logging.getLogger()
+    collect = _Collect()
+    collect.setLevel(level)
+    root.addHandler(collect)
+    try:
+        yield collect.records
+    finally:
+        root.removeHandler(collect)
+
+
+def relay_records(records: Sequence[logging.LogRecord], source: str) -> None:
+    """Log a dependency's captured records once each as ressig warnings, naming ``source``."""
+    for msg in dict.fromkeys(r.getMessage().strip() for r in records):
+        if msg:
+            logger.warning("%s said: %s", source, msg)
 
 
 def log_warnings(caught, source: str, limit: int = 10) -> int:

@@ -11,7 +11,9 @@ path that neither exists nor is made by the workflow, naming the config key.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,25 @@ from .errors import RessigError
 
 #: Where every key is documented (named in error messages).
 CONFIG_DOCS = "config/README.md"
+
+
+def prefer_own_scripts(environ: dict | None = None) -> str:
+    """Put the running interpreter's scripts folder first on ``PATH``; return the new ``PATH``.
+
+    The workflow calls this once: its rules' ``ressig`` commands are then the ones installed with the
+    Python that runs snakemake (in every job too: a job re-reads the workflow under that interpreter),
+    never another installation's ``ressig`` that happens to come first on ``PATH``.
+
+    Parameters
+    ----------
+    environ
+        The environment to change (default: ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    scripts = os.path.dirname(sys.executable)
+    rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != scripts]
+    env["PATH"] = os.pathsep.join([scripts, *rest])
+    return env["PATH"]
 
 
 def load_schema(path: str | Path) -> dict:

@@ -127,7 +127,18 @@ def parse_gmt(text: str, source: str | Path | None = None) -> dict[str, GeneSet]
         first_line[name] = lineno
     if not sets:
         raise input_error(source, "contains no gene sets", "A GMT file needs at least one NAME<tab>DESC<tab>GENES line")
+    _log_mangled_genes(sets, source)
     return sets
+
+
+def _log_mangled_genes(sets: Mapping[str, GeneSet], source: str | Path | None) -> None:
+    """One log line naming the genes that look like spreadsheet dates (``1-Mar``), with their sets."""
+    from .mangled import find_mangled, log_mangled
+
+    found = find_mangled(g for gs in sets.values() for g in gs.genes)
+    if found:
+        where = {m.input_id: [n for n, gs in sets.items() if m.input_id in gs.genes] for m in found}
+        log_mangled(found, source, "gene set(s) " + ", ".join(dict.fromkeys(n for v in where.values() for n in v)))
 
 
 def read_gmt(path: str | Path) -> dict[str, GeneSet]:

@@ -8,6 +8,9 @@ Supported count inputs (genes × samples, first column = gene id):
   transcript → gene table through :mod:`pytximport` (with the average transcript lengths, which
   ``ressig de --lengths`` turns into DESeq2 normalisation factors, or counts from abundance
   scaled to library size and average length, ``length_scaled_tpm``);
+* ``rsem``: one RSEM ``genes.results`` per sample (expected counts rounded, effective lengths for
+  the normalisation factors; :mod:`ressig.quantfiles`), or ``isoforms.results`` with a transcript →
+  gene table (summarised as salmon/kallisto);
 * ``h5ad``: an AnnData file with samples in ``obs`` (``X`` or a named layer).
 """
 
@@ -27,8 +30,11 @@ import pandas as pd
 from ._log import logger
 from .errors import FILE_ERRORS, RessigError, input_error
 from .genes import harmonise_gene_ids
+from .mangled import find_mangled, log_mangled, mark_mangled
 
-COUNT_FORMATS = ("auto", "matrix", "featurecounts", "salmon", "kallisto", "h5ad")
+COUNT_FORMATS = ("auto", "matrix", "featurecounts", "salmon", "kallisto", "rsem", "h5ad")
+#: formats read from per-sample files named in the sample sheet's ``counts`` column
+PER_SAMPLE_FORMATS = ("salmon", "kallisto", "rsem")
 #: salmon/kallisto gene counts: ``none`` = tximport's estimated counts, whose average transcript
 #: lengths go to DE as normalisation factors; ``length_scaled_tpm`` = counts from abundance
 #: scaled to library size and average transcript length (no lengths needed downstream)
@@ -232,7 +238,7 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str, tx2gen
     files
         Sample name → ``quant.sf`` (salmon) or ``abundance.tsv``/``.h5`` (kallisto).
     data_type
-        ``"salmon"`` or ``"kallisto"``.
+        ``"salmon"``, ``"kallisto"`` or ``"rsem"`` (``isoforms.results``).
     tx2gene
         Two-column table transcript_id → gene_id (TSV or CSV, header optional).
     counts_from_abundance
@@ -244,9 +250,10 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str, tx2gen
     (pandas.DataFrame, pandas.DataFrame or None)
         Genes × samples counts, rounded to integers (as DESeq2's ``DESeqDataSetFromTximport``
         does), with a log line saying so; and the genes × samples average transcript lengths
-        (tximport's ``length``), ``None`` for ``length_scaled_tpm``.
+        (tximport's ``length``), ``None`` for ``length_scaled_tpm``. The transcripts missing from
+        the tx2gene table are in the counts' ``attrs["missing_transcripts"]`` (and logged).
     """
-    from pytximport import tximport
+    from .quantfiles import summarise_transcripts
 
     if counts_from_abundance not in COUNTS_FROM_ABUNDANCE:
         raise RessigError(f"unknown counts_from_abundance {counts_from_abundance!r}; use one of "
@@ -261,17 +268,8 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str, tx2gen
         raise input_error(tx2gene, "tx2gene table needs two columns: transcript_id, gene_id")
     t2g = t2g.iloc[:, :2]
     t2g.columns = ["transcript_id", "gene_id"]
-    try:
-        result = tximport(
-            [str(f) for f in files.values()], data_type=data_type, transcript_gene_map=t2g,
-            output_type="anndata", ignore_transcript_version=True,
-            counts_from_abundance=None if counts_from_abundance == "none" else counts_from_abundance,
-        )
-    except RessigError:
-        raise
-    except FILE_ERRORS as exc:  # pytximport raises a variety of types on malformed files
-        raise input_error(", ".join(map(str, files.values())),
-                          f"pytximport could not read the {data_type} files: {exc}") from None
+    result, missing = summarise_transcripts(
+        files, data_type, t2g, None if counts_from_abundance == "none" else counts_from_abundance)
     mat = result.X.toarray() if hasattr(result.X, "toarray") else np.asarray(result.X)
     df = pd.DataFrame(mat.T, index=result.var_names.astype(str), columns=list(files))
     lengths = None
@@ -280,7 +278,9 @@ def read_quantifications(files: Mapping[str, str | Path], data_type: str, tx2gen
     logger.info("summarised %s quantifications of %d samples to %d genes (%s, rounded)", data_type, len(files),
                 df.shape[0], "estimated counts; average transcript lengths kept for DE normalisation factors"
                 if lengths is not None else "counts from abundance, length_scaled_tpm; no lengths needed")
-    return df.round(), lengths
+    df = df.round()
+    df.attrs["missing_transcripts"] = missing
+    return df, lengths
 
 
 def read_h5ad_counts(path: str | Path, layer: str | None = None) -> pd.DataFrame:
@@ -354,9 +354,10 @@ def read_counts_input(
     fmt
         One of :data:`COUNT_FORMATS`; ``"auto"`` guesses from the file name and content.
     files
-        Sample → quantification file, for ``salmon``/``kallisto``.
+        Sample → quantification file, for ``salmon``/``kallisto``/``rsem``.
     tx2gene
-        Transcript → gene table, for ``salmon``/``kallisto``.
+        Transcript → gene table, for ``salmon``/``kallisto`` (and ``rsem`` ``isoforms.results``;
+        without it ``rsem`` reads ``genes.results``).
     layer
         AnnData layer holding counts (default ``X``), for ``h5ad``.
     duplicates
@@ -369,17 +370,29 @@ def read_counts_input(
     CountsInput
         Genes × samples ``int64`` counts, gene ids harmonised, index named ``gene_id``; the
         gene mapping report (``input_id, mapped_id, how, note``, one row per input row, see
-        :func:`ressig.genes.harmonise_gene_ids`); for salmon/kallisto without
-        ``length_scaled_tpm`` the average transcript lengths on the same genes and samples
+        :func:`ressig.genes.harmonise_gene_ids`, then one row per quantified transcript missing
+        from the tx2gene table); for salmon/kallisto/rsem without ``length_scaled_tpm`` the
+        average transcript (rsem genes.results: effective) lengths on the same genes and samples
         (duplicated ids combined by their count-weighted mean length).
     """
     if fmt not in COUNT_FORMATS:
         raise RessigError(f"unknown counts format {fmt!r}; use one of {', '.join(COUNT_FORMATS)}")
-    if fmt in ("salmon", "kallisto"):
+    if fmt == "rsem" and tx2gene is None:
+        from .quantfiles import read_rsem_genes
+
+        if not files:
+            raise RessigError("counts.format rsem needs per-sample files (sample sheet 'counts' column)")
+        if counts_from_abundance != "none":
+            raise RessigError("counts_from_abundance length_scaled_tpm needs transcript-level data; RSEM "
+                              "genes.results give gene counts: use counts_from_abundance none, or isoforms.results "
+                              "with counts.tx2gene")
+        source: str | Path = "rsem genes.results"
+        raw, raw_lengths = read_rsem_genes(files)
+    elif fmt in PER_SAMPLE_FORMATS:
         if not files or tx2gene is None:
             raise RessigError(f"counts.format {fmt} needs per-sample files (sample sheet 'counts' column) "
                               "and counts.tx2gene")
-        source: str | Path = f"{fmt} quantifications"
+        source = f"{fmt} quantifications"
         raw, raw_lengths = read_quantifications(files, fmt, tx2gene, counts_from_abundance)
     else:
         raw_lengths = None
@@ -398,12 +411,19 @@ def read_counts_input(
     dup_samples = raw.columns[raw.columns.duplicated()]
     if len(dup_samples):
         raise input_error(source, f"duplicated sample column(s): {', '.join(map(str, dup_samples.unique()))}")
+    mangled = find_mangled(raw.index)  # ids a spreadsheet made dates: said before a duplicate they may cause
+    log_mangled(mangled, source)
     counts, mapping = harmonise_gene_ids(raw, source, duplicates)
+    mapping = mark_mangled(mapping, mangled)
+    if raw.attrs.get("missing_transcripts"):
+        from .quantfiles import missing_transcript_rows
+
+        mapping = pd.concat([mapping, missing_transcript_rows(raw.attrs["missing_transcripts"])], ignore_index=True)
     counts = validate_counts(counts, source)
     logger.info("%s: read %d genes x %d samples (%s)", source, counts.shape[0], counts.shape[1], fmt)
     lengths = None
     if raw_lengths is not None:
-        lengths = _combine_lengths(raw_lengths, raw, pd.Index(mapping["mapped_id"])).loc[counts.index]
+        lengths = _combine_lengths(raw_lengths, raw, pd.Index(mapping["mapped_id"][:len(raw)])).loc[counts.index]
         lengths.index.name = "gene_id"
     return CountsInput(counts, mapping, lengths)
 
@@ -486,18 +506,22 @@ def prepare_inputs(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate counts + sample sheet and write the harmonised, aligned tables, all or none.
 
-    For ``salmon``/``kallisto`` the sample sheet's ``counts`` column gives each sample's file
-    (relative paths are relative to the current directory). ``out_mapping`` receives the gene
+    For ``salmon``/``kallisto``/``rsem`` the sample sheet's ``counts`` column gives each sample's
+    file (relative paths are relative to the current directory). ``out_mapping`` receives the gene
     mapping report (which input id became which gene id, and how); ``out_lengths`` the average
     transcript lengths (genes × samples, as the counts) for ``ressig de --lengths``, which needs
-    salmon/kallisto input without ``counts_from_abundance="length_scaled_tpm"``.
+    salmon/kallisto/rsem input without ``counts_from_abundance="length_scaled_tpm"``. Without
+    ``out_lengths`` such lengths go beside the counts
+    (:func:`ressig.quantfiles.default_lengths_path`), where ``ressig de`` finds them; a stale
+    file there is removed when the input has no lengths.
     """
     from ._atomic import atomic_group, write_table
     from .genes import write_mapping_report
+    from .quantfiles import default_lengths_path
 
     sheet = read_sample_sheet(samples)
     files = None
-    if fmt in ("salmon", "kallisto"):
+    if fmt in PER_SAMPLE_FORMATS:
         if "counts" not in sheet.columns:
             raise input_error(samples, f"counts.format {fmt} needs a 'counts' column with each sample's "
                               "quantification file")
@@ -505,10 +529,16 @@ def prepare_inputs(
     got = read_counts_input(counts, fmt, files=files, tx2gene=tx2gene, layer=layer, duplicates=duplicates,
                             counts_from_abundance=counts_from_abundance)
     if out_lengths is not None and got.lengths is None:
-        why = "counts_from_abundance is length_scaled_tpm" if fmt in ("salmon", "kallisto") else \
+        why = "counts_from_abundance is length_scaled_tpm" if fmt in PER_SAMPLE_FORMATS else \
             f"format {fmt} has no transcript lengths"
-        raise RessigError(f"cannot write transcript lengths: {why}; lengths come from salmon/kallisto "
+        raise RessigError(f"cannot write transcript lengths: {why}; lengths come from salmon/kallisto/rsem "
                           "quantifications with counts_from_abundance: none")
+    beside = default_lengths_path(out_counts)
+    if out_lengths is None and got.lengths is not None:
+        out_lengths = beside
+        logger.info("transcript lengths written beside the counts to %s; 'ressig de' uses them for DESeq2 "
+                    "normalisation factors (as DESeqDataSetFromTximport; --no-lengths there to use size factors)",
+                    beside)
     table = align_counts(got.counts, sheet, counts_source=counts or fmt, sheet_source=samples)
     with atomic_group():
         write_table(table, out_counts)
@@ -517,4 +547,8 @@ def prepare_inputs(
             write_mapping_report(got.mapping, out_mapping)
         if out_lengths is not None:
             write_table(got.lengths.loc[:, list(table.columns)], out_lengths)
+    if Path(out_lengths or "").resolve() != beside.resolve() and beside.exists():
+        beside.unlink()
+        logger.info("removed %s (transcript lengths of an earlier run): these counts %s", beside,
+                    "have their lengths in " + str(out_lengths) if out_lengths else "have no transcript lengths")
     return table, sheet

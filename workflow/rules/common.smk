@@ -7,11 +7,16 @@ import os
 
 from snakemake.utils import validate
 
-from ressig.config import check_config, check_paths, load_schema
+from ressig.config import check_config, check_paths, load_schema, prefer_own_scripts
 from ressig.de import contrast_name
 from ressig.errors import RessigError
 from ressig.io import read_sample_sheet
 
+
+# Every rule runs the `ressig` of the Python that runs this workflow (its jobs too, locally and on
+# SLURM, where the job step starts the same interpreter and reads this file again), never whichever
+# `ressig` happens to be first on PATH: that interpreter's scripts folder goes first.
+prefer_own_scripts()
 
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 CONFIG_SOURCE = ", ".join(
@@ -46,10 +51,10 @@ MULTI_CONTRAST = len(CONTRASTS) > 1
 CONTRAST_DIR = "{contrast}/" if MULTI_CONTRAST else ""
 
 
-# salmon/kallisto with estimated counts: prepare writes the average transcript lengths and DE uses
+# salmon/kallisto/rsem with estimated counts: prepare writes the average transcript lengths and DE uses
 # them as DESeq2 normalisation factors (counts.counts_from_abundance: length_scaled_tpm = no lengths)
 USE_LENGTHS = (
-    config["counts"].get("format") in ("salmon", "kallisto")
+    config["counts"].get("format") in ("salmon", "kallisto", "rsem")
     and config["counts"].get("counts_from_abundance", "none") == "none"
 )
 LENGTHS = ["results/counts/lengths.tsv"] if USE_LENGTHS else []
@@ -74,7 +79,7 @@ def all_targets():
 
 
 def counts_input(wildcards):
-    """Raw counts inputs: the counts file, or per-sample quantification files (salmon/kallisto)."""
+    """Raw counts inputs: the counts file, or per-sample quantification files (salmon/kallisto/rsem)."""
     files = [config["samples"]]
     if config["counts"].get("path"):
         files.append(config["counts"]["path"])

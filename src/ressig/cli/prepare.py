@@ -16,8 +16,10 @@ HELP = "validate counts + sample sheet and write harmonised tables"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--counts", default=None, help="counts file (matrix TSV/CSV, featureCounts, .h5ad)")
     p.add_argument("--samples", required=True, help="sample sheet TSV with a 'sample' column")
-    p.add_argument("--format", default="auto", help="auto, matrix, featurecounts, salmon, kallisto or h5ad")
-    p.add_argument("--tx2gene", default=None, help="transcript->gene table (salmon/kallisto)")
+    p.add_argument("--format", default="auto", help="auto, matrix, featurecounts, salmon, kallisto, rsem or h5ad "
+                   "(rsem: one genes.results per sample in the sheet's 'counts' column; isoforms.results "
+                   "with --tx2gene)")
+    p.add_argument("--tx2gene", default=None, help="transcript->gene table (salmon/kallisto; rsem isoforms.results)")
     p.add_argument("--layer", default=None, help="AnnData layer with raw counts (h5ad; default X)")
     p.add_argument("--duplicates", choices=["error", "sum"], default="error", help="duplicated gene ids")
     p.add_argument("--out-counts", required=True, help="output genes x samples integer counts TSV")
@@ -29,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(--out-lengths) become DESeq2 normalisation factors in 'ressig de --lengths'; "
                         "'length_scaled_tpm' = counts from abundance (tximport lengthScaledTPM), no lengths")
     p.add_argument("--out-lengths", default=None,
-                   help="output genes x samples average transcript lengths TSV (salmon/kallisto, "
-                        "--counts-from-abundance none)")
+                   help="output genes x samples average transcript lengths TSV (salmon/kallisto/rsem, "
+                        "--counts-from-abundance none). Default: beside the counts as <counts stem>.lengths.tsv "
+                        "(counts.tsv -> counts.lengths.tsv), where 'ressig de' finds them")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -173,7 +173,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
                           gene_levels=nulls.levels, level_bins=nulls.bins)
     scores = with_null_method(scores, nulls, [s.name for s in scoring_sigs])
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
-                        mapping_report(ids, mapped, how))
+                        mapping_report(ids, mapped, how, source))
 
 
 
@@ -233,7 +233,8 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     nulls = null_plan(sigs, table, opts, draws)
     if nulls.pending and cells is not None and opts.pseudobulk is None:
         nulls = nulls.resolve(cell_levels(cells.rows, cells.n_cells, genes, agg), COHORT_MEAN, cells.n_cells)
-    return GenePlan(genes, agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how), nulls.levels, nulls)
+    return GenePlan(genes, agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source), nulls.levels,
+                    nulls)
 
 
 @dataclass

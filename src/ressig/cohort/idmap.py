@@ -185,9 +185,14 @@ def check_coverage(cov: pd.DataFrame, ids: Sequence[str], source: str | Path | N
 # ---------------------------------------------------------------------------------------------
 
 
-def mapping_report(ids: Sequence[str], mapped: Sequence[str], how: Sequence[str]) -> pd.DataFrame:
+def mapping_report(ids: Sequence[str], mapped: Sequence[str], how: Sequence[str],
+                   source: str | Path | None = None) -> pd.DataFrame:
     """One row per input gene id: ``input_id``, the ``gene`` it was scored as, and ``how`` it was
     mapped (``symbol``, ``curated_alias``, ``ensembl``, ``alias``, ``ambiguous``/``ambiguous_alias``
-    or ``unknown``: the two last keep the input id), in input order."""
-    return pd.DataFrame({"input_id": [str(i) for i in ids], "gene": [str(g) for g in mapped],
-                         "how": [str(h) for h in how]})
+    or ``unknown``: the two last keep the input id), in input order; ``note``: ids that look like
+    spreadsheet dates (:func:`ressig.mangled.note_mangled`, logged naming ``source``), else empty."""
+    from ..mangled import note_mangled
+
+    report = pd.DataFrame({"input_id": [str(i) for i in ids], "gene": [str(g) for g in mapped],
+                           "how": [str(h) for h in how], "note": ""})
+    return note_mangled(report, source)
