@@ -153,6 +153,16 @@ def test_orientations_and_file_formats_agree(sig_path, tmp_path):
     assert format_scores(read_and_score(tmp_path / "s.csv", sigs, CohortOptions(orientation="samples-x-genes")).scores) == ref
     assert format_scores(read_and_score(tmp_path / "g.tsv.gz", sigs).scores) == ref
     assert format_scores(read_and_score(tmp_path / "g.parquet", sigs).scores) == ref
+    # the direct parquet path: integer columns, nulls (not measured) and several row groups
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    holes = data.astype("Int64").mask(np.arange(data.shape[0])[:, None] % 7 == np.arange(data.shape[1]) % 7)
+    pq.write_table(pa.Table.from_pandas(holes.reset_index(), preserve_index=False), tmp_path / "h.parquet",
+                   row_group_size=10)
+    holes.to_csv(tmp_path / "h.tsv", sep="\t")
+    want = format_scores(read_and_score(tmp_path / "h.tsv", sigs).scores)
+    assert format_scores(read_and_score(tmp_path / "h.parquet", sigs).scores) == want
 
 
 def test_microarray_probes_collapsed_by_mean_within_sample(sig_path, tmp_path):
