@@ -20,19 +20,24 @@ Usage::
 ``--profile DIR`` also runs the default under cProfile and writes ``DIR/default.prof``.
 Bars (issue 33): default <= 2.5x the floor, scores only <= 1.5x.
 
-Measured 2026-12-04 on the shared 2-core machine **under load** (other agents' jobs running; one
-run each, ratios of one session), 2,000 × 20,000 × 50 sets:
+Measured 2026-12-04 on the shared 2-core machine **under load** (other agents' jobs, load average
+4-5; ``--repeat 2``, lowest CPU kept), 2,000 × 20,000 × 50 sets:
 
-| run | wall s | x floor |
-|---|---|---|
-| floor (read + rank + average + write) | see the table printed by the script | 1.0 |
-| ressig scores only (``--null-draws 0``) | | |
-| ressig default (1,000 draws, matched null of the cohort's rank levels) | | |
+| run | wall s | x floor | CPU s | x floor (CPU) |
+|---|---|---|---|---|
+| floor (read + rank + average + write) | 6.2 | 1.00 | 4.6 | 1.00 |
+| ressig scores only (``--null-draws 0``) | 9.2 | 1.49 | 6.2 | 1.35 |
+| ressig default (1,000 draws, matched null of the cohort's rank levels) | 19.1 | 3.11 | 13.1 | 2.84 |
+
+Same inputs, the code before issue 33 (uniform null for a GMT), interleaved runs: default 19.8-21.3
+CPU s, after 11.8-13.6 CPU s. The default misses the 2.5x bar by ~1.6 CPU s: the random sets'
+rank sums (one sparse product per signature and block, 3.7 s) are most of what is left.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,10 +90,15 @@ def write_inputs(d: Path, n_samples: int, n_genes: int, n_sets: int, seed: int =
     return d / "cohort.parquet", d / "sets.gmt"
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of a child process: CPU is the robust number on a
+    shared machine (other jobs stretch the wall time, not the work done)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -97,25 +107,32 @@ def main() -> None:
     ap.add_argument("--genes", type=int, default=20000)
     ap.add_argument("--sets", type=int, default=50)
     ap.add_argument("--profile", default=None)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each, interleaved; the lowest CPU is kept")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         parquet, gmt = write_inputs(d, a.samples, a.genes, a.sets)
         score = [sys.executable, "-m", "ressig", "-q", "score", "--signature", str(gmt), "--input", str(parquet),
                  "--no-progress"]
-        rows = [("floor (read + rank + average + write)", timed([sys.executable, "-c", _FLOOR, str(parquet), str(gmt),
-                                                                 str(d / "floor.tsv")]))]
-        rows.append(("ressig scores only (--null-draws 0)", timed([*score, "--out", str(d / "s0.tsv"),
-                                                                   "--null-draws", "0"])))
-        rows.append(("ressig default (1,000 draws)", timed([*score, "--out", str(d / "s.tsv")])))
+        runs = {"floor (read + rank + average + write)": [sys.executable, "-c", _FLOOR, str(parquet), str(gmt),
+                                                          str(d / "floor.tsv")],
+                "ressig scores only (--null-draws 0)": [*score, "--out", str(d / "s0.tsv"), "--null-draws", "0"],
+                "ressig default (1,000 draws)": [*score, "--out", str(d / "s.tsv")]}
+        best: dict[str, tuple[float, float]] = {}
+        for _ in range(a.repeat):
+            for what, cmd in runs.items():
+                r = timed(cmd)
+                best[what] = min(best.get(what, r), r, key=lambda x: x[1])
+        rows = list(best.items())
         if a.profile:
             Path(a.profile).mkdir(parents=True, exist_ok=True)
             subprocess.run([sys.executable, "-m", "cProfile", "-o", str(Path(a.profile) / "default.prof"), "-m",
                             "ressig", *score[3:], "--out", str(d / "p.tsv")], check=True, stdout=subprocess.DEVNULL)
-    floor = rows[0][1]
-    print(f"\n{a.samples} x {a.genes} x {a.sets} sets\n\n| run | wall s | x floor |\n|---|---|---|")
-    for what, s in rows:
-        print(f"| {what} | {s:.1f} | {s / floor:.2f} |")
+    floor_wall, floor_cpu = rows[0][1]
+    print(f"\n{a.samples} x {a.genes} x {a.sets} sets\n\n| run | wall s | x floor | CPU s | x floor (CPU) |\n"
+          "|---|---|---|---|---|")
+    for what, (wall, cpu) in rows:
+        print(f"| {what} | {wall:.1f} | {wall / floor_wall:.2f} | {cpu:.1f} | {cpu / floor_cpu:.2f} |")
 
 
 if __name__ == "__main__":
