@@ -580,8 +580,8 @@ class _RankBlock:
             return np.zeros((rows.size, member.shape[1]))
         n_genes = (self.dense if self.dense is not None else self.sparse[0]).shape[1]
         if (self.n_measured[rows] == n_genes).all():  # every gene measured: permute the draws, not the ranks
-            by_col = self.gene_order.by_column(key, member)
             if self.sparse is not None and self.dense is None:
+                by_col = self.gene_order.by_column(key, member)
                 ranks, _, zero_rank = self.sparse
                 if self._stored is None:  # stored ranks relative to the row's zero rank: implicit zeros add 0
                     row = np.repeat(np.arange(ranks.shape[0]), np.diff(ranks.indptr))
