@@ -76,8 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "fraction of bulk samples; recorded in the null_method column), or 'uniform' over the "
                         "measured genes (singscore)")
     p.add_argument("--null-reference", default=None, metavar="FILE",
-                   help="expression matrix (genes x samples, as --input) whose per-gene levels stratify the matched "
-                        "null of every signature, GMT sets included (a fixed file: p-values stay single-sample)")
+                   help="expression matrix (genes x samples, as --input: mean rank fractions) or single-cell .h5ad/10x "
+                        "(mean expression of its cells) whose per-gene levels stratify the matched null of every "
+                        "signature, GMT sets included (a fixed file: p-values stay single-sample)")
     p.add_argument("--null-seed", type=int, default=CohortOptions.null_seed, help="seed of the random gene sets")
     p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
                    help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")
