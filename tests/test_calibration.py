@@ -341,13 +341,20 @@ def test_cli_null_reference_and_uniform(geuvadis, tmp_path, capsys):
     args = ["-q", "score", "--signature", str(tmp_path / "y.gmt"), "--input", str(tmp_path / "test.tsv"),
             "--no-progress"]
     outs = {}
-    for mode, extra in (("matched", ["--null-reference", str(tmp_path / "ref.tsv")]), ("uniform", [])):
+    for mode, extra in (("matched", ["--null-reference", str(tmp_path / "ref.tsv")]), ("uniform", ["--null", "uniform"]),
+                        ("cohort", [])):
         assert main([*args, "--out", str(tmp_path / f"{mode}.tsv"), *extra]) == 0
-        outs[mode] = pd.read_csv(tmp_path / f"{mode}.tsv", sep="\t").set_index("sample")["pvalue"]
+        table = pd.read_csv(tmp_path / f"{mode}.tsv", sep="\t", keep_default_na=False).set_index("sample")
+        assert set(table["null_method"]) == {{"matched": "matched:reference", "uniform": "uniform",
+                                              "cohort": "matched:cohort-rank"}[mode]}
+        outs[mode] = table["pvalue"].astype(float)
     males = (sex.reindex(outs["matched"].index) == "Male").to_numpy()
     assert outs["matched"][males].median() == pytest.approx(1 / 1001, rel=1e-9)
     assert outs["matched"][~males].min() == 1.0
-    assert outs["uniform"][males].median() > 0.1  # a GMT without reference: the uniform null
+    assert outs["uniform"][males].median() > 0.1  # asked for: the uniform null
+    # a GMT without reference: the matched null of the cohort's own rank levels (issue 33), not uniform
+    assert outs["cohort"][males].median() == pytest.approx(1 / 1001, rel=1e-9)
+    assert outs["cohort"][~males].min() == 1.0
     assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null", "uniform", "--null-reference", "ref.tsv"]) != 0
     assert "a null reference (--null-reference) needs the matched null, not --null uniform" in capsys.readouterr().err
     assert not (tmp_path / "x.tsv").exists()
@@ -356,7 +363,7 @@ def test_cli_null_reference_and_uniform(geuvadis, tmp_path, capsys):
             in capsys.readouterr().err)
     (tmp_path / "cells.h5ad").write_bytes(b"")
     assert main([*args, "--out", str(tmp_path / "x.tsv"), "--null-reference", str(tmp_path / "cells.h5ad")]) != 0
-    assert "a null reference is a dense expression matrix" in capsys.readouterr().err
+    assert "cells.h5ad: corrupt or not an .h5ad (HDF5) file" in capsys.readouterr().err  # read as cells (issue 33)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,6 +569,7 @@ def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
     score_cohort(tmp_path / "m.gmt", tmp_path / "cells.h5ad", tmp_path / "s.tsv",
                  opts=CohortOptions(layout="long", chunk_size=7, progress=False, null_draws=200))
     s = parse_scores((tmp_path / "s.tsv").read_text())
+    assert set(s["null_method"]) == {"matched:cohort-mean"}  # a GMT: the cohort's mean expression (issue 33)
     np.testing.assert_allclose(s["pvalue"].iloc[:20], 1 / 201, rtol=1e-9)  # 200 draws per cell
     assert (s["call"].iloc[:20] == "high").all()
     assert (s["call"].iloc[20:] != "high").all()
@@ -578,6 +586,11 @@ def test_h5ad_cells_get_pvalues_calls_and_plot_band(tmp_path):
         np.testing.assert_allclose(obs["MARK_pvalue"], s["pvalue"], rtol=1e-9)
     from ressig.signature import load_signatures
 
+    fig = plot_score_distribution(s, load_signatures(tmp_path / "m.gmt"))
+    assert not [p for p in fig.axes[0].patches if p.get_label() == "null 2.5-97.5%"]  # matched null: no band
+    score_cohort(tmp_path / "m.gmt", tmp_path / "cells.h5ad", tmp_path / "u.tsv",
+                 opts=CohortOptions(layout="long", chunk_size=7, progress=False, null_draws=200, null="uniform"))
+    s = parse_scores((tmp_path / "u.tsv").read_text())
     fig = plot_score_distribution(s, load_signatures(tmp_path / "m.gmt"))
     band = [p for p in fig.axes[0].patches if isinstance(p, matplotlib.patches.Polygon | matplotlib.patches.Rectangle)]
     ys = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 1] if band else []

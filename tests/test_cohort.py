@@ -88,7 +88,7 @@ def test_resistant_like_samples_score_higher(sig_path):
     assert roc_auc_score(res, out["score"]) >= 0.95
     assert list(out.columns) == ["signature", "sample", "score", "up_score", "down_score", "dispersion",
                                  "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low",
-                                 "percentile", "zscore", "reference"]  # cohort-level calls: added to the table text
+                                 "null_method", "percentile", "zscore", "reference"]  # cohort-level calls: added to the table text
     assert (out["n_genes_used"] == 7).all() and (out["n_genes_missing"] == 0).all()
 
 
@@ -153,6 +153,16 @@ def test_orientations_and_file_formats_agree(sig_path, tmp_path):
     assert format_scores(read_and_score(tmp_path / "s.csv", sigs, CohortOptions(orientation="samples-x-genes")).scores) == ref
     assert format_scores(read_and_score(tmp_path / "g.tsv.gz", sigs).scores) == ref
     assert format_scores(read_and_score(tmp_path / "g.parquet", sigs).scores) == ref
+    # the direct parquet path: integer columns, nulls (not measured) and several row groups
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    holes = data.astype("Int64").mask(np.arange(data.shape[0])[:, None] % 7 == np.arange(data.shape[1]) % 7)
+    pq.write_table(pa.Table.from_pandas(holes.reset_index(), preserve_index=False), tmp_path / "h.parquet",
+                   row_group_size=10)
+    holes.to_csv(tmp_path / "h.tsv", sep="\t")
+    want = format_scores(read_and_score(tmp_path / "h.tsv", sigs).scores)
+    assert format_scores(read_and_score(tmp_path / "h.parquet", sigs).scores) == want
 
 
 def test_microarray_probes_collapsed_by_mean_within_sample(sig_path, tmp_path):
@@ -195,7 +205,9 @@ def test_h5ad_chunked_equals_in_memory_for_csr_csc_dense_and_layer(sig_path, tmp
     expected = score_dense(pd.DataFrame(X, index=names, columns=list(GENES)), sigs).scores
     direct = score_matrix(sp.csr_matrix(X), list(GENES), names, [s.gene_signature() for s in sigs],
                           null_draws=1000, seed=CohortOptions().null_seed)  # sparse p-values == dense ones
-    pd.testing.assert_frame_equal(expected.drop(columns=["percentile", "zscore", "reference"]), direct)
+    # 68 genes: too few for two level bins of cohort levels, so the uniform null, labelled (issue 33)
+    assert set(expected["null_method"]) == {"uniform:unmatched"}
+    pd.testing.assert_frame_equal(expected.drop(columns=["null_method", "percentile", "zscore", "reference"]), direct)
     for name, mat, layer in (("csr", sp.csr_matrix(X), None), ("csc", sp.csc_matrix(X), None),
                              ("dense", X, None), ("layer", sp.csr_matrix(X), "counts")):
         path = write_h5ad(tmp_path / f"{name}.h5ad", mat, layer=layer)

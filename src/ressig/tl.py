@@ -80,9 +80,10 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         down to 1/201, about 3x the CPU), as ``ressig score`` on cells.
     null, null_reference
         ``"matched"`` (default): random sets matched to the signature genes' reference expression
-        levels (frozen in the artefact, or those of the ``null_reference`` expression matrix; plain
-        GMT sets without a reference use the uniform null); ``"uniform"``: singscore's random genes
-        of any level (anti-conservative in sparse cells). As ``ressig score --null``.
+        levels (frozen in the artefact, or those of the ``null_reference`` expression matrix, else
+        each gene's mean expression over the cells of ``adata``: :mod:`ressig.scoring.nullbins`);
+        ``"uniform"``: singscore's random genes of any level (anti-conservative in sparse cells).
+        As ``ressig score --null``. The null used is ``adata.uns["ressig"][name]["null_method"]``.
     alpha
         ``call`` is ``high``/``low`` when the Benjamini-Hochberg adjusted p-value across **the cells
         of** ``adata`` (``cohort_qvalue``/``cohort_qvalue_low``) is below ``alpha``, else ``ns``.
@@ -123,7 +124,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
         null_draws=None if null_draws is None else int(null_draws), null_seed=null_seed, alpha=alpha, null=null,
         null_reference=null_reference)).opts  # the cells of adata, wide: the plan of `ressig score`
     cells = cells_from_adata(adata, layer)
-    plan = plan_genes(cells.var_names, sigs, opts, "AnnData")
+    plan = plan_genes(cells.var_names, sigs, opts, "AnnData", cells)
     names = [s.name for s in sigs]
     extra: list[str] | None = None
     parts = []
@@ -148,6 +149,7 @@ def score(adata, signature, *, layer: str | None = None, key_added: str | None =
             adata.obs[f"{keys[s]}_{c}"] = wide[f"{s}_{c}"].to_numpy()
         cov = plan.coverage.set_index("signature").loc[s]
         info[s] = {"key": keys[s], "version": next(x.version for x in sigs if x.name == s),
-                   "n_genes": int(cov["n_genes"]), "n_found": int(cov["n_found"])}
+                   "n_genes": int(cov["n_genes"]), "n_found": int(cov["n_found"]),
+                   "null_method": plan.null.method.get(s, "")}
     adata.uns["ressig"] = {**dict(adata.uns.get("ressig", {})), **info}
     return adata if copy else None

@@ -7,8 +7,10 @@ column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
 
 Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
 size drawn among its own measured genes (also single-sample; matched to the signature genes'
-reference expression levels when the artefact or --null-reference gives them), and a cohort-level ``call``
-(BH across the samples of the table at --alpha; this one depends on the batch).
+expression levels: frozen in the artefact, of --null-reference, else the cohort's own levels, a
+cohort-level quantity, see :mod:`ressig.scoring.nullbins`; the null used is the ``null_method``
+column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
+depends on the batch).
 """
 
 from __future__ import annotations
@@ -70,12 +72,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
                         f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
     p.add_argument("--null", choices=NULL_METHODS, default=CohortOptions.null,
-                   help="random sets 'matched' to the signature genes' reference expression levels (levels frozen "
-                        "in the artefact, or --null-reference; plain GMT sets without a reference use uniform), or "
-                        "'uniform' over the measured genes (singscore)")
+                   help="random sets 'matched' to the signature genes' expression levels (levels frozen in the "
+                        "artefact, or --null-reference, else the cohort's own: mean expression of cells, mean rank "
+                        "fraction of bulk samples; recorded in the null_method column), or 'uniform' over the "
+                        "measured genes (singscore)")
     p.add_argument("--null-reference", default=None, metavar="FILE",
-                   help="expression matrix (genes x samples, as --input) whose per-gene levels stratify the matched "
-                        "null of every signature, GMT sets included (a fixed file: p-values stay single-sample)")
+                   help="expression matrix (genes x samples, as --input: mean rank fractions) or single-cell .h5ad/10x "
+                        "(mean expression of its cells) whose per-gene levels stratify the matched null of every "
+                        "signature, GMT sets included (a fixed file: p-values stay single-sample)")
     p.add_argument("--null-seed", type=int, default=CohortOptions.null_seed, help="seed of the random gene sets")
     p.add_argument("--alpha", type=float, default=CohortOptions.alpha,
                    help="cohort-level call: high/low when the BH-adjusted p across the table's samples is below it")

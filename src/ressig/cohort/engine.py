@@ -15,6 +15,17 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
+from ..scoring.nullbins import (
+    COHORT_BINS,
+    COHORT_MEAN,
+    COHORT_RANK,
+    MIN_BIN_GENES,
+    NullPlan,
+    cell_levels,
+    level_rows,
+    plan_null,
+    rank_levels,
+)
 from ..signature.artefact import FrozenSignature
 from .h5 import BackedMatrix, h5_open, read_h5_elem
 from .idmap import (
@@ -77,6 +88,50 @@ def _min_coverage(sigs: Sequence[FrozenSignature], opts: CohortOptions) -> float
     return max(float(s.scoring.get("min_coverage", DEFAULT_MIN_COVERAGE)) for s in sigs)
 
 
+def null_plan(sigs: Sequence[FrozenSignature], table, opts: CohortOptions, draws: int) -> NullPlan:
+    """The null of each signature (:mod:`ressig.scoring.nullbins`): frozen levels (artefact or
+    ``--null-reference``) now, the cohort's own levels left ``pending`` until the data is read."""
+    from ..scoring import DEFAULT_LEVEL_BINS
+
+    names = [s.name for s in sigs]
+    ref = opts.null_reference
+    if draws and opts.null == "matched" and ref is not None and resolve_kind(ref, CohortOptions()) in ("h5ad", "10x"):
+        levels = reference_cell_levels(ref, table, opts)
+        n_bins = min(COHORT_BINS, len(levels) // MIN_BIN_GENES)
+        if n_bins < 2:
+            raise input_error(ref, f"the null reference holds {len(levels)} genes, too few for two expression-level "
+                              f"bins of {MIN_BIN_GENES}", "Give a reference with the cohort's genes, or --null uniform")
+        return plan_null(names, dict.fromkeys(names, levels), null=opts.null, draws=draws, reference=True,
+                         n_bins=n_bins)
+    return plan_null(names, null_levels(sigs, table, opts, draws), null=opts.null, draws=draws,
+                     reference=ref is not None, n_bins=DEFAULT_LEVEL_BINS)
+
+
+def reference_cell_levels(path: str | Path, table, opts: CohortOptions) -> dict[str, float]:
+    """Mean expression of each gene over the cells of a single-cell ``--null-reference`` (``.h5ad``
+    ``X`` or 10x output; ids mapped and duplicates collapsed by ``opts.collapse`` mean/sum/first):
+    :func:`ressig.scoring.nullbins.cell_levels`, frozen for every shard and cohort scored with it."""
+    path = Path(path)
+    if not path.exists():
+        raise input_error(path, "null reference file not found",
+                          "Check the --null-reference path (workflow: the cohort's null_reference)")
+    with open_cells(path, CohortOptions(progress=False)) as ref:
+        mapped, _ = table.map_ids(pd.Index(map(str, ref.var_names)))
+        genes, groups = collapse_plan(mapped)
+        agg = None
+        if len(genes) < len(mapped):
+            agg = aggregation_matrix(len(mapped), groups, opts.collapse if opts.collapse in ("sum", "first") else "mean")
+        logger.info("%s: null reference of %d cells", path, ref.n_cells)
+        return cell_levels(ref.rows, ref.n_cells, list(map(str, genes)), agg)
+
+
+def with_null_method(scores: pd.DataFrame, plan: NullPlan, names: Sequence[str]) -> pd.DataFrame:
+    """Add the ``null_method`` column to a signature-major score frame of ``names`` (in place: the
+    engine's fresh frame, not copied once more per chunk); returns it."""
+    scores["null_method"] = plan.column(names, len(scores) // max(1, len(names)))
+    return scores
+
+
 def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None,
                 source: str | Path | None = None, probe_map: pd.Series | None = None) -> CohortScores:
     """Score a samples × ids DataFrame (bulk or microarray-style) with frozen/GMT signatures."""
@@ -104,7 +159,11 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     data = collapse_dense(data, mapped, opts.collapse, source)
     scoring_sigs = map_signatures(sigs, table)
     draws = null_draws_for(opts, cells=False)
-    levels = null_levels(sigs, table, opts, draws)
+    nulls = null_plan(sigs, table, opts, draws)
+    if nulls.pending:  # the whole cohort's levels (every shard computes the same)
+        rows = level_rows(list(map(str, data.index)))
+        nulls = nulls.resolve(rank_levels(data.to_numpy(dtype=float)[rows], list(data.columns)), COHORT_RANK,
+                              data.shape[0])
     min_cov = _min_coverage(sigs, opts)
     cov = coverage_report(scoring_sigs, data.columns, min_cov)
     check_coverage(cov, ids, source)
@@ -112,7 +171,8 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     part = data.iloc[lo:hi]
     scores = score_matrix(part.to_numpy(dtype=float), list(data.columns), list(map(str, part.index)),
                           scoring_sigs, min_coverage=0.0, null_draws=draws, seed=opts.null_seed,
-                          gene_levels=levels)
+                          gene_levels=nulls.levels, level_bins=nulls.bins)
+    scores = with_null_method(scores, nulls, [s.name for s in scoring_sigs])
     return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
                         mapping_report(ids, mapped, how, source))
 
@@ -142,12 +202,15 @@ class GenePlan:
     mapping: dict[str, int]
     report: pd.DataFrame
     null_levels: dict[str, dict[str, float]]
+    null: NullPlan
 
 
 def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: CohortOptions,
-               source: str | Path | None) -> GenePlan:
+               source: str | Path | None, cells: Cells | None = None) -> GenePlan:
     """Map the input's gene ids, plan the collapse of duplicates (mean, sum or first, applied to
-    each chunk as a sparse product) and check the signatures' coverage."""
+    each chunk as a sparse product) and check the signatures' coverage. With ``cells`` (scored as
+    cells, not pseudobulk), signatures without frozen levels get the matched null of the cohort's
+    mean expression (a first pass over all cells, whatever the shard: :mod:`ressig.scoring.nullbins`)."""
     ids = pd.Index(map(str, var_names))
     table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
@@ -167,8 +230,12 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     cov = coverage_report(scoring_sigs, genes, _min_coverage(sigs, opts))
     check_coverage(cov, ids, source)
     draws = null_draws_for(opts, cells=opts.pseudobulk is None)  # what iter_cell_scores / pseudobulk draw
-    return GenePlan(list(map(str, genes)), agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source),
-                    null_levels(sigs, table, opts, draws))
+    genes = list(map(str, genes))
+    nulls = null_plan(sigs, table, opts, draws)
+    if nulls.pending and cells is not None and opts.pseudobulk is None:
+        nulls = nulls.resolve(cell_levels(cells.rows, cells.n_cells, genes, agg), COHORT_MEAN, cells.n_cells)
+    return GenePlan(genes, agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source), nulls.levels,
+                    nulls)
 
 
 @dataclass
@@ -260,6 +327,7 @@ def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignatur
                           "Make obs_names unique (adata.obs_names_make_unique())")
     lo, hi = shard_bounds(cells.n_cells, opts.shard)
     label = Path(str(cells.source)).name
+    sig_names = [s.name for s in plan.scoring_sigs]
     with _progress(hi - lo, f"scoring {label}", opts.progress) as bar:
         for start in range(lo, hi, opts.chunk_size):
             stop = min(hi, start + opts.chunk_size)
@@ -268,8 +336,8 @@ def iter_cell_scores(cells: Cells, plan: GenePlan, sigs: Sequence[FrozenSignatur
                 block = block @ plan.agg
             chunk = score_matrix(block, plan.genes, list(names[start:stop]), plan.scoring_sigs, dispersion=dispersion,
                                  null_draws=null_draws_for(opts, cells=True), seed=opts.null_seed,
-                                 gene_levels=plan.null_levels)
-            yield add_percentiles(chunk, sigs)
+                                 gene_levels=plan.null.levels, level_bins=plan.null.bins)
+            yield add_percentiles(with_null_method(chunk, plan.null, sig_names), sigs)
             bar.update(stop - start)
             _log_progress(start - lo, stop - lo, hi - lo, label)
 
@@ -336,7 +404,7 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
     """Score all cells (concatenated long table) or, with ``opts.pseudobulk``, the groups."""
     from ..scoring import score_matrix
 
-    plan = plan_genes(cells.var_names, sigs, opts, cells.source)
+    plan = plan_genes(cells.var_names, sigs, opts, cells.source, cells)
     if opts.pseudobulk is None:
         scores = _merge_chunks(list(iter_cell_scores(cells, plan, sigs, opts)), [s.name for s in plan.scoring_sigs])
         n = cells.n_cells
@@ -344,10 +412,11 @@ def score_cells(cells: Cells, sigs: Sequence[FrozenSignature], opts: CohortOptio
         if opts.shard[1] > 1:
             raise RessigError("pseudobulk cohorts are scored in one job; set shards to 1 for this cohort")
         sums, levels = pseudobulk_matrix(cells, plan, opts.pseudobulk, opts)
-        scores = add_percentiles(score_matrix(sums, plan.genes, levels, plan.scoring_sigs,
-                                              null_draws=null_draws_for(opts, cells=False), seed=opts.null_seed,
-                                              gene_levels=plan.null_levels),
-                                 sigs)
+        nulls = (plan.null.resolve(rank_levels(sums[level_rows(levels)], plan.genes), COHORT_RANK, len(levels))
+                 if plan.null.pending else plan.null)
+        scores = score_matrix(sums, plan.genes, levels, plan.scoring_sigs, null_draws=null_draws_for(opts, cells=False),
+                              seed=opts.null_seed, gene_levels=nulls.levels, level_bins=nulls.bins)
+        scores = add_percentiles(with_null_method(scores, nulls, [s.name for s in plan.scoring_sigs]), sigs)
         n = len(levels)
     return CohortScores(scores, plan.coverage, n, "h5ad", plan.mapping, plan.report)
 

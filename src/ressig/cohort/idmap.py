@@ -105,7 +105,9 @@ def collapse_dense(df: pd.DataFrame, ids: pd.Index, rule: str, source: str | Pat
     """Collapse columns of a samples × ids frame that share a mapped gene id (see module doc)."""
     uniq, groups = collapse_plan(ids)
     if len(uniq) == len(ids):
-        return df.set_axis(uniq, axis=1)
+        out = df.copy(deep=False)  # relabel without copying the values (set_axis copies them)
+        out.columns = uniq
+        return out
     dups = [str(uniq[k]) for k, g in enumerate(groups) if len(g) > 1]
     if rule == "error":
         raise input_error(source, f"{len(dups)} gene(s) occur more than once after id mapping (e.g. "

@@ -13,7 +13,7 @@ INPUT_KINDS = ("auto", "bulk", "microarray", "h5ad", "10x")
 ORIENTATIONS = ("genes-x-samples", "samples-x-genes")
 COLLAPSE_RULES = ("mean", "sum", "max", "first", "maxmean", "error")
 SCORE_COLUMNS = ["signature", "sample", "score", "up_score", "down_score", "dispersion",
-                 "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low",
+                 "n_genes_used", "n_genes_missing", "n_genes_measured", "pvalue", "pvalue_low", "null_method",
                  "cohort_qvalue", "cohort_qvalue_low", "call", "percentile", "zscore", "reference"]
 OBS_COLUMNS = SCORE_COLUMNS[2:]
 #: Per-sample p-value columns (:data:`ressig.scoring.NULL_COLUMNS`; empty with ``null_draws = 0``).
@@ -22,7 +22,7 @@ NULL_COLUMNS = ["n_genes_measured", "pvalue", "pvalue_low"]
 #: is complete (:mod:`.calls`), left empty in shard tables until they are gathered.
 CALL_COLUMNS = ["cohort_qvalue", "cohort_qvalue_low", "call"]
 #: Text columns of a score table (everything else is numeric).
-TEXT_COLUMNS = ("signature", "sample", "call", "reference")
+TEXT_COLUMNS = ("signature", "sample", "null_method", "call", "reference")
 #: Default random gene sets per sample (bulk, microarray, pseudobulk groups): p-values down to 1/1001.
 DEFAULT_NULL_DRAWS = 1000  # = scoring.DEFAULT_NULL_DRAWS (not imported: keeps numba out of CLI start-up)
 #: Default per cell: none (per-cell p-values on request, e.g. ``--null-draws 200``). The null costs
@@ -37,8 +37,9 @@ CELL_PVALUE_DRAWS = 200
 DEFAULT_WIDE_COLUMNS = ("pvalue", "pvalue_low", "call")
 DEFAULT_MIN_COVERAGE = 0.5
 #: Null distributions of per-sample p-values: random gene sets ``matched`` to the signature genes'
-#: reference expression levels (when the artefact or --null-reference gives levels; plain GMT sets
-#: without a reference fall back to uniform), or ``uniform`` over the measured genes (singscore).
+#: expression levels (frozen in the artefact, of --null-reference, else the cohort's own gene levels:
+#: :mod:`ressig.scoring.nullbins`), or ``uniform`` over the measured genes (singscore). The null used is
+#: recorded per signature in the ``null_method`` column.
 NULL_METHODS = ("matched", "uniform")
 #: Score-table layouts: ``auto`` = ``wide`` for cells of an ``.h5ad``/10x input, ``long`` otherwise.
 LAYOUTS = ("auto", "long", "wide")

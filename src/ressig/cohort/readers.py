@@ -39,7 +39,7 @@ MISSING_TEXTS = ("", "NA", "N/A", "NAN", "NONE", "NULL", "#N/A", "#N/A N/A", "#N
 def _numeric(df: pd.DataFrame, path: Path, row_what: str, col_what: str) -> pd.DataFrame:
     """Cells → float; empty/NA → NaN (not measured); anything else non-numeric is an error."""
     if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):
-        return df.astype(float)
+        return df if all(t == np.float64 for t in df.dtypes) else df.astype(float)  # no copy of float data
     out = df.apply(lambda s: pd.to_numeric(s.str.strip() if s.dtype == object else s, errors="coerce"))
     na = np.argwhere(out.isna().to_numpy())
     missing = set(MISSING_TEXTS)
@@ -58,6 +58,37 @@ def _log_missing(df: pd.DataFrame, path: Path, orientation: str) -> None:
     if len(per):
         logger.warning("%s: %d cell(s) not numbers (empty, NA, #N/A ...) read as not measured, in %d sample(s): %s",
                        path, int(per.sum()), len(per), ", ".join(f"{k} {v}" for k, v in list(per.items())[:10]))
+
+
+def _read_parquet_matrix(path: Path) -> pd.DataFrame | None:
+    """A parquet matrix whose first column holds text ids and the others numbers, read straight
+    into one float block (one copy, no per-column pandas conversion); ``None`` for any other
+    layout (a stored pandas index, text values ...), read by :func:`pandas.read_parquet`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    meta = (schema.metadata or {}).get(b"pandas")
+    if meta is not None:
+        import json
+
+        if any(not isinstance(c, dict) for c in json.loads(meta).get("index_columns", [])):
+            return None  # an index stored as a column
+    types = list(schema.types)
+    if (len(types) < 2 or not (pa.types.is_string(types[0]) or pa.types.is_large_string(types[0]))
+            or not all(pa.types.is_floating(t) or pa.types.is_integer(t) for t in types[1:])):
+        return None
+    table = pq.read_table(path)
+    values = np.empty((table.num_columns - 1, table.num_rows))  # samples x genes: each column one contiguous row
+    for j in range(1, table.num_columns):
+        off = 0
+        for chunk in table.column(j).chunks:  # chunk by chunk: zero-copy views (ChunkedArray.to_numpy is ~10x slower)
+            if chunk.type != pa.float64():
+                chunk = chunk.cast(pa.float64())
+            values[j - 1, off:off + len(chunk)] = chunk.to_numpy(zero_copy_only=False)  # nulls -> NaN
+            off += len(chunk)
+    ids = pd.Index(table.column(0).to_pylist(), dtype=object)
+    return pd.DataFrame(values.T, index=ids.rename(table.column_names[0]), columns=table.column_names[1:], copy=False)
 
 
 def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> pd.DataFrame:
@@ -79,7 +110,9 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
     parquet = is_parquet(path)
     if parquet:
         try:
-            df = pd.read_parquet(path)
+            df = _read_parquet_matrix(path)
+            if df is None:
+                df = pd.read_parquet(path)
         except FILE_ERRORS as exc:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
             raise input_error(path, f"cannot read parquet ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
                               "Check the file is a complete parquet file") from None
@@ -116,7 +149,7 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
                               "Sample names must be unique")
     df = _numeric(df, path, rows, cols)
     _log_missing(df, path, orientation)
-    if not np.isfinite(df.to_numpy()[~np.isnan(df.to_numpy())]).all():
+    if np.isinf(df.to_numpy()).any():
         raise input_error(path, "matrix holds infinite values", "Replace them (or leave the cell empty = not measured)")
     return df.T if orientation == "genes-x-samples" else df
 

@@ -270,7 +270,7 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     if is_parquet(path):
         return pd.read_parquet(path)
     header = pd.read_csv(path, sep="\t", nrows=0).columns
-    text = {c: str for c in header if c in TEXT_COLUMNS or c.endswith(("_call", "_reference"))}
+    text = {c: str for c in header if c in TEXT_COLUMNS or c.endswith(("_call", "_reference", "_null_method"))}
     table = pd.read_csv(path, sep="\t", dtype=text, keep_default_na=False, na_values=[""])
     for c in text:  # empty text cells are "" (not NaN)
         table[c] = table[c].fillna("")

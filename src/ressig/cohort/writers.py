@@ -31,7 +31,7 @@ def format_scores(scores: pd.DataFrame) -> str:
 def parse_scores(text: str) -> pd.DataFrame:
     """Read score-table text back (sample names as strings)."""
     return pd.read_csv(_io.StringIO(text), sep="\t", dtype={"signature": str, "sample": str, "call": str,
-                                                            "reference": str},
+                                                            "reference": str, "null_method": str},
                        keep_default_na=False, na_values=[""])
 
 
@@ -154,7 +154,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     outputs = ScoreOutputs(Path(out), optional_path(coverage_out), optional_path(h5ad_out), optional_path(plot_out), optional_path(mapping_out))
     if plan.cells:
         with open_cells(input_path, opts) as data:
-            genes = plan_genes(data.var_names, sigs, opts, input_path)
+            genes = plan_genes(data.var_names, sigs, opts, input_path, data)
             sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
             try:
                 dispersion = layout == "long" or "dispersion" in opts.columns

@@ -26,12 +26,15 @@ def _column(scores: pd.DataFrame, name: str, col: str) -> np.ndarray | None:
 def _band(scores: pd.DataFrame, s: FrozenSignature) -> np.ndarray:
     """2.5-97.5% of the random-gene-set null for a typical sample of ``scores``
     (:func:`ressig.scoring.null_band`; needs the table's ``n_genes_used``/``n_genes_measured``).
-    None (NaN) for a signature with frozen gene levels: its matched null depends on each sample's
+    None (NaN) for a signature with a matched null (frozen gene levels, or ``null_method``
+    ``matched:*`` in the table): its matched null depends on each sample's
     ranks of the level-matched genes, so no band is common to the samples."""
     from ..scoring.null import null_band
 
     used, measured = _column(scores, s.name, "n_genes_used"), _column(scores, s.name, "n_genes_measured")
-    if used is None or measured is None or not (s.up or s.down) or s.gene_levels:
+    method = _column(scores, s.name, "null_method")
+    matched = s.gene_levels or (method is not None and len(method) and str(method[0]).startswith("matched"))
+    if used is None or measured is None or not (s.up or s.down) or matched:
         return np.full(2, np.nan)
     used, measured = used.astype(float), measured.astype(float)
     if np.isnan(measured).all():

@@ -2,8 +2,9 @@
 
 Modules: :mod:`.types` (:class:`GeneSignature`, columns, defaults), :mod:`.kernels` (ranks, numba),
 :mod:`.singscore` (:func:`score_matrix`), :mod:`.null` (p-values against random gene sets, the matched
-null, the plot band) and :mod:`.ssgsea` (cohort-dependent ssGSEA). BH and cohort-level calls live in
-:mod:`ressig.stats`.
+null, the plot band), :mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
+or the cohort's own levels; the recorded ``null_method``) and :mod:`.ssgsea` (cohort-dependent ssGSEA).
+BH and cohort-level calls live in :mod:`ressig.stats`.
 """
 
 from .kernels import rank_dense
