@@ -81,8 +81,9 @@ def test_efflux_nes_fdr_and_leading_edge(results):
 def test_functional_fold_resistance_reversal_and_dye(results):
     f = collect_functional(results, full_config())
     assert verdict(f) == (f"T cells are 43.3-fold (95% CI 33.4 to 56.1, p < 1e{M}300) resistant to PVEK relative "
-                          "to r; zosuquidar lowers the IC50 (reversal) 0.895-fold (95% CI 0.69 to 1.16, p 0.4) in r "
-                          f"cells and 19.6-fold (95% CI 15.2 to 25.4, p 1.0e{M}40) in t cells.")
+                          "to r; zosuquidar does not shift the IC50 of r cells (0.895-fold (95% CI 0.69 to 1.16, "
+                          f"p 0.4)) and lowers the IC50 of t cells 19.6-fold (95% CI 15.2 to 25.4, p 1.0e{M}40) "
+                          "(reversal).")
     assert details(f) == [
         "Dye retention of t cells with / without zosuquidar: 6.19 (95% CI 5.58 to 6.85, p 0.00017).",
         "Dye retention, ratio of retention ratios (linear model) t / r with zosuquidar: 5.72 "

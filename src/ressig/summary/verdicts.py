@@ -142,6 +142,20 @@ def _no_inhibitor(r: Mapping[str, Any]) -> bool:
     return str(r.get("inhibitor")) in ("none", "nan", "None", "")
 
 
+def _reversal_clause(r: Mapping[str, Any]) -> str:
+    """What the inhibitor does to one condition's IC50: a CI that holds 1 is no shift, not a reversal."""
+    cells = f"{r['condition']} cells"
+    try:
+        low, high, fold = float(r["ci_low"]), float(r["ci_high"]), float(r["fold"])
+    except (TypeError, ValueError):
+        return f"changes the IC50 of {cells} {_fold(r)}"
+    if low <= 1.0 <= high:
+        return f"does not shift the IC50 of {cells} ({_fold(r)})"
+    if fold > 1.0:
+        return f"lowers the IC50 of {cells} {_fold(r)} (reversal)"
+    return f"raises the IC50 of {cells} {_fold(r)}"
+
+
 def verdict_functional(f: Finding) -> str:
     rows = f.facts["shift"]
     fr = [r for r in rows if r["effect"] == "fold_resistance" and _no_inhibitor(r)]
@@ -149,8 +163,8 @@ def verdict_functional(f: Finding) -> str:
     parts = [f"{r['numerator']} cells are {_fold(r)} resistant to {r['drug']} relative to {r['denominator']}"
              for r in fr]
     for inhibitor in dict.fromkeys(r["inhibitor"] for r in rev):
-        each = [f"{_fold(r)} in {r['condition']} cells" for r in rev if r["inhibitor"] == inhibitor]
-        parts.append(f"{inhibitor} lowers the IC50 (reversal) " + " and ".join(each))
+        each = [_reversal_clause(r) for r in rev if r["inhibitor"] == inhibitor]
+        parts.append(f"{inhibitor} " + " and ".join(each))
     if not parts:
         return "No fold resistance or reversal was estimable."
     text = "; ".join(parts)
