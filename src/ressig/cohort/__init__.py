@@ -56,7 +56,6 @@ and columns, decided once per run), :mod:`.readers` (dense matrices, probe maps)
 outputs), :mod:`.gather` (shards), :mod:`.reference` (reference cohorts frozen into an artefact), :mod:`ressig.pl.cohort` (figures), :mod:`.annotate` (``.h5ad`` ``obs``).
 """
 
-from ..pl.cohort import plot_score_distribution
 from .annotate import annotate_h5ad
 from .calls import fill_calls
 from .engine import add_percentiles, read_and_score, score_dense, score_h5ad, shard_bounds
@@ -95,3 +94,12 @@ __all__ = [
     "parse_scores", "plan_scoring", "plot_score_distribution", "read_and_score", "read_expression", "read_probe_map", "resolve_kind",
     "score_cohort", "score_dense", "score_h5ad", "shard_bounds", "write_outputs",
 ]
+
+
+def __getattr__(name: str):
+    """``plot_score_distribution`` on first use: matplotlib is not imported by scoring runs that draw nothing."""
+    if name == "plot_score_distribution":
+        from ..pl.cohort import plot_score_distribution
+
+        return plot_score_distribution
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

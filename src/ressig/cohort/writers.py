@@ -12,7 +12,6 @@ import pandas as pd
 from .._atomic import FLOAT_FORMAT, save_figure, write_table, write_text
 from .._log import logger
 from ..errors import RessigError
-from ..pl.cohort import plot_embedding, plot_group_scores, plot_score_distribution
 from ..signature.artefact import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score
@@ -71,6 +70,8 @@ def write_outputs(scores: ScoreSink | Path, coverage: pd.DataFrame | str | None,
     are removed and the sink is aborted: a failed step leaves no output behind.
     """
     written: list[Path] = []
+    if any(x is not None for x in (outputs.plot, outputs.embedding, outputs.groups)):  # matplotlib only if drawn
+        from ..pl.cohort import plot_embedding, plot_group_scores, plot_score_distribution
     sink = scores if isinstance(scores, ScoreSink) else None
     try:
         table = None

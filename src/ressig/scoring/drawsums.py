@@ -40,15 +40,27 @@ def _to_half_units(dense: np.ndarray, out: np.ndarray) -> bool:  # pragma: no co
 
 @numba.njit(cache=True, nogil=True)
 def _draw_sums(half_t: np.ndarray, indptr: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """``out[d, r] = sum of half_t[c, r] / 2`` over the columns ``c`` of draw ``d`` (exact int32 accumulation)."""
+    """``out[d, r] = sum of half_t[c, r] / 2`` over the columns ``c`` of draw ``d`` (exact int32 accumulation).
+
+    Eight rank rows are added per pass over the accumulator (a third of the time of one row per
+    pass: the accumulator's loads and stores, not the rank rows, bound the one-row loop)."""
     n_rows = half_t.shape[1]
     acc = np.zeros(n_rows, dtype=np.int32)
     for d in range(indptr.size - 1):
         acc[:] = 0
-        for t in range(indptr[d], indptr[d + 1]):
-            row = half_t[cols[t]]
+        t, end = indptr[d], indptr[d + 1]
+        while t + 8 <= end:
+            r0, r1, r2, r3 = half_t[cols[t]], half_t[cols[t + 1]], half_t[cols[t + 2]], half_t[cols[t + 3]]
+            r4, r5, r6, r7 = half_t[cols[t + 4]], half_t[cols[t + 5]], half_t[cols[t + 6]], half_t[cols[t + 7]]
             for r in range(n_rows):
-                acc[r] += np.int32(row[r])
+                acc[r] += (((np.int32(r0[r]) + np.int32(r1[r])) + (np.int32(r2[r]) + np.int32(r3[r])))
+                           + ((np.int32(r4[r]) + np.int32(r5[r])) + (np.int32(r6[r]) + np.int32(r7[r]))))
+            t += 8
+        while t < end:
+            r0 = half_t[cols[t]]
+            for r in range(n_rows):
+                acc[r] += np.int32(r0[r])
+            t += 1
         for r in range(n_rows):
             out[d, r] = acc[r] * 0.5
 
@@ -67,7 +79,7 @@ def draw_columns(member_by_column: sp.csr_matrix) -> tuple[np.ndarray, np.ndarra
     """``(indptr, columns)`` of each draw from a columns × draws 0/1 membership matrix (columns sorted)."""
     by_draw = sp.csr_matrix(member_by_column.T)
     by_draw.sort_indices()
-    return by_draw.indptr.astype(np.int64), by_draw.indices.astype(np.int64)
+    return by_draw.indptr.astype(np.int64), by_draw.indices.astype(np.int32)
 
 
 def draw_rank_sums(half_t: np.ndarray, draws: tuple[np.ndarray, np.ndarray], n_part: int) -> np.ndarray | None:
