@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,19 +25,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PARTS = ("Snakefile", "environment.yml", "workflow", "config", "resources")
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import copy_workflow  # noqa: E402  (the test suite's clean run directory)
 
 
 def run_once(configfile: str | None, cores: int) -> tuple[float, float]:
     """Run the workflow once in a fresh copy; return (wall seconds, CPU seconds of the tree)."""
     with tempfile.TemporaryDirectory(prefix="ressig-wf-") as tmp:
-        work = Path(tmp)
-        for part in PARTS:
-            src = REPO / part
-            if src.is_dir():
-                shutil.copytree(src, work / part, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(src, work / part)
+        work = copy_workflow(Path(tmp))
         cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet"]
         if configfile:
             cmd += ["--configfile", configfile]
