@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..de.design import contrast_name
+
 OK = "ok"
 NOT_CONFIGURED = "not configured"
 MISSING = "missing"
@@ -93,9 +95,9 @@ def contrasts(results: Path, config: Mapping[str, Any]) -> list[str]:
     design = section(config, "design")
     names: list[str] = []
     if design.get("treatment") and design.get("reference"):
-        names.append(f"{design['treatment']}_vs_{design['reference']}")
+        names.append(contrast_name(design["treatment"], design["reference"]))
     for c in design.get("contrasts") or []:
-        names.append(f"{c['treatment']}_vs_{c['reference']}")
+        names.append(contrast_name(c["treatment"], c["reference"]))
     found = sorted(p.stem for p in (results / "de").glob("*.tsv") if p.stem not in DE_AUXILIARY)
     names = list(dict.fromkeys(names + found))
     return [n for n in names if (results / "de" / f"{n}.tsv").is_file()] or names[:1]
