@@ -715,6 +715,41 @@ def test_fill_pass_text_and_quoted_paths_agree_with_in_memory_calls(tmp_path):
         assert text.count("\thigh\t") == 10  # the 10 resistant-like samples of 30
 
 
+@pytest.mark.parametrize("out", ["s.tsv", "s.parquet"])
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_bulk_calls_in_memory_equal_the_file_pass(tmp_path, out, layout):
+    """A bulk table gets its cohort-level columns in memory (no second pass over the file): the
+    same bytes (TSV) or values (parquet) as the file pass over the same table written without them,
+    p-values rounded as written included (TSV: BH over the written text's values)."""
+    from ressig.cohort import CohortOptions, read_and_score, score_cohort
+    from ressig.cohort.calls import as_written
+    from ressig.cohort.sinks import ScoreSink, read_scores
+    from ressig.signature import load_signatures
+    from test_cohort import cohort_frame, make_sig
+
+    sig = make_sig(tmp_path)
+    data, _ = cohort_frame(40, seed=5)
+    data.to_csv(tmp_path / "c.tsv", sep="\t")
+    cols = ("pvalue", "pvalue_low", "cohort_qvalue", "call") if layout == "wide" else ()
+    opts = CohortOptions(progress=False, null_draws=300, layout=layout, columns=cols)
+    written = score_cohort(sig, tmp_path / "c.tsv", tmp_path / out, opts=opts)
+    assert written == [tmp_path / out]
+    res = read_and_score(tmp_path / "c.tsv", load_signatures(sig), opts)
+    ref = ScoreSink(tmp_path / f"ref.{out}", layout, ["RES"], cols if layout == "wide" else ())
+    ref.write(res.scores)
+    assert ref.fill_calls(0.05)
+    ref.commit()
+    if out.endswith(".tsv"):
+        assert (tmp_path / out).read_bytes() == (tmp_path / f"ref.{out}").read_bytes()
+    else:
+        pd.testing.assert_frame_equal(read_scores(tmp_path / out), read_scores(tmp_path / f"ref.{out}"))
+    table = read_scores(tmp_path / out)
+    call = table["call"] if layout == "long" else table["RES_call"]
+    assert list(call[:13]) == ["high"] * 13 and (call[13:] == "high").sum() <= 1  # 13 resistant-like of 40
+    # 1/301 = 0.003322259136...: written with 10 significant digits, read back as that number
+    assert as_written(np.array([1 / 301, np.nan]))[0] == 0.003322259136 and np.isnan(as_written(np.array([np.nan]))[0])
+
+
 def test_call_columns_of_a_wide_table_need_their_pvalues(tmp_path):
     from ressig.cohort import fill_calls
 

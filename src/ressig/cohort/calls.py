@@ -7,7 +7,8 @@ in a second pass over the table once it is complete (:func:`fill_calls`): the fi
 how often each distinct p-value occurs per signature (empirical p-values take at most
 ``null_draws + 1`` values, so the tally is O(signatures × null_draws) whatever the number of
 cells), the second rewrites the table chunk by chunk with the q-values
-(:func:`ressig.stats.bh_distinct`). Shard tables leave these columns empty; the gather fills
+(:func:`ressig.stats.bh_distinct`). A table scored in one piece in memory (bulk) gets the same
+values before it is written (:func:`calls_as_written`), without the second pass. Shard tables leave these columns empty; the gather fills
 them from the gathered table, so sharded and unsharded runs write the same bytes (both read the
 p-values back from the written text).
 """
@@ -62,6 +63,31 @@ def with_call_placeholders(chunk: pd.DataFrame) -> pd.DataFrame:
     if "call" not in chunk.columns:
         add["call"] = ""
     return chunk.assign(**add) if add else chunk
+
+
+def as_written(values: np.ndarray) -> np.ndarray:
+    """Floats as a TSV score table holds them (:data:`~ressig._atomic.FLOAT_FORMAT` text read back; NaN stays NaN)."""
+    values = np.asarray(values, dtype=float)
+    ok = ~np.isnan(values)
+    out = values.copy()
+    if ok.any():
+        distinct, inverse = np.unique(values[ok], return_inverse=True)  # empirical p-values: few distinct
+        out[ok] = np.array([float(FLOAT_FORMAT % v) for v in distinct.tolist()])[inverse.ravel()]
+    return out
+
+
+def calls_as_written(scores: pd.DataFrame, alpha: float, text: bool) -> pd.DataFrame:
+    """A complete long score table with its cohort-level columns filled in memory: the values
+    :func:`fill_calls` writes into the same table once on disk (BH over the p-values as written,
+    :func:`as_written`, when ``text``; over the floats for parquet), without the second pass."""
+    from ..stats import cohort_calls
+
+    scores = with_call_placeholders(scores)
+    p = {c: scores[c].to_numpy(dtype=float) for c in NULL_COLUMNS[1:]}
+    if text:
+        p = {c: as_written(v) for c, v in p.items()}
+    called = cohort_calls(scores[["signature"]].assign(**p), alpha)
+    return scores.assign(**{c: called[c].to_numpy() for c in CALL_COLUMNS})
 
 
 @dataclass

@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 from .._atomic import FLOAT_FORMAT, save_figure, write_table, write_text
+from .._files import is_parquet
 from .._log import logger
 from ..errors import RessigError
 from ..signature.artefact import FrozenSignature, load_signatures
 from .annotate import annotate_h5ad
+from .calls import calls_as_written
 from .engine import iter_cell_scores, open_cells, plan_genes, read_and_score
 from .options import SCORE_COLUMNS, CohortOptions
 from .plan import plan_scoring
@@ -168,14 +170,16 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
         return write_outputs(sink, genes.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, genes.report,
                              alpha)
     res = read_and_score(input_path, sigs, opts, kind=plan.kind)
+    scores = res.scores
+    if alpha is not None:  # the whole table is in memory: its cohort-level columns without a pass over the file
+        scores = calls_as_written(scores, alpha, text=not is_parquet(out))
     sink = ScoreSink(out, layout, names, opts.columns)
     try:
-        sink.write(res.scores)
+        sink.write(scores)
     except BaseException:
         sink.abort()
         raise
-    return write_outputs(sink, res.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, res.mapping_report,
-                         alpha)
+    return write_outputs(sink, res.coverage, sigs, outputs, input_path, opts.pseudobulk, cohort, res.mapping_report)
 
 
 def optional_path(x: str | Path | None) -> Path | None:

@@ -1,12 +1,14 @@
 """Single-sample, rank-based gene-signature scores (singscore-style), their random-gene-set null, ssGSEA.
 
 Modules: :mod:`.types` (:class:`GeneSignature`, columns, defaults), :mod:`.kernels` (ranks, numba),
-:mod:`.singscore` (:func:`score_matrix`), :mod:`.null` (p-values against random gene sets, the matched
+:mod:`.singscore` (:func:`score_matrix`), :mod:`.dispersion` (the
+scaled MAD of each signature part's ranks, :func:`part_mads`), :mod:`.null` (p-values against random gene sets, the matched
 null, the plot band), :mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
 or the cohort's own levels; the recorded ``null_method``) and :mod:`.ssgsea` (cohort-dependent ssGSEA).
 BH and cohort-level calls live in :mod:`ressig.stats`.
 """
 
+from .dispersion import part_mads
 from .kernels import rank_dense
 from .null import LevelBins, matched_null_draws, null_band, null_draws
 from .singscore import reference_levels, score_frame, score_matrix
@@ -23,6 +25,6 @@ from .types import (
 
 __all__ = [
     "DEFAULT_LEVEL_BINS", "DEFAULT_NULL_DRAWS", "DEFAULT_NULL_SEED", "NULL_COLUMNS", "SCORE_COLUMNS", "GeneSignature",
-    "LevelBins", "matched_null_draws", "null_band", "null_draws", "rank_dense", "reference_levels", "score_frame",
+    "LevelBins", "matched_null_draws", "null_band", "part_mads", "null_draws", "rank_dense", "reference_levels", "score_frame",
     "score_matrix", "score_ssgsea", "signatures_from_genesets",
 ]

@@ -35,13 +35,13 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError
+from .dispersion import part_mads
 from .kernels import gather_sparse, normalise, rank_dense, rank_sparse
 from .null import GeneOrder, LevelBins, Matched, PosBins, RankBlock, null_pvalues
 from .types import (
     BLOCK_CELLS,
     DEFAULT_LEVEL_BINS,
     DEFAULT_NULL_SEED,
-    MAD_SCALE,
     SCORE_COLUMNS,
     GeneSignature,
 )
@@ -134,22 +134,6 @@ def _build_parts(genes: list[str], signatures: Sequence[GeneSignature]) -> _Part
                   down_part=down_part, total=total, present=present)
 
 
-def _mad(values: np.ndarray) -> np.ndarray:
-    """Scaled MAD along axis 1, ignoring NaN (NaN for rows without values)."""
-    if values.shape[1] == 0:
-        return np.full(values.shape[0], np.nan)
-    if not np.isnan(values).any():
-        med = np.median(values, axis=1, keepdims=True)
-        return MAD_SCALE * np.median(np.abs(values - med), axis=1)
-    out = np.full(values.shape[0], np.nan)
-    ok = ~np.isnan(values).all(axis=1)
-    if ok.any():
-        v = values[ok]
-        med = np.nanmedian(v, axis=1, keepdims=True)
-        out[ok] = MAD_SCALE * np.nanmedian(np.abs(v - med), axis=1)
-    return out
-
-
 def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, dispersion: bool = True):
     """Per part: normalised centred mean rank (ascending), used-gene count and MAD of ranks
     (NaN when ``dispersion`` is False: the medians are most of the cost with many signatures)."""
@@ -161,10 +145,8 @@ def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, di
     up, down = normalise(sums, used, n_measured.reshape(-1, 1))
     if not dispersion:
         mad = np.full((gathered.shape[0], len(parts.part_genes)), np.nan)
-    elif parts.part_genes:
-        mad = np.column_stack([_mad(gathered[:, pg]) for pg in parts.part_genes])
     else:
-        mad = np.empty((gathered.shape[0], 0))
+        mad = part_mads(gathered, parts.part_genes)
     return up, down, used, mad
 
 
