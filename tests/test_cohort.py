@@ -453,3 +453,35 @@ def test_workflow_sharded_equals_unsharded(demo_run: Path, tmp_path: Path):
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert out.read_bytes() == (demo_run / f"results/scores/{cohort}/scores.tsv").read_bytes(), cohort
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_score_text_equals_pandas_for_awkward_names_and_nan(tmp_path, layout):
+    """The TSV sink's row formatter writes exactly pandas' ``to_csv`` text: NaN floats empty (also
+    two in a row and at a line's end), while a sample or signature literally named ``nan`` (or
+    ``NA``, ``None``) stays text, and names needing quotes go through pandas' quoting."""
+    from ressig._atomic import FLOAT_FORMAT
+    from ressig.cohort.calls import with_call_placeholders
+    from ressig.cohort.options import SCORE_COLUMNS
+    from ressig.cohort.sinks import ScoreSink, read_scores, to_wide, wide_columns
+
+    for samples in (["nan", "NA", "None", "S-1.x"], ["a", "b#1", 'q"uote', "c"]):
+        n = len(samples)
+        chunk = pd.DataFrame({
+            "signature": np.repeat(["nan", "SIG"], n), "sample": samples * 2,
+            "score": [0.1, np.nan, 0.3, 1 / 3] * 2, "up_score": np.nan, "down_score": [np.nan, 0.2, 0.1, 0.0] * 2,
+            "dispersion": 1.5, "n_genes_used": np.arange(2 * n), "n_genes_missing": 0, "null_method": "matched",
+            "percentile": np.nan, "zscore": [np.nan, 1.0, np.nan, 2.0] * 2, "reference": "",
+        })
+        extra = ("up_score", "down_score") if layout == "wide" else ()
+        sink = ScoreSink(tmp_path / "s.tsv", layout, ["nan", "SIG"], extra)
+        sink.write(chunk)
+        sink.commit()
+        full = sink.columns
+        frame = (with_call_placeholders(chunk)[SCORE_COLUMNS] if layout == "long"
+                 else to_wide(chunk, ["nan", "SIG"], extra))
+        assert list(frame.columns) == list(full) and (layout == "long" or full == wide_columns(["nan", "SIG"], extra))
+        want = frame.to_csv(sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        assert (tmp_path / "s.tsv").read_text() == want
+        back = read_scores(tmp_path / "s.tsv")
+        assert list(back["sample"][:n]) == samples

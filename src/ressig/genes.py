@@ -218,7 +218,9 @@ class GeneTable:
         ``ambiguous`` and ``unknown`` ids are kept (Ensembl ids without their version suffix).
         Curated aliases apply only to ids that are not approved symbols.
         """
-        kept = _ENSEMBL_VERSIONED.sub(r"\1\2", str(gene_id).strip())
+        kept = str(gene_id).strip()
+        if "." in kept:  # an Ensembl id with its version suffix
+            kept = _ENSEMBL_VERSIONED.sub(r"\1\2", kept)
         key = kept.upper()
         if kept in self.exact:
             return kept, "symbol"

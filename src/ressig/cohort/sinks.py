@@ -70,8 +70,23 @@ def extra_columns(requested: Sequence[str], available: Sequence[str]) -> list[st
     return list(dict.fromkeys(requested))
 
 
-_NAN = re.compile(r"(?<=\t)nan(?=[\t\n])")
 _SPECIAL = re.compile(r'[\t\n\r"]')
+
+
+def _needs_pandas(df: pd.DataFrame, kinds: list[str], header: bool) -> bool:
+    """Whether ``df`` needs pandas' own writer (:func:`_tsv`): a header, no rows, boolean columns, or a
+    text cell the row formatter cannot write verbatim (not a string, a character pandas quotes, or
+    the literal text ``nan``, which the formatter's NaN blanking would empty)."""
+    if header or not len(df) or "b" in kinds:
+        return True
+    for c, k in zip(df.columns, kinds, strict=True):
+        if k in "fiu":
+            continue
+        values = pd.unique(df[c].to_numpy())  # distinct values: a long table repeats its names
+        if not all(isinstance(v, str) for v in values) or "nan" in values or \
+                _SPECIAL.search("\x00".join(values)):
+            return True
+    return False
 
 
 def _tsv(df: pd.DataFrame, header: bool) -> str:
@@ -79,15 +94,15 @@ def _tsv(df: pd.DataFrame, header: bool) -> str:
     (NaN empty, integers as integers), formatted row by row with one ``%`` operation per row
     (pandas formats each value separately, which dominates the run time of wide tables)."""
     kinds = [df[c].dtype.kind for c in df.columns]
-    text_cols = [c for c, k in zip(df.columns, kinds, strict=True) if k not in "fiub"]
-    if header or not len(df) or any(k == "b" for k in kinds) or \
-            any(_SPECIAL.search("".join(map(str, df[c].tolist()))) for c in text_cols):
+    if _needs_pandas(df, kinds, header):
         return df.to_csv(sep="\t", index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n")
     fmt = "\t".join(FLOAT_FORMAT if k == "f" else "%d" if k in "iu" else "%s" for k in kinds) + "\n"
     rows = zip(*(df[c].tolist() for c in df.columns), strict=True)
     text = "".join(fmt % r for r in rows)
     if any(k == "f" and np.isnan(df[c].to_numpy()).any() for c, k in zip(df.columns, kinds, strict=True)):
-        text = _NAN.sub("", text)
+        # NaN floats are written "nan": empty them (no text cell is "nan", see _needs_pandas); twice, as
+        # one pass leaves the second of two neighbouring "\tnan\tnan\t" (they share a tab)
+        text = text.replace("\tnan\t", "\t\t").replace("\tnan\t", "\t\t").replace("\tnan\n", "\t\n")
         if kinds[0] == "f":
             text = re.sub(r"(?m)^nan(?=[\t\n])", "", text)
     return text

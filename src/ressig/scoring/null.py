@@ -72,9 +72,10 @@ def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tup
 
 def _membership(pos: np.ndarray, n_pop: int) -> sp.csr_matrix:
     """``n_pop × draws`` 0/1 matrix from a draws × n array of positions."""
-    draws = pos.shape[0]
-    cols = np.repeat(np.arange(draws), pos.shape[1])
-    return sp.csr_matrix((np.ones(pos.size), (pos.ravel(), cols)), shape=(n_pop, draws))
+    draws, n = pos.shape  # a draw's positions are distinct: one column each, built as CSC (no COO sort)
+    member = sp.csc_matrix((np.ones(pos.size), np.sort(pos, axis=1).ravel(), np.arange(draws + 1) * n),
+                           shape=(n_pop, draws))
+    return member.tocsr()
 
 
 class LevelBins:
