@@ -119,9 +119,12 @@ def test_defaults():
 
 
 def test_draws_depend_only_on_seed_and_sizes():
+    from ressig.scoring.null import draw_sets
+
     a = null_draws(3, 2, 50, 100, 1)
-    null_draws.cache_clear()
+    draw_sets.cache_clear()
     b = null_draws(3, 2, 50, 100, 1)
+    assert b[0] is not a[0]  # drawn again, not the cached matrices
     assert (a[0] != b[0]).nnz == 0 and (a[1] != b[1]).nnz == 0
     c = null_draws(3, 2, 50, 100, 2)
     assert (a[0] != c[0]).nnz > 0
@@ -224,8 +227,10 @@ def test_matched_draws_keep_the_level_profile():
     # uniform within a bin: each of bin 2's 30 positions is in 5000 * 3 / 30 = 500 up sets (sd ~ 21)
     freq = np.asarray(up.sum(axis=1)).ravel()[pos.bins == 2]
     assert np.abs(freq - 500).max() < 5 * 21
-    again = scoring.matched_null_draws.__wrapped__((2, 0, 3, 0), (0, 1, 0, 4), pos, 5000, 9)
-    assert (again[0] != up).nnz == 0 and (again[1] != down).nnz == 0
+    from ressig.scoring.null import matched_draw_sets
+
+    again = [d.membership() for d in matched_draw_sets.__wrapped__((2, 0, 3, 0), (0, 1, 0, 4), pos, 5000, 9)]
+    assert again[0] is not up and (again[0] != up).nnz == 0 and (again[1] != down).nnz == 0
 
 
 def test_level_bins_are_quantiles_and_missing_levels_join_the_median_bin():

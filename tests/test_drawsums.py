@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 import ressig.scoring.null as null_mod
 from ressig.scoring import score_matrix
-from ressig.scoring.drawsums import draw_columns, draw_rank_sums, half_units
+from ressig.scoring.drawsums import draw_rank_sums, half_units
 from ressig.scoring.kernels import rank_dense
 from ressig.scoring.types import GeneSignature
 
@@ -26,7 +26,8 @@ def test_draw_rank_sums_equal_float_product_bit_for_bit():
     cols = np.stack([rng.choice(ranks.shape[1], n, replace=False) for _ in range(n_draws)])
     member = sp.csr_matrix((np.ones(cols.size), (cols.ravel(), np.repeat(np.arange(n_draws), n))),
                            shape=(ranks.shape[1], n_draws))
-    got = draw_rank_sums(half_units(ranks), draw_columns(member), n)
+    draws = (np.arange(n_draws + 1, dtype=np.int64) * n, cols.ravel().astype(np.int32))  # unsorted: order is free
+    got = draw_rank_sums(half_units(ranks), draws, n)
     expected = np.asarray(member.T @ ranks.T).T
     assert got.shape == (ranks.shape[0], n_draws)
     assert np.array_equal(got, expected)
@@ -62,8 +63,8 @@ def test_score_matrix_pvalues_identical_with_and_without_integer_sums(monkeypatc
     monkeypatch.setattr(null_mod, "draw_rank_sums", lambda *a: calls.append(1) or real(*a))
     fast = score_matrix(X, genes, [f"S{j}" for j in range(30)], sigs, **kw)
     assert calls  # the integer path ran
-    null_mod.null_draws.cache_clear()
-    null_mod.matched_null_draws.cache_clear()
+    null_mod.draw_sets.cache_clear()
+    null_mod.matched_draw_sets.cache_clear()
     monkeypatch.setattr(null_mod, "half_units", lambda dense: None)  # float products only
     slow = score_matrix(X, genes, [f"S{j}" for j in range(30)], sigs, **kw)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)

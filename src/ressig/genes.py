@@ -185,20 +185,29 @@ class GeneTable:
 
     def __init__(self, table: pd.DataFrame, source: str | Path | None = None) -> None:
         self.source = source
-        symbols = table["symbol"].astype(str)
+        symbols = table["symbol"].astype(str).tolist()  # plain lists: iterating Series costs ~3x more
         self.exact: frozenset[str] = frozenset(symbols)
-        self.symbols: dict[str, str] = {s.upper(): s for s in symbols[::-1]}  # lowest entrez id wins
+        self.symbols: dict[str, str] = {s.upper(): s for s in reversed(symbols)}  # lowest entrez id wins
         self.ensembl: dict[str, str] = {}
-        for sym, ens in zip(symbols[::-1], table["ensembl_ids"].fillna("").astype(str)[::-1], strict=True):
-            for e in filter(None, ens.split(";")):
-                self.ensembl[e.upper()] = sym
-        alias_owner: dict[str, set[str]] = {}
-        for sym, ali in zip(symbols, table["aliases"].fillna("").astype(str), strict=True):
-            for a in filter(None, ali.split(";")):
-                alias_owner.setdefault(a.upper(), set()).add(sym)
-        self.alias_owners: dict[str, tuple[str, ...]] = {a: tuple(sorted(s)) for a, s in alias_owner.items()}
-        self.aliases: dict[str, str] = {a: s[0] for a, s in self.alias_owners.items() if len(s) == 1}
-        self.ambiguous: frozenset[str] = frozenset(a for a, s in self.alias_owners.items() if len(s) > 1)
+        for sym, ens in zip(reversed(symbols), reversed(table["ensembl_ids"].fillna("").astype(str).tolist()),
+                            strict=True):
+            if ens:
+                for e in ens.upper().split(";"):
+                    if e:
+                        self.ensembl[e] = sym
+        owner: dict[str, str] = {}  # alias -> its first gene; several genes -> also in ``shared``
+        shared: dict[str, set[str]] = {}
+        for sym, ali in zip(symbols, table["aliases"].fillna("").astype(str).tolist(), strict=True):
+            if ali:
+                for a in ali.upper().split(";"):
+                    if a:
+                        first = owner.setdefault(a, sym)
+                        if first != sym:
+                            shared.setdefault(a, {first}).add(sym)
+        self.alias_owners: dict[str, tuple[str, ...]] = {a: (s,) for a, s in owner.items()}
+        self.alias_owners.update({a: tuple(sorted(s)) for a, s in shared.items()})
+        self.aliases: dict[str, str] = {a: s for a, s in owner.items() if a not in shared}
+        self.ambiguous: frozenset[str] = frozenset(shared)
 
     def __len__(self) -> int:
         return len(self.symbols)

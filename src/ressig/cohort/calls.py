@@ -84,6 +84,8 @@ def calls_as_written(scores: pd.DataFrame, alpha: float, text: bool) -> pd.DataF
 
     scores = with_call_placeholders(scores)
     p = {c: scores[c].to_numpy(dtype=float) for c in NULL_COLUMNS[1:]}
+    if all(np.isnan(v).all() for v in p.values()):  # no p-values (--null-draws 0): the columns stay empty
+        return scores
     if text:
         p = {c: as_written(v) for c, v in p.items()}
     called = cohort_calls(scores[["signature"]].assign(**p), alpha)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 
 #: Half-units must fit in ``uint16``.
 MAX_HALF_UNIT = 65535
@@ -73,13 +72,6 @@ def half_units(dense: np.ndarray) -> np.ndarray | None:
         return None
     out = np.empty((dense.shape[1], dense.shape[0]), dtype=np.uint16)
     return out if _to_half_units(dense, out) else None
-
-
-def draw_columns(member_by_column: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """``(indptr, columns)`` of each draw from a columns × draws 0/1 membership matrix (columns sorted)."""
-    by_draw = sp.csr_matrix(member_by_column.T)
-    by_draw.sort_indices()
-    return by_draw.indptr.astype(np.int64), by_draw.indices.astype(np.int32)
 
 
 def draw_rank_sums(half_t: np.ndarray, draws: tuple[np.ndarray, np.ndarray], n_part: int) -> np.ndarray | None:

@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import RessigError
-from .drawsums import draw_columns, draw_rank_sums, half_units
+from .drawsums import draw_rank_sums, half_units
 from .kernels import draw_positions, gather_sparse, normalise, normalise_part, sparse_draw_sums
 from .types import DEFAULT_LEVEL_BINS, DEFAULT_NULL_DRAWS, DEFAULT_NULL_SEED
 
@@ -41,7 +41,6 @@ from .types import DEFAULT_LEVEL_BINS, DEFAULT_NULL_DRAWS, DEFAULT_NULL_SEED
 _TIE_TOL = 1e-12
 
 
-@lru_cache(maxsize=128)  # one entry per (sizes, N): signatures of a chunk rarely have more
 def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Random gene sets as sparse position × draw membership matrices (up part, down part).
 
@@ -61,13 +60,40 @@ def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tup
     (csr_matrix, csr_matrix)
         ``n_pop × draws`` 0/1 matrices; treat them as read-only (they are cached).
     """
+    up, down = draw_sets(n_up, n_down, n_pop, draws, seed)
+    return up.membership(), down.membership()
+
+
+class DrawSet:
+    """One part (up or down) of ``draws`` random gene sets: the draws × n drawn positions (distinct
+    within a draw) and, built when first asked for, the ``n_pop × draws`` 0/1 membership matrix."""
+
+    def __init__(self, positions: np.ndarray, n_pop: int):
+        self.positions = positions
+        self.n_pop = int(n_pop)
+        self._member: sp.csr_matrix | None = None
+
+    @property
+    def n_draws(self) -> int:
+        return self.positions.shape[0]
+
+    def membership(self) -> sp.csr_matrix:
+        """``n_pop × draws`` 0/1 matrix (cached: treat it as read-only)."""
+        if self._member is None:
+            self._member = _membership(self.positions, self.n_pop)
+        return self._member
+
+
+@lru_cache(maxsize=128)  # one entry per (sizes, N): signatures of a chunk rarely have more
+def draw_sets(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tuple[DrawSet, DrawSet]:
+    """The random gene sets of :func:`null_draws` as :class:`DrawSet` (up part, down part)."""
     n = n_up + n_down
     if n > n_pop or n < 1:
         raise RessigError(f"cannot draw {n} genes among {n_pop} measured genes")
     rng = np.random.default_rng([int(seed), int(n_up), int(n_down), int(n_pop)])
     pos = np.empty((draws, n), dtype=np.int64)
     draw_positions(rng.random((draws, 2 * n)), int(n_pop), pos)
-    return _membership(pos[:, :n_up], n_pop), _membership(pos[:, n_up:], n_pop)
+    return DrawSet(pos[:, :n_up], n_pop), DrawSet(pos[:, n_up:], n_pop)
 
 
 def _membership(pos: np.ndarray, n_pop: int) -> sp.csr_matrix:
@@ -118,7 +144,6 @@ class PosBins:
         return isinstance(other, PosBins) and self.digest == other.digest
 
 
-@lru_cache(maxsize=128)
 def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...], pos_bins: PosBins, draws: int,
                        seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Random gene sets matched to a signature's expression levels (see :func:`null_draws`).
@@ -128,6 +153,14 @@ def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...],
     bin, as :func:`null_draws`), so a random set has the signature's level profile. The draws are
     a pure function of the counts, the positions' bins, ``draws`` and ``seed``.
     """
+    up, down = matched_draw_sets(up_counts, down_counts, pos_bins, draws, seed)
+    return up.membership(), down.membership()
+
+
+@lru_cache(maxsize=128)
+def matched_draw_sets(up_counts: tuple[int, ...], down_counts: tuple[int, ...], pos_bins: PosBins, draws: int,
+                      seed: int) -> tuple[DrawSet, DrawSet]:
+    """The random gene sets of :func:`matched_null_draws` as :class:`DrawSet` (up part, down part)."""
     ku, kd = np.asarray(up_counts, dtype=np.int64), np.asarray(down_counts, dtype=np.int64)
     n_pop = pos_bins.bins.size
     rng = np.random.default_rng([int(seed), int(n_pop), int.from_bytes(pos_bins.digest, "little"), *ku.tolist(),
@@ -144,7 +177,7 @@ def matched_null_draws(up_counts: tuple[int, ...], down_counts: tuple[int, ...],
         out = pool[out]
         up[:, iu:iu + nu], down[:, idn:idn + nd] = out[:, :nu], out[:, nu:]
         iu, idn = iu + nu, idn + nd
-    return _membership(up, n_pop), _membership(down, n_pop)
+    return DrawSet(up, n_pop), DrawSet(down, n_pop)
 
 
 class GeneOrder:
@@ -160,16 +193,20 @@ class GeneOrder:
         self.position[self.order] = np.arange(len(genes))  # column -> position
         self._by_column: dict[tuple, sp.csr_matrix] = {}  # (key, dtype) -> membership
 
-    def by_column(self, key: tuple, member: sp.csr_matrix, dtype=np.float64) -> sp.csr_matrix:
-        """``member`` (positions × draws, all genes measured) re-indexed by input column."""
+    def by_column(self, key: tuple, member: DrawSet, dtype=np.float64) -> sp.csr_matrix:
+        """``member``'s membership (positions × draws, all genes measured) re-indexed by input column."""
         if (key, dtype) not in self._by_column:
-            self._by_column[key, dtype] = member[self.position].astype(dtype)
+            self._by_column[key, dtype] = member.membership()[self.position].astype(dtype)
         return self._by_column[key, dtype]
 
-    def draws_by_column(self, key: tuple, member: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """``(indptr, columns)`` of every draw of ``member`` (positions × draws), by input column."""
+    def draws_by_column(self, key: tuple, member: DrawSet) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, columns)`` of every draw of ``member`` (all genes measured), by input column,
+        straight from the drawn positions (the membership matrix is not needed)."""
         if (key, "draws") not in self._by_column:
-            self._by_column[key, "draws"] = draw_columns(member[self.position])
+            cols = self.order[member.positions].astype(np.int32)
+            cols.sort(axis=1)
+            n = cols.shape[1]
+            self._by_column[key, "draws"] = (np.arange(cols.shape[0] + 1, dtype=np.int64) * n, cols.ravel())
         return self._by_column[key, "draws"]
 
 
@@ -191,10 +228,10 @@ class RankBlock:
             self.dense = gather_sparse(ranks, is_nan, zero_rank, np.arange(ranks.shape[1]))
         return self.dense
 
-    def rank_sums(self, rows: np.ndarray, member: sp.csr_matrix, n_part: int, key: tuple) -> np.ndarray:
+    def rank_sums(self, rows: np.ndarray, member: DrawSet, n_part: int, key: tuple) -> np.ndarray:
         """rows × draws sums of the ranks at the drawn positions (positions among measured genes)."""
         if n_part == 0:
-            return np.zeros((rows.size, member.shape[1]))
+            return np.zeros((rows.size, member.n_draws))
         n_genes = (self.dense if self.dense is not None else self.sparse[0]).shape[1]
         if (self.n_measured[rows] == n_genes).all():  # every gene measured: permute the draws, not the ranks
             if self.sparse is not None and self.dense is None:
@@ -205,7 +242,7 @@ class RankBlock:
                     self._stored = sp.csr_matrix((ranks.data - zero_rank[row], ranks.indices, ranks.indptr),
                                                  shape=ranks.shape)
                 sub = self._stored if rows.size == ranks.shape[0] else self._stored[rows]  # rows: sorted, unique
-                out = np.zeros((rows.size, member.shape[1]))
+                out = np.zeros((rows.size, member.n_draws))
                 sparse_draw_sums(sub.indptr, sub.indices, sub.data, by_col.indptr, by_col.indices, out)
                 return out + zero_rank[rows].reshape(-1, 1) * n_part
             if rows.size == self.dense.shape[0]:  # exact integer sums of uint16 half-units (drawsums)
@@ -228,8 +265,8 @@ class RankBlock:
             return np.asarray(by_col.T @ dense_t, dtype=float).T
         # rows with unmeasured genes: their measured genes in gene-id order
         block = self._dense()[rows][:, self.gene_order.order]
-        block = block[~np.isnan(block)].reshape(rows.size, member.shape[0])
-        return np.asarray(member.T @ block.T).T
+        block = block[~np.isnan(block)].reshape(rows.size, member.n_pop)
+        return np.asarray(member.membership().T @ block.T).T
 
 
 @dataclass(frozen=True)
@@ -295,11 +332,11 @@ def null_pvalues(ranks: RankBlock, observed: np.ndarray, n_up: np.ndarray, n_dow
         if null is None:  # signatures of the same sizes (level profile) share the draws and the null scores
             if matched is None:
                 big_n, nu, nd = sizes
-                up_m, down_m = null_draws(nu, nd, big_n, draws, seed)
+                up_m, down_m = draw_sets(nu, nd, big_n, draws, seed)
             else:
                 pos_bins, ku, kd = sizes
                 big_n, nu, nd = pos_bins.bins.size, sum(ku), sum(kd)
-                up_m, down_m = matched_null_draws(ku, kd, pos_bins, draws, seed)
+                up_m, down_m = matched_draw_sets(ku, kd, pos_bins, draws, seed)
             null = None
             if has_up:
                 null = normalise_part(ranks.rank_sums(rows, up_m, nu, (*sizes, "up")), nu, big_n, True)
