@@ -485,3 +485,27 @@ def test_score_text_equals_pandas_for_awkward_names_and_nan(tmp_path, layout):
         assert (tmp_path / "s.tsv").read_text() == want
         back = read_scores(tmp_path / "s.tsv")
         assert list(back["sample"][:n]) == samples
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+def test_read_expression_checks_nan_and_infinity_in_one_pass(tmp_path, suffix, caplog):
+    """A finite total means no NaN and no infinity; otherwise missing cells are logged and an
+    infinity is refused naming the file, while finite values whose sum overflows are accepted."""
+    def write(name: str, values: list[list[float]]) -> Path:
+        frame = pd.DataFrame(values, index=pd.Index(["G1", "G2"], name="gene_id"), columns=["S-1", "2.b"])
+        path = tmp_path / f"{name}{suffix}"
+        if suffix == ".tsv":
+            frame.to_csv(path, sep="\t")
+        else:
+            frame.reset_index().to_parquet(path, index=False)
+        return path
+
+    big = write("big", [[1e308, 1e308], [1.0, 2.0]])  # the total overflows to inf: nothing is wrong
+    assert read_expression(big).loc["S-1", "G1"] == 1e308
+    with caplog.at_level("WARNING", logger="ressig"):
+        missing = read_expression(write("missing", [[np.nan, 1.0], [1.0, 2.0]]))
+    assert np.isnan(missing.loc["S-1", "G1"]) and "1 cell(s) not numbers" in caplog.text
+    for name, bad in (("inf", [[np.inf, 1.0], [1.0, 2.0]]), ("neginf_nan", [[np.nan, 1.0], [-np.inf, 2.0]])):
+        path = write(name, bad)
+        with pytest.raises(RessigError, match=rf"{path.name}.*matrix holds infinite values"):
+            read_expression(path)

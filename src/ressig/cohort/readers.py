@@ -148,9 +148,13 @@ def read_expression(path: str | Path, orientation: str = "genes-x-samples") -> p
             raise input_error(path, f"duplicated sample name(s): {', '.join(map(str, dup.unique()[:5]))}",
                               "Sample names must be unique")
     df = _numeric(df, path, rows, cols)
-    _log_missing(df, path, orientation)
-    if np.isinf(df.to_numpy()).any():
-        raise input_error(path, "matrix holds infinite values", "Replace them (or leave the cell empty = not measured)")
+    values = df.to_numpy()
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(values.sum())  # one pass: a finite total means no NaN and no infinity
+    if not finite:
+        _log_missing(df, path, orientation)
+        if np.isinf(values).any():
+            raise input_error(path, "matrix holds infinite values", "Replace them (or leave the cell empty = not measured)")
     return df.T if orientation == "genes-x-samples" else df
 
 

@@ -240,7 +240,10 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     if int(null_draws) < 0:
         raise RessigError(f"null_draws must be >= 0, got {null_draws}")
     null_draws = int(null_draws)
-    if np.isinf(X.data if is_sparse else X).any():
+    values = X.data if is_sparse else X
+    with np.errstate(all="ignore"):
+        suspect = not np.isfinite(values.sum())  # one pass; NaN (not measured) also lands here, then checked
+    if suspect and np.isinf(values).any():
         raise RessigError("expression matrix contains infinite values; replace them, or set them to NaN "
                           "(= not measured)")
     parts = _build_parts(genes, signatures)
