@@ -9,14 +9,18 @@ import scipy.sparse as sp
 
 
 @numba.njit(cache=True, nogil=True)
-def _average_ranks(block: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - jit
-    """Write average ranks (ties averaged, NaN kept) into ``out`` walking each row's sort order once."""
+def _average_ranks(block: np.ndarray, order: np.ndarray, out: np.ndarray,
+                   n_measured: np.ndarray) -> None:  # pragma: no cover - jit
+    """Write average ranks (ties averaged, NaN kept) into ``out`` walking each row's sort order once,
+    and each row's number of non-NaN values into ``n_measured``."""
     m, g = block.shape
     for i in range(m):
         p = 0
+        n_measured[i] = g
         while p < g:
             v = block[i, order[i, p]]
             if np.isnan(v):  # argsort puts NaN last: the rest of the row is unmeasured
+                n_measured[i] = p
                 for t in range(p, g):
                     out[i, order[i, t]] = np.nan
                 break
@@ -52,8 +56,9 @@ def rank_dense(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if g == 0:
         return np.empty((m, 0)), np.zeros(m, dtype=np.int64)
     ranks = np.empty((m, g), dtype=float)
-    _average_ranks(block, np.argsort(block, axis=1), ranks)
-    return ranks, g - np.isnan(block).sum(axis=1)
+    n_measured = np.empty(m, dtype=np.int64)
+    _average_ranks(block, np.argsort(block, axis=1), ranks, n_measured)
+    return ranks, n_measured
 
 
 def rank_sparse(block: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
