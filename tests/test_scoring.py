@@ -338,3 +338,28 @@ def test_ssgsea_option_is_labelled_cohort_dependent(rng):
     assert sub.loc[0, "score"] != pytest.approx(out.loc[0, "score"])
     # the rank-based engine does not
     assert score_frame(df[["a", "b"]], sig).loc[0, "score"] == score_frame(df, sig).loc[0, "score"]
+
+
+def test_sparse_part_sums_equal_sparse_products():
+    """The one-walk part sums of a ranked CSR block equal the sparse products they replace: ranks
+    (stored NaN carry rank 0), measured stored genes and stored NaN per row and part."""
+    from ressig.scoring.kernels import rank_sparse, sparse_part_sums
+
+    rng = np.random.default_rng(11)
+    X = sp.random(60, 400, density=0.08, random_state=3, format="csr") * 10
+    X.data[::7] = -X.data[::7]  # negative values rank below the zeros
+    X.data[::11] = np.nan  # not measured
+    X.data[::13] = 0.0  # explicit zeros
+    ranks, is_nan, _, _ = rank_sparse(X)
+    parts = [rng.choice(400, k, replace=False) for k in (1, 5, 40, 120)]
+    member = sp.csr_matrix((np.ones(sum(map(len, parts))), (np.concatenate(parts),
+                            np.repeat(np.arange(len(parts)), [len(p) for p in parts]))), shape=(400, len(parts)))
+    sums, n_stored, n_nan = sparse_part_sums(ranks, is_nan, member)
+    pattern = sp.csr_matrix((np.ones(ranks.nnz), ranks.indices, ranks.indptr), shape=ranks.shape)
+    nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=ranks.shape)
+    np.testing.assert_array_equal(sums, (ranks @ member).toarray())
+    np.testing.assert_array_equal(n_nan, (nan @ member).toarray())
+    np.testing.assert_array_equal(n_stored, (pattern @ member).toarray() - n_nan)
+    assert n_nan.sum() > 0 and (sums > 0).any() and n_stored[:, 0].max() <= 1
+    empty = sparse_part_sums(ranks[:0], is_nan[:0], member)
+    assert all(a.shape == (0, 4) for a in empty)

@@ -188,6 +188,42 @@ def draw_positions(u: np.ndarray, n_pop: int, out: np.ndarray) -> None:  # pragm
 
 
 @numba.njit(cache=True, nogil=True)
+def _part_walk(indptr, indices, values, is_nan, m_indptr, m_indices, sums, n_stored,
+               n_nan) -> None:  # pragma: no cover - jit
+    for i in range(sums.shape[0]):
+        for t in range(indptr[i], indptr[i + 1]):
+            g = indices[t]
+            nan = is_nan[t]
+            v = values[t]
+            for u in range(m_indptr[g], m_indptr[g + 1]):
+                p = m_indices[u]
+                if nan:
+                    n_nan[i, p] += 1.0
+                else:
+                    sums[i, p] += v
+                    n_stored[i, p] += 1.0
+
+
+def sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray,
+                     membership: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row and signature part, over the **stored** values of a ranked CSR block: the sum of
+    their ranks, how many are measured and how many are stored NaN (one compiled walk of the
+    stored values; ``membership`` is the CSR of genes × parts).
+
+    Returns
+    -------
+    sums, n_stored, n_nan
+        Rows × parts float arrays (the implicit zeros are the caller's: ``zero_rank`` × the rest).
+    """
+    shape = (ranks.shape[0], membership.shape[1])
+    sums, n_stored, n_nan = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    if ranks.nnz and membership.nnz:
+        _part_walk(ranks.indptr, ranks.indices, np.asarray(ranks.data, dtype=np.float64), is_nan,
+                   membership.indptr, membership.indices, sums, n_stored, n_nan)
+    return sums, n_stored, n_nan
+
+
+@numba.njit(cache=True, nogil=True)
 def sparse_draw_sums(indptr, indices, values, m_indptr, m_indices, out) -> None:  # pragma: no cover - jit
     """``out[i, b] += sum of values[i, g]`` over stored genes ``g`` of row ``i`` drawn in ``b``.
 

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from .._log import logger
 from ..errors import RessigError
 from .dispersion import part_mads
-from .kernels import gather_sparse, normalise, rank_dense, rank_sparse
+from .kernels import gather_sparse, normalise, rank_dense, rank_sparse, sparse_part_sums
 from .null import GeneOrder, LevelBins, Matched, PosBins, RankBlock, null_pvalues
 from .types import (
     BLOCK_CELLS,
@@ -153,16 +153,9 @@ def _part_scores(gathered: np.ndarray, n_measured: np.ndarray, parts: _Parts, di
 def _sparse_part_sums(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.ndarray,
                       full_membership: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """Rank sums and measured-gene counts per part straight from a ranked CSR block, without a
-    dense samples × genes array: stored ranks through one sparse product, the implicit zeros as
-    ``zero_rank × (part size − stored genes of the part)``."""
-    shape = ranks.shape
-    stored = sp.csr_matrix(((~is_nan).astype(float), ranks.indices, ranks.indptr), shape=shape)
-    rank_sum = (ranks @ full_membership).toarray()  # stored NaN carry rank 0
-    n_stored = (stored @ full_membership).toarray()
-    n_nan = np.zeros_like(n_stored)
-    if is_nan.any():
-        nan = sp.csr_matrix((is_nan.astype(float), ranks.indices, ranks.indptr), shape=shape)
-        n_nan = (nan @ full_membership).toarray()
+    dense samples × genes array: stored ranks in one compiled walk (:func:`.kernels.sparse_part_sums`),
+    the implicit zeros as ``zero_rank × (part size − stored genes of the part)``."""
+    rank_sum, n_stored, n_nan = sparse_part_sums(ranks, is_nan, full_membership)  # stored NaN carry rank 0
     size = np.asarray(full_membership.sum(axis=0), dtype=float).reshape(1, -1)
     used = size - n_nan
     sums = rank_sum + zero_rank.reshape(-1, 1) * (size - n_stored - n_nan)
