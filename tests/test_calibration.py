@@ -798,3 +798,33 @@ def test_workflow_cohort_calls(demo_run: Path):
     uniform = adata.obs.reindex(cells["sample"])
     assert (uniform.loc[~res.to_numpy(), "u_call"] == "high").sum() == 113
     assert round(100 * (uniform.loc[~res.to_numpy(), "u_pvalue"] < 0.05).mean(), 1) == 19.4
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_streamed_tally_fills_like_the_counting_pass(tmp_path, layout):
+    """A TSV sink counts the p-values as written while it streams, so filling its cohort-level
+    columns skips the counting pass over the file: the same bytes as counting from the file, also
+    for p-values that differ only beyond the 10 written digits (one text, one count)."""
+    from ressig.cohort import fill_calls
+    from ressig.cohort.sinks import ScoreSink
+
+    p = np.array([0.1, 0.1 + 1e-13, 0.2, np.nan, 1 / 3, 1 / 3 + 1e-15, 0.001, 0.0011, 0.002, 0.5])
+    n = p.size
+    chunk = pd.DataFrame({"signature": np.repeat(["A", "B"], n), "sample": [f"c-{i}.x" for i in range(n)] * 2,
+                          "score": np.linspace(-1, 1, 2 * n), "up_score": np.nan, "down_score": np.nan,
+                          "dispersion": np.nan, "n_genes_used": 5, "n_genes_missing": 0, "n_genes_measured": 100,
+                          "pvalue": np.concatenate([p, p[::-1]]), "pvalue_low": np.concatenate([1 - p, p]),
+                          "null_method": "matched:cohort-mean", "percentile": np.nan, "zscore": np.nan,
+                          "reference": ""})
+    extra = ("pvalue", "cohort_qvalue", "pvalue_low", "cohort_qvalue_low", "call") if layout == "wide" else ()
+    texts = []
+    for name, streamed in (("streamed.tsv", True), ("counted.tsv", False)):
+        sink = ScoreSink(tmp_path / name, layout, ["A", "B"], extra)
+        first = np.tile(np.arange(n) < 6, 2)  # two chunks of samples: the tally adds up across them
+        sink.write(chunk[first])
+        sink.write(chunk[~first])
+        assert sink.fill_calls(0.05) if streamed else fill_calls(sink.finish(), 0.05, ["A", "B"])
+        sink.commit()
+        texts.append((tmp_path / name).read_text())
+    assert texts[0] == texts[1]
+    assert "0.1000000000" not in texts[0] and texts[0].count("\thigh") + texts[0].count("\tlow") >= 2

@@ -153,14 +153,21 @@ class PvalueTally:
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str], dict[float, int]] = {}
 
-    def add(self, sig: str, column: str, p: np.ndarray) -> None:
+    def add(self, sig: str, column: str, p: np.ndarray, written: bool = False) -> None:
+        """Count the p-values ``p`` (NaN left out); ``written``: as the TSV will hold them (:func:`as_written`)."""
         p = p[~np.isnan(p)]
         if not p.size:
             return
         values, counts = np.unique(p, return_counts=True)
+        if written:  # rounding the distinct values only; values that round alike add up below
+            values = as_written(values)
         d = self._counts.setdefault((sig, column), {})
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             d[v] = d.get(v, 0) + c
+
+    def texts(self) -> dict[tuple[str, str], dict[str, int]]:
+        """The counts keyed by each value's TSV text (:data:`~ressig._atomic.FLOAT_FORMAT`)."""
+        return {key: {FLOAT_FORMAT % v: n for v, n in d.items()} for key, d in self._counts.items()}
 
     def qvalues(self, sig: str, column: str, p: np.ndarray) -> np.ndarray:
         """BH q-value of each of ``p`` (NaN stays NaN) over everything added for ``(sig, column)``."""
@@ -193,11 +200,15 @@ def _format(q: np.ndarray) -> np.ndarray:
     return np.array(["" if np.isnan(v) else FLOAT_FORMAT % v for v in q.tolist()], dtype=object)
 
 
-def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) -> bool:
+def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = (),
+               written: PvalueTally | None = None) -> bool:
     """Fill the cohort-level columns of the complete score table ``path`` (TSV or parquet, long or
     wide) in place, through a temporary file beside it. Returns False when it has none.
 
-    Every other cell is written back verbatim (TSV) or with its type (parquet).
+    Every other cell is written back verbatim (TSV) or with its type (parquet). ``written``: the
+    tally of the p-values as the TSV holds them (:func:`as_written`), kept by the writer while it
+    streamed the table (:class:`~ressig.cohort.sinks.ScoreSink`); then the counting pass over the
+    file is skipped.
     """
     from ..stats import call_labels
 
@@ -209,7 +220,7 @@ def fill_calls(path: str | Path, alpha: float, sig_names: Sequence[str] = ()) ->
     if not targets:
         return False
     if not is_parquet(path) and not _has_quotes(path):
-        return _fill_text(path, columns, targets, alpha)
+        return _fill_text(path, columns, targets, alpha, written)
     tally = PvalueTally()
     for chunk in _chunks(path, len(columns)):
         for t in targets:
@@ -264,16 +275,18 @@ def _has_quotes(path: Path) -> bool:
         return any(b'"' in block for block in iter(lambda: fh.read(1 << 24), b""))
 
 
-def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: float) -> bool:
+def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: float,
+               written: PvalueTally | None = None) -> bool:
     """:func:`fill_calls` for an unquoted TSV: both passes work on the p-values' text (first pass:
-    counts of each distinct text per signature, with pandas; second pass: each line split, its
-    cohort-level fields looked up from its p-value fields, joined). Nothing else is touched."""
+    counts of each distinct text per signature, with pandas, or the writer's tally ``written``;
+    second pass: each line split, its cohort-level fields looked up from its p-value fields, joined).
+    Nothing else is touched."""
     from ..stats import bh_distinct
 
     long = targets[0].sig is None
     p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for chunk in pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
+    counts: dict[tuple[str, str], dict[str, int]] = written.texts() if written is not None else {}
+    for chunk in () if written is not None else pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
                              usecols=(["signature"] if long else []) + p_cols, chunksize=_rows_per_chunk(len(p_cols) + 1)):
         for t in targets:
             for s, sel in _by_signature(chunk, t):
@@ -292,9 +305,22 @@ def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: fl
             m.update({x: (FLOAT_FORMAT % v, bool(v < alpha)) for x, v in zip(texts, q.tolist(), strict=True)})
         maps[key] = m
     pos = {c: i for i, c in enumerate(columns)}
-    plan = [(t.sig, {c: pos[col] for c, col in t.p.items()}, {c: pos[col] for c, col in t.out.items()})
-            for t in targets]
-    empty: dict[str, tuple[str, bool]] = {"": ("", False)}
+    tables: dict[str, tuple[dict, dict, dict, dict]] = {}  # per signature: text -> text, built once
+
+    def tables_of(sig: str) -> tuple[dict, dict, dict, dict]:
+        if sig not in tables:
+            hi = maps.get((sig, "pvalue"), {"": ("", False)})
+            lo = maps.get((sig, "pvalue_low"), {"": ("", False)})
+            tables[sig] = ({x: q for x, (q, _) in hi.items()}, {x: q for x, (q, _) in lo.items()},
+                           {x: "" if not q else "high" if below else None for x, (q, below) in hi.items()},
+                           {x: "low" if below else "ns" for x, (_, below) in lo.items()})
+        return tables[sig]
+
+    def at(d: dict[str, str], c: str) -> int:
+        return pos[d[c]] if c in d else -1
+
+    ops = [(t.sig is None, tables_of(t.sig) if t.sig is not None else None, at(t.p, "pvalue"), at(t.p, "pvalue_low"),
+            at(t.out, "cohort_qvalue"), at(t.out, "cohort_qvalue_low"), at(t.out, "call")) for t in targets]
     tmp = path.with_name(f".{path.name}.calls")
     try:
         with open(path, encoding="utf-8", newline="") as src, open(tmp, "w", encoding="utf-8", newline="") as out:
@@ -302,17 +328,15 @@ def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: fl
             buf = []
             for line in src:
                 f = line[:-1].split("\t") if line.endswith("\n") else line.split("\t")
-                for sig, p_at, out_at in plan:
-                    s = f[0] if sig is None else sig
-                    hi = maps.get((s, "pvalue"), empty)[f[p_at["pvalue"]]] if "pvalue" in p_at else ("", False)
-                    lo = (maps.get((s, "pvalue_low"), empty)[f[p_at["pvalue_low"]]] if "pvalue_low" in p_at
-                          else ("", False))
-                    if "cohort_qvalue" in out_at:
-                        f[out_at["cohort_qvalue"]] = hi[0]
-                    if "cohort_qvalue_low" in out_at:
-                        f[out_at["cohort_qvalue_low"]] = lo[0]
-                    if "call" in out_at:
-                        f[out_at["call"]] = "" if not hi[0] else "high" if hi[1] else "low" if lo[1] else "ns"
+                for long, fixed, ip, ipl, iq, iql, ic in ops:  # per field: one dict lookup of its p-value text
+                    q_hi, q_lo, call_hi, call_lo = tables_of(f[0]) if long else fixed
+                    if iq >= 0:
+                        f[iq] = q_hi[f[ip]]
+                    if iql >= 0:
+                        f[iql] = q_lo[f[ipl]]
+                    if ic >= 0:
+                        call = call_hi[f[ip]]  # "" (no p-value), "high", or None: decided by the low side
+                        f[ic] = call if call is not None else call_lo[f[ipl]] if ipl >= 0 else "ns"
                 buf.append("\t".join(f))
                 if len(buf) >= CHUNK_ROWS:
                     out.write("\n".join(buf) + "\n")

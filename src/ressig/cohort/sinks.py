@@ -31,8 +31,8 @@ import pandas as pd
 from .._atomic import FLOAT_FORMAT, atomic_path
 from .._files import is_parquet
 from ..errors import RessigError
-from .calls import fill_calls, with_call_placeholders
-from .options import SCORE_COLUMNS, TEXT_COLUMNS
+from .calls import PvalueTally, fill_calls, with_call_placeholders
+from .options import NULL_COLUMNS, SCORE_COLUMNS, TEXT_COLUMNS
 
 
 def wide_columns(sig_names: Sequence[str], extra: Sequence[str]) -> list[str]:
@@ -143,6 +143,9 @@ class ScoreSink:
         self._finished = False
         self._done = False
         self._header_written = raw
+        # p-values as written, per signature: the cohort-level columns are then filled without a
+        # counting pass over the finished TSV (:func:`.calls.fill_calls`)
+        self._tally = None if raw or self.parquet else PvalueTally()
         if raw or (not self.parquet and layout == "wide"):
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in commit/abort
         elif not self.parquet:
@@ -170,6 +173,8 @@ class ScoreSink:
         """Append one chunk (long layout, signature-major, as the engine returns it; the
         cohort-level columns are written empty, see :mod:`.calls`)."""
         chunk = with_call_placeholders(chunk)
+        if self._tally is not None:
+            self._count_pvalues(chunk)
         if not self._header_written:
             self.extra = extra_columns(self.extra, list(chunk.columns))
             self._write_header()
@@ -201,6 +206,13 @@ class ScoreSink:
                     fh = self._spills[sig] = open(self._spill_dir / f"{len(self._spills)}.tsv", "w",  # noqa: SIM115
                                                   encoding="utf-8", newline="")
                 fh.write(_tsv(sub, header=False))
+
+    def _count_pvalues(self, chunk: pd.DataFrame) -> None:
+        rows = chunk.groupby("signature", sort=False).indices
+        for c in NULL_COLUMNS[1:]:
+            p = chunk[c].to_numpy(dtype=float)
+            for s, at in rows.items():
+                self._tally.add(str(s), c, p[at], written=True)
 
     def _drain(self) -> None:
         while self._pending:
@@ -252,7 +264,7 @@ class ScoreSink:
 
     def fill_calls(self, alpha: float) -> bool:
         """Fill the cohort-level columns of the finished table (a second pass over the file)."""
-        return fill_calls(self.finish(), alpha, self.sig_names)
+        return fill_calls(self.finish(), alpha, self.sig_names, self._tally)
 
     def read_back(self) -> pd.DataFrame:
         """The finished table (for the ``.h5ad`` copy and the plot), before it is renamed."""
