@@ -4,7 +4,7 @@ singscore reports, beside the score, how spread the ranks of a signature's genes
 (``dispersion`` = MAD of the up genes' ranks + MAD of the down genes' ranks). With many signatures
 the medians were most of the scoring time when computed part by part with ``np.median`` (a sorted copy
 of every rows × part-genes array); :func:`part_mads` computes every part of every row in one compiled
-pass over the gathered ranks, with a quickselect median that returns exactly what ``np.median`` /
+pass over the gathered ranks, with a (branch-free) quickselect median that returns exactly what ``np.median`` /
 ``np.nanmedian`` return (the middle value, or the two middle values' sum halved), so the dispersion
 column is unchanged bit for bit.
 """
@@ -21,11 +21,12 @@ from .types import MAD_SCALE
 
 @numba.njit(cache=True, nogil=True)
 def _select(buf: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - jit
-    """The ``k``-th smallest of ``buf[:n]`` (0-based), reordering ``buf[:n]`` in place (Hoare's quickselect)."""
-    lo, hi = 0, n - 1
-    while hi > lo:
-        mid = (lo + hi) // 2  # median of three as the pivot
-        a, b, c = buf[lo], buf[mid], buf[hi]
+    """The ``k``-th smallest of ``buf[:n]`` (0-based), reordering ``buf[:n]`` in place: quickselect with a
+    median-of-three pivot and branch-free three-way partitions (values below the pivot, then equal to it),
+    about twice as fast as comparison branches on ranks, whose order the processor cannot predict."""
+    lo, hi = 0, n  # the k-th value lies in buf[lo:hi]; everything left of lo is <= it, right of hi >= it
+    while hi - lo > 1:
+        a, b, c = buf[lo], buf[(lo + hi) // 2], buf[hi - 1]
         if a > b:
             a, b = b, a
         if b > c:
@@ -33,22 +34,24 @@ def _select(buf: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - jit
             if a > b:
                 b = a
         pivot = b
-        i, j = lo, hi
-        while i <= j:
-            while buf[i] < pivot:
-                i += 1
-            while buf[j] > pivot:
-                j -= 1
-            if i <= j:
-                buf[i], buf[j] = buf[j], buf[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return buf[k]
+        s = lo
+        for t in range(lo, hi):  # swap always, advance when below: no data-dependent branch
+            v = buf[t]
+            buf[t] = buf[s]
+            buf[s] = v
+            s += v < pivot
+        if k < s:
+            hi = s
+            continue
+        e = s
+        for t in range(s, hi):
+            v = buf[t]
+            buf[t] = buf[e]
+            buf[e] = v
+            e += v == pivot
+        if k < e:
+            return pivot
+        lo = e
     return buf[k]
 
 
