@@ -106,7 +106,7 @@ class CohortIdentity:
         for k in sorted(set(self.options) | set(other.options)):
             a, b = self.options.get(k), other.options.get(k)
             if a != b:
-                out.append(f"{k} {a} there, {b} here")
+                out.append(f"{k} {a or 'none'} there, {b or 'none'} here")
         return out or ["other cohort digest"]
 
 
@@ -131,7 +131,7 @@ def cohort_identity(genes: Sequence[str], samples: Sequence[str], unit: str, *, 
         raise RessigError(f"internal: unknown unit {unit!r}")
     options = {"collapse": collapse}
     if unit == "cells":
-        options["layer"] = layer
+        options["layer"] = "X" if layer is None else f"layers/{layer}"
     return CohortIdentity(unit, len(samples), len(genes), _sha256(genes), _sha256(samples), options)
 
 
