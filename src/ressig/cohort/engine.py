@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
+from ..genes import GeneTable
 from ..scoring.nullbins import (
     COHORT_BINS,
     COHORT_RANK,
@@ -173,7 +174,7 @@ class DenseInput:
 
     data: pd.DataFrame  # samples x genes, ids mapped and collapsed
     ids: pd.Index  # the input's ids (probes mapped to genes)
-    table: object  # the gene table
+    table: GeneTable
     mapping: dict[str, int]
     report: pd.DataFrame
     identity: CohortIdentity
@@ -521,8 +522,6 @@ def cohort_levels(signature: str | Path, input_path: str | Path, opts: CohortOpt
     artefact levels, ``null_reference``, ``null="uniform"``, no random sets drawn), the record
     holds no levels and says why. ``opts.shard`` and ``opts.null_levels`` are ignored.
     """
-    from dataclasses import replace
-
     from ..signature.artefact import load_signatures
 
     opts = replace(opts or CohortOptions(), null_levels=None, shard=(0, 1))
