@@ -8,8 +8,8 @@ column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
 Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
 size drawn among its own measured genes (also single-sample; matched to the signature genes'
 expression levels: frozen in the artefact, of --null-reference, else the cohort's own levels, a
-cohort-level quantity, see :mod:`ressig.scoring.nullbins`; the null used is the ``null_method``
-column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
+cohort-level quantity, see :mod:`ressig.scoring.nullbins`, made once per cohort for all shards by
+``ressig null-levels`` and read with --null-levels; the null used is the ``null_method`` column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
 depends on the batch).
 """
 
