@@ -263,7 +263,8 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     draws = null_draws_for(opts, cells=opts.pseudobulk is None)  # what iter_cell_scores / pseudobulk draw
     genes = list(map(str, genes))
     nulls = null_plan(sigs, table, opts, draws)
-    if cells is not None and opts.pseudobulk is None:  # the cohort's own levels: a first pass, or opts.null_levels
+    if cells is not None and opts.pseudobulk is None and (nulls.pending or opts.null_levels is not None):
+        # the cohort's own levels: a first pass, or opts.null_levels (checked even when not needed)
         identity, first_pass = cell_cohort(cells, genes, agg, opts)
         nulls = resolve_cohort_null(nulls, opts, identity, first_pass)
     return GenePlan(genes, agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source), nulls.levels,

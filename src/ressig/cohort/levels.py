@@ -48,11 +48,7 @@ _FIX = "re-run ressig null-levels with this cohort and the options it is scored 
 
 
 def _sha256(items: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for x in items:
-        h.update(str(x).encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    return hashlib.sha256("".join(f"{x}\n" for x in items).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
