@@ -8,8 +8,8 @@ column). Gene ids may be symbols, aliases or Ensembl ids (versioned or not).
 Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets of the signature's
 size drawn among its own measured genes (also single-sample; matched to the signature genes'
 expression levels: frozen in the artefact, of --null-reference, else the cohort's own levels, a
-cohort-level quantity, see :mod:`ressig.scoring.nullbins`; the null used is the ``null_method``
-column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
+cohort-level quantity, see :mod:`ressig.scoring.nullbins`, made once per cohort for all shards by
+``ressig null-levels`` and read with --null-levels; the null used is the ``null_method`` column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
 depends on the batch).
 """
 
@@ -39,11 +39,12 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return (i - 1, n)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_cohort_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments saying what is scored and how (signature, input, reading, null): shared by
+    ``ressig score`` and ``ressig null-levels`` (:func:`cohort_options` turns them into options)."""
     p.add_argument("--signature", required=True, help="*.ressig.json artefact or .gmt (NAME_UP/NAME_DN pairs combined)")
     p.add_argument("--input", required=True,
                    help="cohort file: .tsv/.csv(.gz), .parquet, .h5ad, or 10x output (Cell Ranger .h5 or matrix.mtx dir)")
-    p.add_argument("--out", required=True, help="score table: TSV, or parquet (.parquet/.pq)")
     p.add_argument("--layout", choices=LAYOUTS, default="auto",
                    help="long: a row per signature x sample (bulk default); wide: a row per sample/cell, a column "
                         "per signature (default for cells of .h5ad/10x input)")
@@ -62,12 +63,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-coverage", type=float, default=None,
                    help="refuse signatures with a smaller fraction of genes found (default: the artefact's, 0.5 for GMT)")
     p.add_argument("--gene-table", default=None, help="gene-id table (default: the one shipped in the package)")
-    p.add_argument("--shard", default=None, metavar="I/N", help="score only the I-th of N blocks of samples/cells")
-    p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
-    p.add_argument("--mapping-out", default=None, help="gene-id mapping report (TSV: input_id, gene, how)")
-    p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
-    p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
-    p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
     p.add_argument("--null-draws", type=int, default=None,
                    help=f"random same-size gene sets per sample for the per-sample pvalue (0 = no p-values; "
                         f"default {DEFAULT_NULL_DRAWS} per sample, {CELL_NULL_DRAWS} per cell)")
@@ -86,16 +81,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_cohort_arguments(p)
+    p.add_argument("--out", required=True, help="score table: TSV, or parquet (.parquet/.pq)")
+    p.add_argument("--shard", default=None, metavar="I/N", help="score only the I-th of N blocks of samples/cells")
+    p.add_argument("--null-levels", default=None, metavar="FILE",
+                   help="the cohort's own gene levels of the matched null, made once by ressig null-levels (sharded "
+                        "runs: no first pass over the whole cohort in every shard; same bytes as without)")
+    p.add_argument("--coverage-out", default=None, help="coverage report (TSV)")
+    p.add_argument("--mapping-out", default=None, help="gene-id mapping report (TSV: input_id, gene, how)")
+    p.add_argument("--out-h5ad", default=None, help=".h5ad input: copy of the input with scores in obs")
+    p.add_argument("--plot", default=None, help="score distribution plot (PNG/PDF/SVG)")
+    p.add_argument("--cohort-name", default=None, help="cohort label in the plot")
+
+
+def cohort_options(args: argparse.Namespace, **extra) -> CohortOptions:
+    """:class:`ressig.cohort.CohortOptions` from the arguments of :func:`add_cohort_arguments`
+    (plus ``extra`` fields, e.g. ``shard``)."""
+    return CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
+                         collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
+                         min_coverage=args.min_coverage, gene_table=args.gene_table, progress=args.progress,
+                         layout=args.layout, columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()),
+                         null_draws=args.null_draws, null_seed=args.null_seed, alpha=args.alpha, null=args.null,
+                         null_reference=args.null_reference, **extra)
+
+
 def run(args: argparse.Namespace) -> None:
     from ..cohort import score_cohort
 
-    opts = CohortOptions(kind=args.kind, orientation=args.orientation, layer=args.layer, probe_map=args.probe_map,
-                         collapse=args.collapse, pseudobulk=args.pseudobulk, chunk_size=args.chunk_size,
-                         min_coverage=args.min_coverage, gene_table=args.gene_table, shard=parse_shard(args.shard),
-                         progress=args.progress, layout=args.layout,
-                         columns=tuple(c.strip() for c in args.columns.split(",") if c.strip()),
-                         null_draws=args.null_draws, null_seed=args.null_seed, alpha=args.alpha,
-                         null=args.null, null_reference=args.null_reference)
+    opts = cohort_options(args, shard=parse_shard(args.shard), null_levels=args.null_levels)
     for f in score_cohort(args.signature, args.input, args.out, opts=opts, coverage_out=args.coverage_out,
                           h5ad_out=args.out_h5ad, plot_out=args.plot, cohort=args.cohort_name,
                           mapping_out=args.mapping_out):

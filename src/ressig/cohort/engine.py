@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,9 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError, input_error
+from ..genes import GeneTable
 from ..scoring.nullbins import (
     COHORT_BINS,
-    COHORT_MEAN,
     COHORT_RANK,
     MIN_BIN_GENES,
     NullPlan,
@@ -39,6 +39,13 @@ from .idmap import (
     mapping_report,
     null_levels,
 )
+from .levels import (
+    CohortIdentity,
+    CohortLevels,
+    cohort_identity,
+    levels_record,
+    resolve_cohort_null,
+)
 from .options import (
     CALL_COLUMNS,
     DEFAULT_MIN_COVERAGE,
@@ -47,7 +54,7 @@ from .options import (
     CohortScores,
     null_draws_for,
 )
-from .plan import is_tenx_path, resolve_kind
+from .plan import is_tenx_path, plan_scoring, resolve_kind
 from .readers import read_expression, read_probe_map
 
 # scoring
@@ -132,12 +139,10 @@ def with_null_method(scores: pd.DataFrame, plan: NullPlan, names: Sequence[str])
     return scores
 
 
-def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None,
-                source: str | Path | None = None, probe_map: pd.Series | None = None) -> CohortScores:
-    """Score a samples × ids DataFrame (bulk or microarray-style) with frozen/GMT signatures."""
-    from ..scoring import score_matrix
-
-    opts = opts or CohortOptions()
+def prepare_dense(data: pd.DataFrame, opts: CohortOptions, source: str | Path | None = None,
+                  probe_map: pd.Series | None = None) -> DenseInput:
+    """A samples × ids matrix as scored: probes mapped to genes (``probe_map``), gene ids mapped
+    through the gene table, duplicated sample names refused, duplicated ids collapsed (``opts.collapse``)."""
     ids = pd.Index(map(str, data.columns))
     if probe_map is not None:
         keep = ids.isin(probe_map.index)
@@ -156,14 +161,42 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
     if len(dup_samples):
         raise input_error(source, f"duplicated sample name(s): {', '.join(map(str, dup_samples.unique()[:5]))}",
                           "Sample names must be unique")
+    n_ids = data.shape[1]
     data = collapse_dense(data, mapped, opts.collapse, source)
+    identity = cohort_identity(list(map(str, data.columns)), list(map(str, data.index)), "samples",
+                               collapse=opts.collapse if data.shape[1] < n_ids else None)
+    return DenseInput(data, ids, table, mapping, mapping_report(ids, mapped, how, source), identity)
+
+
+@dataclass
+class DenseInput:
+    """A dense cohort as scored (:func:`prepare_dense`)."""
+
+    data: pd.DataFrame  # samples x genes, ids mapped and collapsed
+    ids: pd.Index  # the input's ids (probes mapped to genes)
+    table: GeneTable
+    mapping: dict[str, int]
+    report: pd.DataFrame
+    identity: CohortIdentity
+
+    def levels(self) -> dict[str, float]:
+        """The cohort's own levels (``matched:cohort-rank``): mean rank fractions of :func:`level_rows`."""
+        rows = level_rows(list(map(str, self.data.index)))
+        return rank_levels(self.data.to_numpy(dtype=float)[rows], list(self.data.columns))
+
+
+def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: CohortOptions | None = None,
+                source: str | Path | None = None, probe_map: pd.Series | None = None) -> CohortScores:
+    """Score a samples × ids DataFrame (bulk or microarray-style) with frozen/GMT signatures."""
+    from ..scoring import score_matrix
+
+    opts = opts or CohortOptions()
+    dense = prepare_dense(data, opts, source, probe_map)
+    data, ids, table = dense.data, dense.ids, dense.table
     scoring_sigs = map_signatures(sigs, table)
     draws = null_draws_for(opts, cells=False)
-    nulls = null_plan(sigs, table, opts, draws)
-    if nulls.pending:  # the whole cohort's levels (every shard computes the same)
-        rows = level_rows(list(map(str, data.index)))
-        nulls = nulls.resolve(rank_levels(data.to_numpy(dtype=float)[rows], list(data.columns)), COHORT_RANK,
-                              data.shape[0])
+    # the whole cohort's levels (every shard computes the same), or those of opts.null_levels
+    nulls = resolve_cohort_null(null_plan(sigs, table, opts, draws), opts, dense.identity, dense.levels)
     min_cov = _min_coverage(sigs, opts)
     cov = coverage_report(scoring_sigs, data.columns, min_cov)
     check_coverage(cov, ids, source)
@@ -173,10 +206,7 @@ def score_dense(data: pd.DataFrame, sigs: Sequence[FrozenSignature], opts: Cohor
                           scoring_sigs, min_coverage=0.0, null_draws=draws, seed=opts.null_seed,
                           gene_levels=nulls.levels, level_bins=nulls.bins)
     scores = with_null_method(scores, nulls, [s.name for s in scoring_sigs])
-    return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", mapping,
-                        mapping_report(ids, mapped, how, source))
-
-
+    return CohortScores(add_percentiles(scores, sigs), cov, data.shape[0], "dense", dense.mapping, dense.report)
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -210,7 +240,8 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     """Map the input's gene ids, plan the collapse of duplicates (mean, sum or first, applied to
     each chunk as a sparse product) and check the signatures' coverage. With ``cells`` (scored as
     cells, not pseudobulk), signatures without frozen levels get the matched null of the cohort's
-    mean expression (a first pass over all cells, whatever the shard: :mod:`ressig.scoring.nullbins`)."""
+    mean expression (a first pass over all cells, whatever the shard: :mod:`ressig.scoring.nullbins`),
+    or the levels of ``opts.null_levels`` (made once by ``ressig null-levels``: :mod:`.levels`)."""
     ids = pd.Index(map(str, var_names))
     table = gene_table_for(opts)
     mapped, how = table.map_ids(ids)
@@ -232,10 +263,21 @@ def plan_genes(var_names: Sequence[str], sigs: Sequence[FrozenSignature], opts: 
     draws = null_draws_for(opts, cells=opts.pseudobulk is None)  # what iter_cell_scores / pseudobulk draw
     genes = list(map(str, genes))
     nulls = null_plan(sigs, table, opts, draws)
-    if nulls.pending and cells is not None and opts.pseudobulk is None:
-        nulls = nulls.resolve(cell_levels(cells.rows, cells.n_cells, genes, agg), COHORT_MEAN, cells.n_cells)
+    if cells is not None and opts.pseudobulk is None and (nulls.pending or opts.null_levels is not None):
+        # the cohort's own levels: a first pass, or opts.null_levels (checked even when not needed)
+        identity, first_pass = cell_cohort(cells, genes, agg, opts)
+        nulls = resolve_cohort_null(nulls, opts, identity, first_pass)
     return GenePlan(genes, agg, scoring_sigs, cov, mapping, mapping_report(ids, mapped, how, source), nulls.levels,
                     nulls)
+
+
+def cell_cohort(cells: Cells, genes: list[str], agg: sp.csr_matrix | None,
+                opts: CohortOptions) -> tuple[CohortIdentity, Callable[[], dict[str, float]]]:
+    """The identity of a cell cohort (:func:`ressig.cohort.levels.cohort_identity`) and the first
+    pass computing its own levels (``matched:cohort-mean``: :func:`ressig.scoring.nullbins.cell_levels`)."""
+    identity = cohort_identity(genes, list(cells.names), "cells", layer=opts.layer,
+                               collapse=opts.collapse if agg is not None else None)
+    return identity, lambda: cell_levels(cells.rows, cells.n_cells, genes, agg)
 
 
 @dataclass
@@ -470,6 +512,36 @@ def read_and_score(input_path: str | Path, sigs: Sequence[FrozenSignature],
         return score_h5ad(input_path, sigs, opts)
     data, probe_map = read_dense(input_path, kind, opts)
     return score_dense(data, sigs, opts, source=input_path, probe_map=probe_map)
+
+
+def cohort_levels(signature: str | Path, input_path: str | Path, opts: CohortOptions | None = None) -> CohortLevels:
+    """The cohort's own gene levels of the matched null, as a scoring run computes them (the
+    ``ressig null-levels`` API; write them with :func:`ressig.cohort.levels.write_levels`).
+
+    Cells: the first pass over all cells (mean expression); bulk/microarray: the mean rank
+    fractions of :func:`ressig.scoring.nullbins.level_rows`. When no signature needs them (frozen
+    artefact levels, ``null_reference``, ``null="uniform"``, no random sets drawn), the record
+    holds no levels and says why. ``opts.shard`` and ``opts.null_levels`` are ignored.
+    """
+    from ..signature.artefact import load_signatures
+
+    opts = replace(opts or CohortOptions(), null_levels=None, shard=(0, 1))
+    if opts.pseudobulk is not None:
+        raise RessigError("pseudobulk cohorts are scored in one job and compute their levels themselves; "
+                          "ressig null-levels is for cells and bulk samples")
+    input_path = Path(input_path)
+    sigs = load_signatures(signature)
+    plan = plan_scoring(input_path, opts)
+    opts = plan.opts
+    if plan.cells:
+        with open_cells(input_path, opts) as cells:
+            genes = plan_genes(cells.var_names, sigs, opts, input_path)  # no first pass here ...
+            identity, first_pass = cell_cohort(cells, genes.genes, genes.agg, opts)
+            return levels_record(genes.null, identity, first_pass)  # ... but here, if needed
+    data, probe_map = read_dense(input_path, plan.kind, opts)
+    dense = prepare_dense(data, opts, input_path, probe_map)
+    nulls = null_plan(sigs, dense.table, opts, null_draws_for(opts, cells=False))
+    return levels_record(nulls, dense.identity, dense.levels)
 
 
 # ---------------------------------------------------------------------------------------------

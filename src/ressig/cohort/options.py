@@ -67,6 +67,7 @@ class CohortOptions:
     alpha: float = 0.05
     null: str = "matched"
     null_reference: str | Path | None = None
+    null_levels: str | Path | None = None  # the cohort's own levels, made once by ``ressig null-levels``
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -88,6 +89,9 @@ class CohortOptions:
             raise RessigError(f"unknown null {self.null!r}; use one of {', '.join(NULL_METHODS)}")
         if self.null_reference is not None and self.null == "uniform":
             raise RessigError("a null reference (--null-reference) needs the matched null, not --null uniform")
+        if self.null_levels is not None and self.pseudobulk is not None:
+            raise RessigError("--null-levels applies to cells and bulk samples; pseudobulk cohorts are scored in one "
+                              "job (leave --null-levels out)")
         if not 0 < self.alpha < 1:
             raise RessigError(f"alpha must be between 0 and 1, got {self.alpha}")
         i, n = self.shard

@@ -30,8 +30,9 @@ in the log):
     no random sets drawn (``--null-draws 0``, or no p-value column asked for).
 
 **Cohort-level bins, single-sample scores.** Cohort-derived levels are a property of the cohort,
-computed once (a first pass over all cells/samples, whatever the shard: sharded runs are
-byte-identical to unsharded ones). Once they are fixed, a sample's score and p-value depend only
+computed over all cells/samples whatever the shard (sharded runs are byte-identical to unsharded
+ones): by a first pass in each run, or once per cohort by ``ressig null-levels`` and read by every
+shard with ``--null-levels`` (:mod:`ressig.cohort.levels`). Once they are fixed, a sample's score and p-value depend only
 on that sample's values; adding or removing samples can move a gene across a bin edge and so
 change p-values slightly (never scores). For a p-value independent of the batch, freeze the levels:
 an artefact's ``reference.gene_levels`` or a fixed ``--null-reference`` (a dense matrix: rank
