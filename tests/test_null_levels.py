@@ -17,7 +17,7 @@ from ressig.errors import RessigError
 from ressig.signature import FrozenSignature, freeze_signature
 from ressig.signature.artefact import gene_levels_block
 from test_cohort import write_h5ad
-from test_nullbins import _cells
+from test_nullbins import planted_cells
 
 FIX = "re-run ressig null-levels with this cohort and the options it is scored with"
 #: cell/sample ids with dashes, dots and leading digits
@@ -34,7 +34,7 @@ def ressig(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess:
 @pytest.fixture
 def cohort(tmp_path: Path) -> tuple[Path, Path, np.ndarray, list[str]]:
     """300 cells × 300 genes (the first 30 cells planted high on 12 genes) and a GMT of two sets."""
-    X, genes = _cells(n=300, n_genes=300)
+    X, genes = planted_cells(n=300, n_genes=300)
     path = write_h5ad(tmp_path / "1st-cohort.v2.h5ad", sp.csr_matrix(X), genes, pd.DataFrame(index=NAMES))
     gmt = tmp_path / "sets.gmt"
     gmt.write_text("MARK\tm\t" + "\t".join(genes[:12]) + "\nRND-1.x\tr\t" + "\t".join(genes[100:115]) + "\n")

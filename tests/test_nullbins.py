@@ -104,7 +104,7 @@ def test_plan_resolution_and_stated_fallbacks(caplog):
     assert nullbins.plan_null(["A"], {}, null="matched", draws=0, reference=False, n_bins=10).method == {"A": ""}
 
 
-def _cells(n=120, n_genes=300, seed=4):
+def planted_cells(n=120, n_genes=300, seed=4):
     rng = np.random.default_rng(seed)
     X = rng.poisson(np.exp(rng.normal(-0.5, 1.2, n_genes)), size=(n, n_genes)).astype(np.float32)
     X[:30, :12] += 6
@@ -118,7 +118,7 @@ def test_sharded_cells_with_cohort_levels_gather_to_the_unsharded_bytes(tmp_path
 
     from ressig.cohort import CohortOptions, gather_scores, parse_scores, score_cohort
 
-    X, genes = _cells()
+    X, genes = planted_cells()
     path = tmp_path / "cells.h5ad"
     ad.AnnData(X=sp.csr_matrix(X), obs=pd.DataFrame(index=[f"c{i}" for i in range(len(X))]),
                var=pd.DataFrame(index=genes)).write_h5ad(path)
@@ -180,7 +180,7 @@ def test_single_cell_null_reference(tmp_path, capsys):
     from ressig.cli import main
     from ressig.cohort import parse_scores
 
-    X, genes = _cells()
+    X, genes = planted_cells()
     path = tmp_path / "cells.h5ad"
     ad.AnnData(X=sp.csr_matrix(X), obs=pd.DataFrame(index=[f"c{i}" for i in range(len(X))]),
                var=pd.DataFrame(index=genes)).write_h5ad(path)

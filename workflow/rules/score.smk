@@ -1,8 +1,6 @@
 # Score step: every cohort of config `cohorts` is scored with the frozen signature, split into
 # `scoring.shards` blocks of samples/cells (one job each) and gathered into one table that is
-# byte-identical to an unsharded run. Pseudobulk cohorts are scored in one job. Sharded cells whose
-# matched null uses the cohort's own gene levels get them from one null_levels job (not one first
-# pass over all cells per shard).
+# byte-identical to an unsharded run. Pseudobulk cohorts are scored in one job.
 include: "score_common.smk"
 
 
@@ -32,41 +30,16 @@ rule simulate_cohorts:
         "ressig simulate-cohorts --truth {input.truth} --outdir results/cohorts > {log} 2>&1"
 
 
-rule null_levels:
-    input:
-        unpack(cohort_inputs),
-        signature=SIG_JSON,
-    output:
-        "results/scores/{cohort}/null_levels.json",
-    params:
-        options=cohort_options,
-    log:
-        "logs/score/{cohort}.null_levels.log",
-    benchmark:
-        "benchmarks/workflow/score/{cohort}.null_levels.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        ENV
-    shell:
-        "ressig null-levels --signature {input.signature} --input {input.data} {params.options} --no-progress "
-        "--out {output} > {log} 2>&1"
-
-
 rule score_shard:
     input:
         unpack(cohort_inputs),
         signature=SIG_JSON,
-        levels=shard_levels,
     output:
         scores=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.tsv"),
         coverage=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.coverage.tsv"),
         mapping=temp("results/scores/{cohort}/shards/{shard}-of-{nshards}.mapping.tsv"),
     params:
         options=cohort_options,
-        levels=lambda wc, input: opt("--null-levels", input.levels),
     log:
         "logs/score/{cohort}.{shard}-of-{nshards}.log",
     benchmark:
@@ -78,7 +51,7 @@ rule score_shard:
     conda:
         ENV
     shell:
-        "ressig score --signature {input.signature} --input {input.data} {params.options} {params.levels} "
+        "ressig score --signature {input.signature} --input {input.data} {params.options} "
         "--shard {wildcards.shard}/{wildcards.nshards} --no-progress "
         "--out {output.scores} --coverage-out {output.coverage} --mapping-out {output.mapping} > {log} 2>&1"
 

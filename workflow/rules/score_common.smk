@@ -14,45 +14,6 @@ def cohort_is_h5ad(name):
     )
 
 
-def cohort_is_cells(name):
-    """The cohort's cells are scored one by one (.h5ad/10x input, not pseudobulk)."""
-    c = COHORTS[name]
-    tenx = c.get("kind", "auto") == "10x" or (
-        c.get("kind", "auto") == "auto" and str(c["path"]).endswith(".h5")
-    )
-    return (cohort_is_h5ad(name) or tenx) and not c.get("pseudobulk")
-
-
-def cohort_null_method(c):
-    return c.get("null_method", SCORING_CFG.get("null_method", "matched"))
-
-
-def cohort_null_draws(c):
-    return c.get("null_draws", SCORING_CFG.get("null_draws"))
-
-
-def cohort_needs_levels(name):
-    """Sharded cells with a matched null and no null_reference (random sets drawn): the cohort's own
-    gene levels are computed once by rule null_levels instead of in every shard."""
-    c = COHORTS[name]
-    draws = cohort_null_draws(c)
-    return (
-        cohort_shards(name) > 1
-        and cohort_is_cells(name)
-        and cohort_null_method(c) == "matched"
-        and not c.get("null_reference")
-        and draws is not None
-        and int(draws) > 0
-    )
-
-
-def shard_levels(wildcards):
-    """The null_levels file a shard reads ([] when the cohort needs none)."""
-    if cohort_needs_levels(wildcards.cohort):
-        return f"results/scores/{wildcards.cohort}/null_levels.json"
-    return []
-
-
 def cohort_shards(name):
     c = COHORTS[name]
     if c.get("pseudobulk"):
@@ -79,8 +40,8 @@ def cohort_options(wildcards):
             opt("--pseudobulk", c.get("pseudobulk")),
             opt("--min-coverage", min_cov),
             f"--chunk-size {SCORING_CFG.get('chunk_size', 10000)}",
-            opt("--null-draws", cohort_null_draws(c)),
-            f"--null {cohort_null_method(c)}",
+            opt("--null-draws", c.get("null_draws", SCORING_CFG.get("null_draws"))),
+            f"--null {c.get('null_method', SCORING_CFG.get('null_method', 'matched'))}",
             opt("--null-reference", c.get("null_reference")),
             f"--null-seed {SCORING_CFG.get('null_seed', 20261130)}",
             f"--alpha {SCORING_CFG.get('alpha', 0.05)}",
