@@ -50,11 +50,13 @@ def _count_draws(indptr, indices, data, zero_rank, m_indptr, m_slots, g_n, g_low
             n = g_n[p]
             shift = zr * n
             low, high, span = g_low[p], g_high[p], g_span[p]
-            base = p * draws
-            for d in range(draws):
-                s = (acc[base + d] + shift) / n
-                s = s - low if g_up[p] else high - s
-                acc[base + d] = s / span - 0.5
+            part = acc[p * draws:(p + 1) * draws]
+            if g_up[p]:  # branch outside the loops: they vectorise
+                for d in range(draws):
+                    part[d] = ((part[d] + shift) / n - low) / span - 0.5
+            else:
+                for d in range(draws):
+                    part[d] = (high - (part[d] + shift) / n) / span - 0.5
         for k in range(sig_up.size):
             obs = observed[i, k]
             if np.isnan(obs):
@@ -64,17 +66,17 @@ def _count_draws(indptr, indices, data, zero_rank, m_indptr, m_slots, g_n, g_low
             lo_t, hi_t = obs - tol, obs + tol
             bu, bd = sig_up[k] * draws, sig_down[k] * draws
             nh = nl = 0
-            for d in range(draws):
-                if bu >= 0 and bd >= 0:
+            if bu >= 0 and bd >= 0:
+                for d in range(draws):
                     s = acc[bu + d] + acc[bd + d]
-                elif bu >= 0:
-                    s = acc[bu + d]
-                else:
-                    s = acc[bd + d]
-                if s >= lo_t:
-                    nh += 1
-                if s <= hi_t:
-                    nl += 1
+                    nh += s >= lo_t
+                    nl += s <= hi_t
+            else:
+                b = bu if bu >= 0 else bd
+                for d in range(draws):
+                    s = acc[b + d]
+                    nh += s >= lo_t
+                    nl += s <= hi_t
             k_high[i, k] = nh
             k_low[i, k] = nl
 
