@@ -2,7 +2,8 @@
 
 Modules: :mod:`.types` (:class:`GeneSignature`, columns, defaults), :mod:`.kernels` (ranks, numba),
 :mod:`.singscore` (:func:`score_matrix`), :mod:`.null` (p-values against random gene sets, the matched
-null, the plot band), :mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
+null, the plot band), :mod:`.celldraws` (the per-cell null of sparse blocks, all signatures in one walk of
+each cell), :mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
 or the cohort's own levels; the recorded ``null_method``) and :mod:`.ssgsea` (cohort-dependent ssGSEA).
 BH and cohort-level calls live in :mod:`ressig.stats`.
 """
