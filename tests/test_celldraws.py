@@ -90,7 +90,7 @@ def test_one_walk_equals_per_signature_uniform_null():
     assert new.shape == (2, X.shape[0], len(sig_cols))
     assert np.array_equal(new, old)  # bit for bit, no NaN
     assert np.unique(new).size > 20
-    assert cells.plan()[2].size == 1 + 2 + 1 + 1 + 2  # (12, 7) drawn once for both signatures
+    assert cells.plan().n.size == 1 + 2 + 1 + 1 + 2  # (12, 7) drawn once for both signatures
     assert (new[:, 0] == 1.0).all()  # the all-zero cell ties every draw: k = draws, p = 1 on both sides
 
 
@@ -139,8 +139,12 @@ def test_nan_observed_gives_nan_and_shape_is_checked():
     X = _cells(rng, n_cells=6)
     _, _, cells, (ranks, zero_rank, obs) = _both(X, _sizes(N_GENES, [(3, 0), (2, 2)]))
     obs[2, 1] = np.nan
+    obs[4, :] = np.nan  # a cell without any score: skipped
     p = cells.pvalues(ranks, zero_rank, obs)
-    assert np.isnan(p[:, 2, 1]).all() and np.isfinite(np.delete(p.reshape(2, -1), 2 * 2 + 1, axis=1)).all()
+    assert np.isnan(p[:, 2, 1]).all() and np.isnan(p[:, 4]).all()
+    assert np.isfinite(p).sum() == 2 * (obs.size - 3)
+    k_high, k_low = cells.counts(ranks, zero_rank, obs)
+    assert (k_high[4] == -1).all() and (k_low[4] == -1).all() and k_high[2, 1] == k_low[2, 1] == -1
     with pytest.raises(ValueError, match="observed is"):
         cells.counts(ranks, zero_rank, obs[:, :1])
 

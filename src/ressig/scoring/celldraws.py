@@ -20,6 +20,7 @@ ties within :data:`~ressig.scoring.null.TIE_TOL` count against the cell.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -39,6 +40,13 @@ def _count_draws(indptr, indices, data, zero_rank, m_indptr, m_slots, g_n, g_low
     n_groups = g_n.size
     acc = np.empty(n_groups * draws)
     for i in range(indptr.size - 1):
+        scored = False
+        for k in range(sig_up.size):
+            scored = scored or not np.isnan(observed[i, k])
+        if not scored:  # no score to test (e.g. a cell left to the per-signature path): skip its walk
+            k_high[i] = -1
+            k_low[i] = -1
+            continue
         acc[:] = 0.0
         zr = zero_rank[i]
         for t in range(indptr[i], indptr[i + 1]):  # stored ranks relative to the zero rank: implicit zeros add 0
@@ -81,6 +89,21 @@ def _count_draws(indptr, indices, data, zero_rank, m_indptr, m_slots, g_n, g_low
             k_low[i, k] = nl
 
 
+class SlotPlan(NamedTuple):
+    """What the kernel needs of all signatures' random sets: slot ``p * draws + d`` is draw ``d`` of group ``p``
+    (one part's random sets of one size, shared by the signatures of that size)."""
+
+    m_indptr: np.ndarray  # gene (input column) -> its slots, CSR
+    m_slots: np.ndarray
+    n: np.ndarray  # per group: genes of the part (float)
+    low: np.ndarray  # per group: normalise_part's bounds and span
+    high: np.ndarray
+    span: np.ndarray
+    up: np.ndarray  # per group: an up part (ascending ranks), else down
+    sig_up: np.ndarray  # per signature: its up / down group, -1 if none
+    sig_down: np.ndarray
+
+
 class CellNull:
     """All signatures' random sets of one :func:`~ressig.scoring.singscore.score_matrix` call, for cells
     measuring every gene of a sparse block (built on first use, reused by every block).
@@ -108,7 +131,7 @@ class CellNull:
         #: score is NaN and the per-signature path returns NaN p-values without drawing)
         self.covers = np.array([all(n is None or 1 <= n < self.n_genes for n in sizes) and
                                 any(n is not None for n in sizes) for sizes in self.part_sizes], dtype=bool)
-        self._plan: tuple | None = None
+        self._plan: SlotPlan | None = None
 
     def _groups(self, k: int):
         """Signature ``k``'s draw keys and membership matrices (up, down), as :func:`null_pvalues` draws them."""
@@ -124,8 +147,8 @@ class CellNull:
             up_m, down_m = matched_null_draws(ku, kd, mk.full, self.draws, self.seed)
         return [((*sizes, "up"), up_m, nu, True), ((*sizes, "down"), down_m, nd, False)]
 
-    def plan(self) -> tuple:
-        """Arrays of the kernel: gene -> slot CSR, per group ``n, low, high, span, up``, per signature its groups."""
+    def plan(self) -> SlotPlan:
+        """The slots of every covered signature's random sets (drawn on first call)."""
         if self._plan is not None:
             return self._plan
         group_of: dict[tuple, int] = {}
@@ -148,8 +171,8 @@ class CellNull:
         span = high - low
         slots = (sp.hstack(members, format="csr") if members
                  else sp.csr_matrix((self.n_genes, 0)))  # genes (input columns) x slots
-        self._plan = (slots.indptr.astype(np.int64), slots.indices.astype(np.int64), n, low, high, span,
-                      np.asarray(g_up, dtype=np.bool_), sig_groups[:, 0].copy(), sig_groups[:, 1].copy())
+        self._plan = SlotPlan(slots.indptr.astype(np.int64), slots.indices.astype(np.int64), n, low, high, span,
+                              np.asarray(g_up, dtype=np.bool_), sig_groups[:, 0].copy(), sig_groups[:, 1].copy())
         return self._plan
 
     def counts(self, ranks: sp.csr_matrix, zero_rank: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +195,7 @@ class CellNull:
         return pvalues_from_counts(np.stack([k_high, k_low]), self.draws)
 
 
-def count_draws(ranks: sp.csr_matrix, zero_rank: np.ndarray, observed: np.ndarray, plan: tuple,
+def count_draws(ranks: sp.csr_matrix, zero_rank: np.ndarray, observed: np.ndarray, plan: SlotPlan,
                 draws: int) -> tuple[np.ndarray, np.ndarray]:
     """Per cell and signature, the number of random sets scoring ``>= observed - TIE_TOL`` and
     ``<= observed + TIE_TOL`` (``-1`` where ``observed`` is NaN), in one walk of each cell's stored ranks.
@@ -195,15 +218,14 @@ def count_draws(ranks: sp.csr_matrix, zero_rank: np.ndarray, observed: np.ndarra
     (ndarray, ndarray)
         ``int64`` cells × signatures counts (high, low).
     """
-    m_indptr, m_slots, g_n, low, high, span, g_up, sig_up, sig_down = plan
     observed = np.ascontiguousarray(observed, dtype=np.float64)
-    if observed.shape != (ranks.shape[0], sig_up.size):
-        raise ValueError(f"observed is {observed.shape}, expected {(ranks.shape[0], sig_up.size)}")
+    if observed.shape != (ranks.shape[0], plan.sig_up.size):
+        raise ValueError(f"observed is {observed.shape}, expected {(ranks.shape[0], plan.sig_up.size)}")
     k_high = np.empty(observed.shape, dtype=np.int64)
     k_low = np.empty(observed.shape, dtype=np.int64)
     _count_draws(ranks.indptr, ranks.indices, np.asarray(ranks.data, dtype=np.float64),
-                 np.ascontiguousarray(zero_rank, dtype=np.float64), m_indptr, m_slots, g_n, low, high, span, g_up,
-                 int(draws), sig_up, sig_down, observed, TIE_TOL, k_high, k_low)
+                 np.ascontiguousarray(zero_rank, dtype=np.float64), plan.m_indptr, plan.m_slots, plan.n, plan.low,
+                 plan.high, plan.span, plan.up, int(draws), plan.sig_up, plan.sig_down, observed, TIE_TOL, k_high, k_low)
     return k_high, k_low
 
 
