@@ -160,7 +160,7 @@ class CellNull:
                     continue
                 if key not in group_of:  # signatures of the same sizes share the draws, as in null_pvalues
                     group_of[key] = len(members)
-                    members.append(self.gene_order.by_column(key, member))
+                    members.append(member[self.gene_order.position])  # positions -> input columns
                     g_n.append(float(n))
                     g_up.append(up)
                 sig_groups[k, j] = group_of[key]
