@@ -1,9 +1,10 @@
 """Single-sample, rank-based gene-signature scores (singscore-style), their random-gene-set null, ssGSEA.
 
 Modules: :mod:`.types` (:class:`GeneSignature`, columns, defaults), :mod:`.kernels` (ranks, numba),
-:mod:`.singscore` (:func:`score_matrix`), :mod:`.dispersion` (the
-scaled MAD of each signature part's ranks, :func:`part_mads`), :mod:`.null` (p-values against random gene sets, the matched
-null, the plot band), :mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
+:mod:`.singscore` (:func:`score_matrix`), :mod:`.dispersion` (the scaled MAD of each signature part's
+ranks, :func:`part_mads`), :mod:`.null` (p-values against random gene sets, the matched null, the plot
+band), :mod:`.celldraws` (the per-cell null of sparse blocks, all signatures in one walk of each cell),
+:mod:`.nullbins` (where the matched null's gene levels come from: artefact, reference
 or the cohort's own levels; the recorded ``null_method``) and :mod:`.ssgsea` (cohort-dependent ssGSEA).
 BH and cohort-level calls live in :mod:`ressig.stats`.
 """

@@ -38,7 +38,7 @@ from .kernels import draw_positions, gather_sparse, normalise, normalise_part, s
 from .types import DEFAULT_LEVEL_BINS, DEFAULT_NULL_DRAWS, DEFAULT_NULL_SEED
 
 #: Null scores within this distance of the observed score count as ties (scores lie in -1..1).
-_TIE_TOL = 1e-12
+TIE_TOL = 1e-12
 
 
 def null_draws(n_up: int, n_down: int, n_pop: int, draws: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -345,8 +345,8 @@ def null_pvalues(ranks: RankBlock, observed: np.ndarray, n_up: np.ndarray, n_dow
                 null = down if null is None else np.add(null, down, out=null)
             ranks.null_cache[key] = null
         obs = observed[rows].reshape(-1, 1)
-        p_high[rows] = ((null >= obs - _TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
-        p_low[rows] = ((null <= obs + _TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
+        p_high[rows] = ((null >= obs - TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
+        p_low[rows] = ((null <= obs + TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
     return p_high, p_low
 
 

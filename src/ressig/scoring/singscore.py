@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from .._log import logger
 from ..errors import RessigError
+from .celldraws import CellNull
 from .dispersion import part_mads
 from .kernels import gather_sparse, normalise, rank_dense, rank_sparse, sparse_part_sums
 from .null import GeneOrder, LevelBins, Matched, PosBins, RankBlock, null_pvalues
@@ -270,6 +271,11 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
     if is_sparse and not dispersion:  # membership over all genes of X (genes × parts)
         m = parts.membership.tocoo()
         full_membership = sp.csr_matrix((m.data, (parts.cols[m.row], m.col)), shape=(len(genes), m.shape[1]))
+    cell_null = None  # sparse cells measuring every gene: all signatures' draws in one walk per cell (celldraws)
+    if null_draws and is_sparse and not dispersion:
+        cell_null = CellNull(len(genes), [tuple(None if p is None else len(parts.part_genes[p]) for p in
+                                                (parts.up_part[k], parts.down_part[k])) for k in range(n_sig)],
+                             matched, gene_order, null_draws, int(seed))
     n_blocks = (n_samp + step - 1) // step
     for b, lo in enumerate(range(0, n_samp, step)):
         hi = min(n_samp, lo + step)
@@ -291,6 +297,8 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
             up, down, used, mad = _part_scores(gathered, n_measured, parts, dispersion)
         up_all[lo:hi], down_all[lo:hi], used_all[lo:hi], mad_all[lo:hi] = up, down, used, mad
         n_measured_all[lo:hi] = n_measured
+        full = n_measured == len(genes) if cell_null is not None else None
+        cell_obs = np.full((hi - lo, n_sig), np.nan) if cell_null is not None and full.any() else None
         for k in range(n_sig if null_draws else 0):
             pu, pd_ = parts.up_part[k], parts.down_part[k]
             observed = np.zeros(hi - lo)
@@ -299,8 +307,15 @@ def score_matrix(X, genes: Sequence[str], samples: Sequence[str], signatures: Se
                 observed, n_up = observed + up[:, pu], used[:, pu]
             if pd_ is not None:
                 observed, n_down = observed + down[:, pd_], used[:, pd_]
+            if cell_obs is not None and cell_null.covers[k]:  # full rows to the one walk, the rest below
+                cell_obs[:, k] = np.where(full, observed, np.nan)
+                observed = np.where(full, np.nan, observed)
             pvals[:, k, lo:hi] = null_pvalues(block, observed, n_up, n_down, pu is not None, pd_ is not None,
                                                null_draws, int(seed), matched[k])
+        if cell_obs is not None:
+            pvals[:, :, lo:hi] = np.where(np.outer(cell_null.covers, full),
+                                          cell_null.pvalues(ranks, zero_rank, cell_obs).transpose(0, 2, 1),
+                                          pvals[:, :, lo:hi])
         if n_blocks > 4 and (b + 1) % max(1, n_blocks // 4) == 0:
             logger.info("scored %d/%d samples", hi, n_samp)
 
