@@ -121,10 +121,17 @@ class ScoreSink:
         Signatures, in output order.
     extra
         Wide layout: extra per-signature columns (e.g. ``up_score``, ``dispersion``).
+    raw
+        Only ready-made TSV text is appended (:meth:`write_raw`: gathering shard tables).
+    background
+        Wide TSV: format each chunk in a helper process while the next one is scored.
+    count_pvalues
+        TSV: tally the p-values as written while streaming, so :meth:`fill_calls` needs no counting
+        pass over the file (off when the table's calls are filled elsewhere or not at all).
     """
 
     def __init__(self, path: str | Path, layout: str, sig_names: Sequence[str], extra: Sequence[str] = (),
-                 raw: bool = False, background: bool = False):
+                 raw: bool = False, background: bool = False, count_pvalues: bool = True):
         if layout not in ("long", "wide"):
             raise RessigError(f"unknown layout {layout!r}; use long or wide")
         self.path = Path(path)
@@ -145,7 +152,7 @@ class ScoreSink:
         self._header_written = raw
         # p-values as written, per signature: the cohort-level columns are then filled without a
         # counting pass over the finished TSV (:func:`.calls.fill_calls`)
-        self._tally = None if raw or self.parquet else PvalueTally()
+        self._tally = PvalueTally() if count_pvalues and not (raw or self.parquet) else None
         if raw or (not self.parquet and layout == "wide"):
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in commit/abort
         elif not self.parquet:

@@ -158,7 +158,8 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     if plan.cells:
         with open_cells(input_path, opts) as data:
             genes = plan_genes(data.var_names, sigs, opts, input_path, data)
-            sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size)
+            sink = ScoreSink(out, layout, names, opts.columns, background=data.n_cells > 4 * opts.chunk_size,
+                             count_pvalues=alpha is not None)  # shard tables leave the calls to the gather
             try:
                 dispersion = layout == "long" or "dispersion" in opts.columns
                 for chunk in iter_cell_scores(data, genes, sigs, opts, dispersion=dispersion):
@@ -173,7 +174,7 @@ def score_cohort(signature: str | Path, input_path: str | Path, out: str | Path,
     scores = res.scores
     if alpha is not None:  # the whole table is in memory: its cohort-level columns without a pass over the file
         scores = calls_as_written(scores, alpha, text=not is_parquet(out))
-    sink = ScoreSink(out, layout, names, opts.columns)
+    sink = ScoreSink(out, layout, names, opts.columns, count_pvalues=False)  # calls computed above
     try:
         sink.write(scores)
     except BaseException:
