@@ -26,7 +26,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .null import TIE_TOL, GeneOrder, Matched, matched_null_draws, null_draws
+from .null import TIE_TOL, GeneOrder, Matched, draw_sets, matched_draw_sets
 
 
 @numba.njit(cache=True, nogil=True)
@@ -134,17 +134,17 @@ class CellNull:
         self._plan: SlotPlan | None = None
 
     def _groups(self, k: int):
-        """Signature ``k``'s draw keys and membership matrices (up, down), as :func:`null_pvalues` draws them."""
+        """Signature ``k``'s draw keys and random sets (up, down), as :func:`null_pvalues` draws them."""
         nu, nd = (0 if n is None else int(n) for n in self.part_sizes[k])
         mk = self.matched[k]
         if mk is None:
             sizes = (self.n_genes, nu, nd)
-            up_m, down_m = null_draws(nu, nd, self.n_genes, self.draws, self.seed)
+            up_m, down_m = draw_sets(nu, nd, self.n_genes, self.draws, self.seed)
         else:  # every gene measured: the level counts of the parts' columns over the full positions' bins
             ku = tuple(np.bincount(mk.col_bins[mk.up_cols], minlength=mk.n_bins).tolist())
             kd = tuple(np.bincount(mk.col_bins[mk.down_cols], minlength=mk.n_bins).tolist())
             sizes = (mk.full, ku, kd)
-            up_m, down_m = matched_null_draws(ku, kd, mk.full, self.draws, self.seed)
+            up_m, down_m = matched_draw_sets(ku, kd, mk.full, self.draws, self.seed)
         return [((*sizes, "up"), up_m, nu, True), ((*sizes, "down"), down_m, nd, False)]
 
     def plan(self) -> SlotPlan:
@@ -160,7 +160,7 @@ class CellNull:
                     continue
                 if key not in group_of:  # signatures of the same sizes share the draws, as in null_pvalues
                     group_of[key] = len(members)
-                    members.append(member[self.gene_order.position])  # positions -> input columns
+                    members.append(self.gene_order.by_column(key, member))  # positions -> input columns
                     g_n.append(float(n))
                     g_up.append(up)
                 sig_groups[k, j] = group_of[key]
