@@ -7,10 +7,11 @@ in a second pass over the table once it is complete (:func:`fill_calls`): the fi
 how often each distinct p-value occurs per signature (empirical p-values take at most
 ``null_draws + 1`` values, so the tally is O(signatures × null_draws) whatever the number of
 cells), the second rewrites the table chunk by chunk with the q-values
-(:func:`ressig.stats.bh_distinct`). A table scored in one piece in memory (bulk) gets the same
-values before it is written (:func:`calls_as_written`), without the second pass. Shard tables leave these columns empty; the gather fills
-them from the gathered table, so sharded and unsharded runs write the same bytes (both read the
-p-values back from the written text).
+(:func:`ressig.stats.bh_distinct`); a streamed TSV's writer keeps that tally while it writes, so
+only the rewrite is left. A table scored in one piece in memory (bulk) gets the same values before
+it is written (:func:`calls_as_written`), without the second pass. Shard tables leave these
+columns empty; the gather fills them from the gathered table, so sharded and unsharded runs write
+the same bytes (all count the p-values as written).
 """
 
 from __future__ import annotations
@@ -286,8 +287,10 @@ def _fill_text(path: Path, columns: list[str], targets: list[_Target], alpha: fl
     long = targets[0].sig is None
     p_cols = list(dict.fromkeys(col for t in targets for col in t.p.values()))
     counts: dict[tuple[str, str], dict[str, int]] = written.texts() if written is not None else {}
-    for chunk in () if written is not None else pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[],
-                             usecols=(["signature"] if long else []) + p_cols, chunksize=_rows_per_chunk(len(p_cols) + 1)):
+    chunks = () if written is not None else pd.read_csv(
+        path, sep="\t", dtype=str, keep_default_na=False, na_values=[], usecols=(["signature"] if long else []) + p_cols,
+        chunksize=_rows_per_chunk(len(p_cols) + 1))
+    for chunk in chunks:
         for t in targets:
             for s, sel in _by_signature(chunk, t):
                 for c, col in t.p.items():
