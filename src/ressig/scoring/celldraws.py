@@ -26,7 +26,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .null import TIE_TOL, GeneOrder, Matched, draw_sets, matched_draw_sets
+from .kernels import part_bounds
+from .null import TIE_TOL, GeneOrder, Matched, draw_sets, empirical_pvalue, matched_draw_sets
 
 
 @numba.njit(cache=True, nogil=True)
@@ -164,11 +165,8 @@ class CellNull:
                     g_n.append(float(n))
                     g_up.append(up)
                 sig_groups[k, j] = group_of[key]
-        big_n = float(self.n_genes)
         n = np.asarray(g_n, dtype=np.float64)
-        low = (n + 1.0) / 2.0  # the expressions of normalise_part
-        high = (2.0 * big_n - n + 1.0) / 2.0
-        span = high - low
+        low, high, span = part_bounds(n, float(self.n_genes))  # as normalise_part
         slots = (sp.hstack(members, format="csr") if members
                  else sp.csr_matrix((self.n_genes, 0)))  # genes (input columns) x slots
         self._plan = SlotPlan(slots.indptr.astype(np.int64), slots.indices.astype(np.int64), n, low, high, span,
@@ -230,5 +228,5 @@ def count_draws(ranks: sp.csr_matrix, zero_rank: np.ndarray, observed: np.ndarra
 
 
 def pvalues_from_counts(counts: np.ndarray, draws: int) -> np.ndarray:
-    """``(k + 1) / (draws + 1)`` of draw counts, NaN where ``k < 0`` (no observed score)."""
-    return np.where(counts >= 0, (counts + 1.0) / (draws + 1.0), np.nan)
+    """:func:`~ressig.scoring.null.empirical_pvalue` of draw counts, NaN where ``k < 0`` (no observed score)."""
+    return np.where(counts >= 0, empirical_pvalue(counts, draws), np.nan)

@@ -119,6 +119,16 @@ def gather_sparse(ranks: sp.csr_matrix, is_nan: np.ndarray, zero_rank: np.ndarra
     return out
 
 
+def part_bounds(n, big_n):
+    """The lowest and highest possible mean rank of ``n`` genes among ``big_n`` ranked, and their span:
+    ``(n + 1) / 2``, ``(2 big_n - n + 1) / 2`` (floats or broadcastable arrays). The one expression of
+    the bounds for observed and null scores (:func:`normalise`, :func:`normalise_part`,
+    :mod:`ressig.scoring.celldraws`), so equal rank sums normalise bit for bit alike."""
+    low = (n + 1.0) / 2.0
+    high = (2.0 * big_n - n + 1.0) / 2.0
+    return low, high, high - low
+
+
 def normalise(sums: np.ndarray, used, big_n) -> tuple[np.ndarray, np.ndarray]:
     """Rank sums of ``used`` genes among ``big_n`` measured (broadcastable) → centred normalised up
     score (ascending ranks) and down score (reversed ranks), NaN where a part has no measured gene.
@@ -130,9 +140,7 @@ def normalise(sums: np.ndarray, used, big_n) -> tuple[np.ndarray, np.ndarray]:
     big_n = np.asarray(big_n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / used
-        low = (used + 1.0) / 2.0
-        high = (2.0 * big_n - used + 1.0) / 2.0
-        span = high - low
+        low, high, span = part_bounds(used, big_n)
         ok = (used > 0) & (span > 0)
         up_norm = np.where(ok, (mean - low) / np.where(ok, span, 1.0), np.nan)
         down_norm = np.where(ok, (high - mean) / np.where(ok, span, 1.0), np.nan)  # reversed ranks
@@ -144,9 +152,7 @@ def normalise_part(sums: np.ndarray, n: float, big_n: float, up: bool) -> np.nda
     rows × draws rank sums): the same operations in the same order, so a random set with the
     sample's rank sum gets its score bit for bit, at a third of the memory traffic."""
     n, big_n = float(n), float(big_n)
-    low = (n + 1.0) / 2.0
-    high = (2.0 * big_n - n + 1.0) / 2.0
-    span = high - low
+    low, high, span = part_bounds(n, big_n)
     if not (n > 0 and span > 0):
         sums[...] = np.nan
         return sums

@@ -307,6 +307,12 @@ def _matched_groups(ranks: RankBlock, matched: Matched, ok: np.ndarray):
         yield rows, pos_bins, tuple(ku.tolist()), tuple(kd.tolist())
 
 
+def empirical_pvalue(k, draws: int):
+    """``(k + 1) / (draws + 1)``: the p-value of ``k`` of ``draws`` random sets scoring at least as far
+    out as the sample (the sample counted as one of the draws, so never 0)."""
+    return (k + 1.0) / (draws + 1.0)
+
+
 def null_pvalues(ranks: RankBlock, observed: np.ndarray, n_up: np.ndarray, n_down: np.ndarray,
                   has_up: bool, has_down: bool, draws: int, seed: int,
                   matched: Matched | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -345,8 +351,8 @@ def null_pvalues(ranks: RankBlock, observed: np.ndarray, n_up: np.ndarray, n_dow
                 null = down if null is None else np.add(null, down, out=null)
             ranks.null_cache[key] = null
         obs = observed[rows].reshape(-1, 1)
-        p_high[rows] = ((null >= obs - TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
-        p_low[rows] = ((null <= obs + TIE_TOL).sum(axis=1) + 1.0) / (draws + 1.0)
+        p_high[rows] = empirical_pvalue((null >= obs - TIE_TOL).sum(axis=1), draws)
+        p_low[rows] = empirical_pvalue((null <= obs + TIE_TOL).sum(axis=1), draws)
     return p_high, p_low
 
 
