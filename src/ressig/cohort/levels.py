@@ -38,6 +38,7 @@ from .._atomic import write_text
 from .._log import logger
 from ..errors import RessigError, input_error
 from ..scoring.nullbins import ARTEFACT, COHORT_MEAN, COHORT_RANK, REFERENCE, UNIFORM, NullPlan
+from ..signature.artefact import content_checksum
 from .options import CohortOptions
 
 #: ``format`` of a null-levels file.
@@ -83,8 +84,8 @@ class CohortIdentity:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of every field (canonical JSON)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode("utf-8")).hexdigest()
+        """SHA-256 of every field (canonical JSON, as the artefact checksum)."""
+        return content_checksum(asdict(self))
 
     def differences(self, other: CohortIdentity) -> list[str]:
         """What differs between ``self`` (a file's cohort) and ``other`` (the one scored), in words."""
