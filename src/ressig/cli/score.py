@@ -9,8 +9,9 @@ Each sample gets a per-sample ``pvalue`` against --null-draws random gene sets o
 size drawn among its own measured genes (also single-sample; matched to the signature genes'
 expression levels: frozen in the artefact, of --null-reference, else the cohort's own levels, a
 cohort-level quantity, see :mod:`ressig.scoring.nullbins`, made once per cohort for all shards by
-``ressig null-levels`` and read with --null-levels; the null used is the ``null_method`` column), and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one
-depends on the batch).
+``ressig null-levels`` and read with --null-levels; the null used is the ``null_method`` column),
+and a cohort-level ``call`` (BH across the samples of the table at --alpha; this one depends on the
+batch).
 """
 
 from __future__ import annotations
